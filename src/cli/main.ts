@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { TunekitError } from '../errors.js';
+import type { Verb } from './verb.js';
+
+/** Verbs load lazily so `tunekit score` never pays for loading libtorch. */
+const verbs: Record<string, () => Promise<Verb>> = {
+  demo: async () => (await import('./demo.js')).demoVerb,
+};
+
+function usage(): string {
+  const lines = ['usage: tunekit <verb> [flags]   (tunekit <verb> --help for details)', '', 'verbs:'];
+  for (const name of Object.keys(verbs)) lines.push(`  ${name}`);
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const load = verbs[name];
+  if (load === undefined) {
+    console.error(`tunekit: unknown verb "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const verb = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(verb.help);
+    return 0;
+  }
+  return verb.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof TunekitError) {
+      console.error(`tunekit: ${error.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error(error);
+      process.exitCode = 70;
+    }
+  },
+);
