@@ -1,0 +1,54 @@
+// Builds native/build/Release/tunekit.node against the libtorch that findLibtorch() locates.
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findLibtorch } from './find-libtorch.mjs';
+
+const nativeDir = path.dirname(fileURLToPath(import.meta.url));
+
+function nodeGypPath() {
+  if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) return process.env.npm_config_node_gyp;
+  const bundled = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  if (existsSync(bundled)) return bundled;
+  throw new Error('node-gyp not found: run this through npm (npm rebuild tunekit), or install node-gyp');
+}
+
+function nodeHeadersDir() {
+  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
+  const prefix = path.join(path.dirname(process.execPath), '..');
+  return existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
+}
+
+let torch;
+try {
+  torch = findLibtorch();
+} catch (error) {
+  console.error(`\ntunekit: ${error.message}\n`);
+  process.exit(1);
+}
+
+const libraries = ['-ltorch', '-ltorch_cpu', '-lc10'];
+if (torch.hasCuda) libraries.push('-ltorch_cuda', '-lc10_cuda');
+const gypi = {
+  variables: {
+    torch_include: torch.include,
+    torch_api_include: path.join(torch.include, 'torch', 'csrc', 'api', 'include'),
+    torch_lib: torch.lib,
+    torch_cxx11_abi: torch.cxx11Abi ? 1 : 0,
+    torch_libraries: libraries.join(' '),
+  },
+};
+const gypiPath = path.join(nativeDir, 'libtorch.gypi');
+writeFileSync(gypiPath + '.tmp', JSON.stringify(gypi, null, 2));
+renameSync(gypiPath + '.tmp', gypiPath);
+console.error(`tunekit: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.root}${torch.hasCuda ? ', CUDA' : ''})`);
+
+const args = [nodeGypPath(), 'rebuild', `--directory=${nativeDir}`];
+const headers = nodeHeadersDir();
+if (headers) args.push(`--nodedir=${headers}`);
+try {
+  execFileSync(process.execPath, args, { stdio: 'inherit' });
+} catch {
+  process.exit(1);
+}

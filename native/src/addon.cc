@@ -1,0 +1,540 @@
+// The only C++ in tunekit: a thin N-API face over libtorch.
+//
+// Ops are not bound one by one. `opHandle("aten::add", "Tensor")` resolves an operator in PyTorch's own dispatcher
+// and `call(handle, args)` converts JS values to IValues by the operator's schema and runs it boxed, through the
+// same dispatch keys (autograd included) that Python's eager mode uses. A handful of functions that are not
+// operators (tensor data in and out, autograd entry points, seeds, threads, memory accounting) are bound directly.
+
+#include <napi.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/variable.h>
+#if __has_include(<torch/headeronly/version.h>)
+#include <torch/headeronly/version.h>
+#else
+#include <torch/version.h>
+#endif
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------- tensor handles and memory accounting
+
+struct TensorHolder {
+  at::Tensor tensor;
+  int64_t bytes = 0;
+};
+
+std::atomic<int64_t> liveTensors{0};
+std::atomic<int64_t> liveBytes{0};
+
+// Marks externals made by this addon, so a stray object is refused instead of dereferenced.
+constexpr napi_type_tag kTensorTag = {0x7475'6e65'6b69'7421ULL, 0x7465'6e73'6f72'0001ULL};
+
+int64_t tensorBytes(const at::Tensor& tensor) {
+  return tensor.defined() ? static_cast<int64_t>(tensor.numel() * tensor.element_size()) : 0;
+}
+
+void releaseHolder(Napi::Env env, TensorHolder* holder) {
+  if (!holder->tensor.defined()) return;
+  liveTensors--;
+  liveBytes -= holder->bytes;
+  Napi::MemoryManagement::AdjustExternalMemory(env, -holder->bytes);
+  holder->tensor.reset();
+}
+
+Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
+  if (!tensor.defined()) return env.Null();
+  auto* holder = new TensorHolder{std::move(tensor), 0};
+  holder->bytes = tensorBytes(holder->tensor);
+  liveTensors++;
+  liveBytes += holder->bytes;
+  Napi::MemoryManagement::AdjustExternalMemory(env, holder->bytes);
+  auto external = Napi::External<TensorHolder>::New(env, holder, [](Napi::Env env, TensorHolder* h) {
+    releaseHolder(env, h);
+    delete h;
+  });
+  external.TypeTag(&kTensorTag);
+  return external;
+}
+
+TensorHolder* unwrapHolder(const Napi::Value& value, const char* what) {
+  if (!value.IsExternal() || !value.As<Napi::External<TensorHolder>>().CheckTypeTag(&kTensorTag)) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected a tensor handle");
+  }
+  return value.As<Napi::External<TensorHolder>>().Data();
+}
+
+const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
+  TensorHolder* holder = unwrapHolder(value, what);
+  if (!holder->tensor.defined()) {
+    throw Napi::Error::New(value.Env(), std::string(what) + ": tensor was disposed");
+  }
+  return holder->tensor;
+}
+
+// ---------------------------------------------------------------- error translation
+
+template <typename Fn>
+Napi::Value guarded(const Napi::CallbackInfo& info, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& error) {
+    throw Napi::Error::New(info.Env(), error.what_without_backtrace());
+  } catch (const std::exception& error) {
+    throw Napi::Error::New(info.Env(), error.what());
+  }
+}
+
+// ---------------------------------------------------------------- JS <-> IValue by schema
+
+std::vector<int64_t> toIntVector(const Napi::Value& value, const std::string& where) {
+  std::vector<int64_t> result;
+  if (value.IsNumber()) {
+    result.push_back(value.As<Napi::Number>().Int64Value());
+    return result;
+  }
+  if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), where + ": expected an int list");
+  auto array = value.As<Napi::Array>();
+  result.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsNumber()) throw Napi::TypeError::New(value.Env(), where + ": expected an int list");
+    result.push_back(item.As<Napi::Number>().Int64Value());
+  }
+  return result;
+}
+
+c10::Scalar toScalar(const Napi::Value& value, const std::string& where) {
+  if (value.IsBoolean()) return c10::Scalar(value.As<Napi::Boolean>().Value());
+  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), where + ": expected a number");
+  double number = value.As<Napi::Number>().DoubleValue();
+  // An integral JS number is an int Scalar, so int tensors stay int; 2.5 promotes as Python's 2.5 does.
+  if (std::isfinite(number) && number == std::trunc(number) && std::fabs(number) < 9.0e15) {
+    return c10::Scalar(static_cast<int64_t>(number));
+  }
+  return c10::Scalar(number);
+}
+
+c10::IValue toIValue(const Napi::Value& value, const c10::TypePtr& type, const std::string& where);
+
+c10::IValue toListIValue(const Napi::Value& value, const c10::TypePtr& elementType, const std::string& where) {
+  Napi::Env env = value.Env();
+  switch (elementType->kind()) {
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType: {
+      c10::List<int64_t> list;
+      for (int64_t v : toIntVector(value, where)) list.push_back(v);
+      return list;
+    }
+    default:
+      break;
+  }
+  if (!value.IsArray()) throw Napi::TypeError::New(env, where + ": expected an array");
+  auto array = value.As<Napi::Array>();
+  uint32_t length = array.Length();
+  switch (elementType->kind()) {
+    case c10::TypeKind::FloatType: {
+      c10::List<double> list;
+      for (uint32_t i = 0; i < length; i++) list.push_back(array.Get(i).As<Napi::Number>().DoubleValue());
+      return list;
+    }
+    case c10::TypeKind::BoolType: {
+      c10::List<bool> list;
+      for (uint32_t i = 0; i < length; i++) list.push_back(array.Get(i).ToBoolean().Value());
+      return list;
+    }
+    case c10::TypeKind::TensorType: {
+      c10::List<at::Tensor> list;
+      list.reserve(length);
+      for (uint32_t i = 0; i < length; i++) list.push_back(unwrapTensor(array.Get(i), where.c_str()));
+      return list;
+    }
+    case c10::TypeKind::OptionalType: {
+      auto inner = elementType->castRaw<c10::OptionalType>()->getElementType();
+      if (inner->kind() == c10::TypeKind::TensorType) {
+        c10::List<std::optional<at::Tensor>> list;
+        for (uint32_t i = 0; i < length; i++) {
+          Napi::Value item = array.Get(i);
+          if (item.IsNull() || item.IsUndefined()) {
+            list.push_back(std::nullopt);
+          } else {
+            list.push_back(unwrapTensor(item, where.c_str()));
+          }
+        }
+        return list;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  throw Napi::TypeError::New(env, where + ": unsupported list element type " + elementType->str());
+}
+
+c10::IValue toIValue(const Napi::Value& value, const c10::TypePtr& type, const std::string& where) {
+  Napi::Env env = value.Env();
+  switch (type->kind()) {
+    case c10::TypeKind::OptionalType:
+      if (value.IsUndefined() || value.IsNull()) return c10::IValue();
+      return toIValue(value, type->castRaw<c10::OptionalType>()->getElementType(), where);
+    case c10::TypeKind::TensorType:
+      return unwrapTensor(value, where.c_str());
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType:
+      if (value.IsBoolean()) return static_cast<int64_t>(value.As<Napi::Boolean>().Value());
+      if (!value.IsNumber()) throw Napi::TypeError::New(env, where + ": expected an integer");
+      return value.As<Napi::Number>().Int64Value();
+    case c10::TypeKind::FloatType:
+    case c10::TypeKind::SymFloatType:
+      if (!value.IsNumber()) throw Napi::TypeError::New(env, where + ": expected a number");
+      return value.As<Napi::Number>().DoubleValue();
+    case c10::TypeKind::BoolType:
+    case c10::TypeKind::SymBoolType:
+      if (!value.IsBoolean()) throw Napi::TypeError::New(env, where + ": expected a boolean");
+      return value.As<Napi::Boolean>().Value();
+    case c10::TypeKind::NumberType:
+      return toScalar(value, where);
+    case c10::TypeKind::StringType:
+      if (!value.IsString()) throw Napi::TypeError::New(env, where + ": expected a string");
+      return value.As<Napi::String>().Utf8Value();
+    case c10::TypeKind::DeviceObjType:
+      if (!value.IsString()) throw Napi::TypeError::New(env, where + ": expected a device string");
+      return c10::Device(value.As<Napi::String>().Utf8Value());
+    case c10::TypeKind::ListType:
+      return toListIValue(value, type->castRaw<c10::ListType>()->getElementType(), where);
+    default:
+      throw Napi::TypeError::New(env, where + ": unsupported argument type " + type->str());
+  }
+}
+
+Napi::Value fromIValue(Napi::Env env, const c10::IValue& value) {
+  if (value.isTensor()) return wrapTensor(env, value.toTensor());
+  if (value.isNone()) return env.Null();
+  if (value.isInt()) return Napi::Number::New(env, static_cast<double>(value.toInt()));
+  if (value.isDouble()) return Napi::Number::New(env, value.toDouble());
+  if (value.isBool()) return Napi::Boolean::New(env, value.toBool());
+  if (value.isString()) return Napi::String::New(env, value.toStringRef());
+  if (value.isDevice()) return Napi::String::New(env, value.toDevice().str());
+  if (value.isScalar()) {
+    c10::Scalar scalar = value.toScalar();
+    if (scalar.isBoolean()) return Napi::Boolean::New(env, scalar.toBool());
+    return Napi::Number::New(env, scalar.toDouble());
+  }
+  if (value.isTuple()) {
+    const auto& elements = value.toTupleRef().elements();
+    auto array = Napi::Array::New(env, elements.size());
+    for (size_t i = 0; i < elements.size(); i++) array.Set(static_cast<uint32_t>(i), fromIValue(env, elements[i]));
+    return array;
+  }
+  if (value.isList()) {
+    auto list = value.toListRef();
+    auto array = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) array.Set(static_cast<uint32_t>(i), fromIValue(env, list[i]));
+    return array;
+  }
+  throw Napi::TypeError::New(env, "unsupported return value of type " + value.tagKind());
+}
+
+// ---------------------------------------------------------------- operator table
+
+struct OpEntry {
+  c10::OperatorHandle handle;
+  std::string displayName;
+};
+
+std::mutex opMutex;
+std::deque<OpEntry> opTable;
+
+const OpEntry& opAt(Napi::Env env, int64_t index) {
+  std::lock_guard<std::mutex> lock(opMutex);
+  if (index < 0 || index >= static_cast<int64_t>(opTable.size())) {
+    throw Napi::RangeError::New(env, "unknown operator handle " + std::to_string(index));
+  }
+  return opTable[static_cast<size_t>(index)];
+}
+
+Napi::Value OpHandle(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    std::string overload = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+    auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
+    if (!handle.has_value()) {
+      throw Napi::Error::New(info.Env(), "libtorch has no operator " + name + (overload.empty() ? "" : "." + overload));
+    }
+    std::lock_guard<std::mutex> lock(opMutex);
+    opTable.push_back(OpEntry{*handle, name + (overload.empty() ? "" : "." + overload)});
+    return Napi::Number::New(info.Env(), static_cast<double>(opTable.size() - 1));
+  });
+}
+
+Napi::Value OpSchema(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const OpEntry& entry = opAt(info.Env(), info[0].As<Napi::Number>().Int64Value());
+    std::ostringstream text;
+    text << entry.handle.schema();
+    return Napi::String::New(info.Env(), text.str());
+  });
+}
+
+// call(handle, argsArray): runs the operator; one return gives a value, several give an array, none gives null.
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const OpEntry& entry = opAt(env, info[0].As<Napi::Number>().Int64Value());
+    const c10::FunctionSchema& schema = entry.handle.schema();
+    const auto& arguments = schema.arguments();
+    auto args = info[1].As<Napi::Array>();
+    uint32_t given = args.Length();
+    if (given > arguments.size()) {
+      throw Napi::TypeError::New(env, entry.displayName + ": takes " + std::to_string(arguments.size()) +
+                                          " arguments, got " + std::to_string(given));
+    }
+    torch::jit::Stack stack;
+    stack.reserve(arguments.size());
+    for (size_t i = 0; i < arguments.size(); i++) {
+      const c10::Argument& argument = arguments[i];
+      Napi::Value value = i < given ? args.Get(static_cast<uint32_t>(i)) : env.Undefined();
+      if (value.IsUndefined()) {
+        if (argument.default_value().has_value()) {
+          stack.push_back(*argument.default_value());
+          continue;
+        }
+        if (argument.type()->kind() == c10::TypeKind::OptionalType) {
+          stack.emplace_back();
+          continue;
+        }
+        throw Napi::TypeError::New(env, entry.displayName + ": missing argument '" + argument.name() + "'");
+      }
+      stack.push_back(toIValue(value, argument.type(), entry.displayName + " argument '" + argument.name() + "'"));
+    }
+    entry.handle.callBoxed(&stack);
+    if (stack.empty()) return env.Null();
+    if (stack.size() == 1) return fromIValue(env, stack[0]);
+    auto result = Napi::Array::New(env, stack.size());
+    for (size_t i = 0; i < stack.size(); i++) result.Set(static_cast<uint32_t>(i), fromIValue(env, stack[i]));
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------- tensor data in and out
+
+Napi::Value FromBytes(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto bytes = info[0].As<Napi::TypedArray>();
+    auto dtype = static_cast<at::ScalarType>(info[1].As<Napi::Number>().Int32Value());
+    std::vector<int64_t> shape = toIntVector(info[2], "fromBytes shape");
+    at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(dtype));
+    size_t expected = static_cast<size_t>(tensor.numel()) * tensor.element_size();
+    if (bytes.ByteLength() != expected) {
+      throw Napi::RangeError::New(env, "fromBytes: " + std::to_string(bytes.ByteLength()) +
+                                           " bytes given, shape and dtype need " + std::to_string(expected));
+    }
+    auto* base = static_cast<uint8_t*>(bytes.ArrayBuffer().Data()) + bytes.ByteOffset();
+    if (expected > 0) std::memcpy(tensor.data_ptr(), base, expected);
+    return wrapTensor(env, std::move(tensor));
+  });
+}
+
+// toBytes(tensor): a fresh ArrayBuffer with the tensor's elements, contiguous, copied from any device.
+Napi::Value ToBytes(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    at::Tensor tensor = unwrapTensor(info[0], "toBytes").detach().to(at::kCPU).contiguous();
+    size_t length = static_cast<size_t>(tensor.numel()) * tensor.element_size();
+    auto buffer = Napi::ArrayBuffer::New(info.Env(), length);
+    if (length > 0) std::memcpy(buffer.Data(), tensor.data_ptr(), length);
+    return buffer;
+  });
+}
+
+Napi::Value Shape(const Napi::CallbackInfo& info) {
+  const at::Tensor& tensor = unwrapTensor(info[0], "shape");
+  auto sizes = tensor.sizes();
+  auto array = Napi::Array::New(info.Env(), sizes.size());
+  for (size_t i = 0; i < sizes.size(); i++) array.Set(static_cast<uint32_t>(i), static_cast<double>(sizes[i]));
+  return array;
+}
+
+Napi::Value Dtype(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<int>(unwrapTensor(info[0], "dtype").scalar_type()));
+}
+
+Napi::Value DeviceOf(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), unwrapTensor(info[0], "device").device().str());
+}
+
+Napi::Value Item(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const at::Tensor& tensor = unwrapTensor(info[0], "item");
+    c10::Scalar scalar = tensor.item();
+    if (scalar.isBoolean()) return Napi::Boolean::New(info.Env(), scalar.toBool());
+    return Napi::Number::New(info.Env(), scalar.toDouble());
+  });
+}
+
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  releaseHolder(info.Env(), unwrapHolder(info[0], "dispose"));
+  return info.Env().Undefined();
+}
+
+Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !unwrapHolder(info[0], "isDisposed")->tensor.defined());
+}
+
+Napi::Value SameStorage(const Napi::CallbackInfo& info) {
+  const at::Tensor& a = unwrapTensor(info[0], "sameTensor");
+  const at::Tensor& b = unwrapTensor(info[1], "sameTensor");
+  return Napi::Boolean::New(info.Env(), a.unsafeGetTensorImpl() == b.unsafeGetTensorImpl());
+}
+
+// ---------------------------------------------------------------- autograd
+
+Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), unwrapTensor(info[0], "requiresGrad").requires_grad());
+}
+
+Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    at::Tensor tensor = unwrapTensor(info[0], "setRequiresGrad");
+    tensor.set_requires_grad(info[1].As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value Grad(const Napi::CallbackInfo& info) {
+  return wrapTensor(info.Env(), unwrapTensor(info[0], "grad").grad());
+}
+
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    at::Tensor tensor = unwrapTensor(info[0], "setGrad");
+    if (info[1].IsNull() || info[1].IsUndefined()) {
+      tensor.mutable_grad().reset();
+    } else {
+      tensor.mutable_grad() = unwrapTensor(info[1], "setGrad");
+    }
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), unwrapTensor(info[0], "isLeaf").is_leaf());
+}
+
+Napi::Value RetainGrad(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    unwrapTensor(info[0], "retainGrad").retain_grad();
+    return info.Env().Undefined();
+  });
+}
+
+// backward(tensor, gradient | null, retainGraph)
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const at::Tensor& tensor = unwrapTensor(info[0], "backward");
+    at::Tensor gradient;
+    if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) gradient = unwrapTensor(info[1], "backward");
+    std::optional<bool> retain;
+    if (info.Length() > 2 && info[2].IsBoolean()) retain = info[2].As<Napi::Boolean>().Value();
+    tensor.backward(gradient, retain, false);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  bool previous = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(info[0].As<Napi::Boolean>().Value());
+  return Napi::Boolean::New(info.Env(), previous);
+}
+
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
+}
+
+// ---------------------------------------------------------------- runtime settings
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    at::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  auto result = Napi::Object::New(info.Env());
+  result.Set("liveTensors", static_cast<double>(liveTensors.load()));
+  result.Set("liveBytes", static_cast<double>(liveBytes.load()));
+  return result;
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  int count = at::hasCUDA() ? at::detail::getCUDAHooks().deviceCount() : 0;
+  return Napi::Number::New(info.Env(), count);
+}
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  std::string version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                        std::to_string(TORCH_VERSION_PATCH);
+  return Napi::String::New(info.Env(), version);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto set = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name)); };
+  set("opHandle", OpHandle);
+  set("opSchema", OpSchema);
+  set("call", Call);
+  set("fromBytes", FromBytes);
+  set("toBytes", ToBytes);
+  set("shape", Shape);
+  set("dtype", Dtype);
+  set("device", DeviceOf);
+  set("item", Item);
+  set("dispose", Dispose);
+  set("isDisposed", IsDisposed);
+  set("sameTensor", SameStorage);
+  set("requiresGrad", RequiresGrad);
+  set("setRequiresGrad", SetRequiresGrad);
+  set("grad", Grad);
+  set("setGrad", SetGrad);
+  set("isLeaf", IsLeaf);
+  set("retainGrad", RetainGrad);
+  set("backward", Backward);
+  set("setGradEnabled", SetGradEnabled);
+  set("isGradEnabled", IsGradEnabled);
+  set("manualSeed", ManualSeed);
+  set("setNumThreads", SetNumThreads);
+  set("getNumThreads", GetNumThreads);
+  set("memory", Memory);
+  set("cudaDeviceCount", CudaDeviceCount);
+  set("version", Version);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tunekit, Init)
