@@ -1,0 +1,234 @@
+/**
+ * Model folders as Hugging Face writes them: one `model.safetensors`, or shards `model-00001-of-00003.safetensors`
+ * plus `model.safetensors.index.json` = `{"metadata": {"total_size": bytes}, "weight_map": {tensor: shard file}}`.
+ * The prefix is a parameter (`adapter_model` works the same way).
+ */
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { TunekitError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
+import {
+  readSafetensors,
+  tensorBytes,
+  writeSafetensors,
+  type SafetensorsContent,
+  type TensorRecord,
+  type TensorSource,
+} from './safetensors.js';
+
+export const SHARDED_ERROR = 'E_SAFETENSORS_INDEX';
+
+export interface SafetensorsIndex {
+  metadata: Record<string, unknown>;
+  weightMap: Record<string, string>;
+}
+
+export interface SafetensorsFolder extends SafetensorsContent {
+  /** The safetensors files read, relative to the folder, in reading order. */
+  files: string[];
+  /** Present when the folder is sharded. */
+  index?: SafetensorsIndex;
+}
+
+export interface FolderOptions {
+  /** File name stem: `model` gives model.safetensors / model.safetensors.index.json. */
+  prefix?: string;
+}
+
+export function singleFileName(prefix = 'model'): string {
+  return `${prefix}.safetensors`;
+}
+
+export function indexFileName(prefix = 'model'): string {
+  return `${prefix}.safetensors.index.json`;
+}
+
+/** `model-00002-of-00005.safetensors`: five digits, as transformers numbers shards. */
+export function shardFileName(prefix: string, shardNumber: number, shardCount: number): string {
+  const pad = (value: number) => String(value).padStart(5, '0');
+  return `${prefix}-${pad(shardNumber)}-of-${pad(shardCount)}.safetensors`;
+}
+
+async function isFile(candidate: string): Promise<boolean> {
+  try {
+    return (await stat(candidate)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function parseIndex(text: string, source: string): SafetensorsIndex {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new TunekitError(SHARDED_ERROR, `${source}: not valid JSON (${(error as Error).message})`);
+  }
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isObject(parsed)) throw new TunekitError(SHARDED_ERROR, `${source}: expected a JSON object`);
+  const { metadata = {}, weight_map: weightMap } = parsed;
+  if (!isObject(metadata)) throw new TunekitError(SHARDED_ERROR, `${source}: "metadata" must be an object`);
+  if (!isObject(weightMap)) {
+    throw new TunekitError(SHARDED_ERROR, `${source}: "weight_map" must be an object {tensor name: shard file}`);
+  }
+  for (const [name, file] of Object.entries(weightMap)) {
+    if (typeof file !== 'string' || file === '' || file !== path.basename(file) || file === '.' || file === '..') {
+      throw new TunekitError(
+        SHARDED_ERROR,
+        `${source}: weight_map["${name}"] must be a file name in the same folder, got ${JSON.stringify(file)}`,
+      );
+    }
+  }
+  return { metadata, weightMap: weightMap as Record<string, string> };
+}
+
+/**
+ * Reads `<prefix>.safetensors` from `directory`, or else `<prefix>.safetensors.index.json` and every shard it names
+ * (the single file wins when both exist, as in transformers). Every tensor the index lists must be in its shard;
+ * tensors a shard holds beyond the index are kept. `metadata` is the first file's `__metadata__`.
+ */
+export async function readSafetensorsFolder(directory: string, options: FolderOptions = {}): Promise<SafetensorsFolder> {
+  const prefix = options.prefix ?? 'model';
+  const singlePath = path.join(directory, singleFileName(prefix));
+  if (await isFile(singlePath)) {
+    const { metadata, tensors } = await readSafetensors(singlePath);
+    return { metadata, tensors, files: [singleFileName(prefix)] };
+  }
+  const indexPath = path.join(directory, indexFileName(prefix));
+  if (!(await isFile(indexPath))) {
+    throw new TunekitError(
+      'E_NOT_FOUND',
+      `${directory}: neither ${singleFileName(prefix)} nor ${indexFileName(prefix)} is there`,
+    );
+  }
+  const index = parseIndex(await readFile(indexPath, 'utf8'), indexPath);
+
+  const namesByFile = new Map<string, string[]>();
+  for (const [name, file] of Object.entries(index.weightMap)) {
+    const names = namesByFile.get(file) ?? [];
+    names.push(name);
+    namesByFile.set(file, names);
+  }
+  const files = [...namesByFile.keys()].sort();
+  const tensors = new Map<string, TensorRecord>();
+  const fileOfTensor = new Map<string, string>();
+  let metadata: Record<string, string> | undefined;
+  for (const file of files) {
+    const shardPath = path.join(directory, file);
+    const wanted = namesByFile.get(file) ?? [];
+    if (!(await isFile(shardPath))) {
+      throw new TunekitError(
+        SHARDED_ERROR,
+        `${indexPath}: shard ${file} (holding "${wanted[0]}" and ${wanted.length - 1} more) is missing from ${directory}`,
+      );
+    }
+    const shard = await readSafetensors(shardPath);
+    metadata ??= shard.metadata;
+    for (const name of wanted) {
+      if (!shard.tensors.has(name)) {
+        throw new TunekitError(SHARDED_ERROR, `${indexPath}: tensor "${name}" is listed in shard ${file} but not found in it`);
+      }
+    }
+    for (const [name, record] of shard.tensors) {
+      const earlier = fileOfTensor.get(name);
+      if (earlier !== undefined) {
+        throw new TunekitError(SHARDED_ERROR, `${directory}: tensor "${name}" is in both ${earlier} and ${file}`);
+      }
+      fileOfTensor.set(name, file);
+      tensors.set(name, record);
+    }
+  }
+  return { metadata: metadata ?? {}, tensors, files, index };
+}
+
+export interface ShardedWriteOptions extends FolderOptions {
+  /** Tensor bytes per shard (headers not counted), as transformers' max_shard_size; default 5 GB (5e9). */
+  maxShardBytes?: number;
+  /** Every file's `__metadata__`; default `{format: 'pt'}`, as save_pretrained writes. */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Splits tensors in the caller's order into shards as transformers does: start a new shard when the next tensor
+ * would overflow the current one; a tensor bigger than the limit gets a shard of its own.
+ */
+export function planShards(tensors: TensorSource, maxShardBytes: number): Array<Map<string, TensorRecord>> {
+  const entries = tensors instanceof Map
+    ? [...(tensors as ReadonlyMap<string, TensorRecord>)]
+    : Object.entries(tensors as Readonly<Record<string, TensorRecord>>);
+  const shards: Array<Map<string, TensorRecord>> = [];
+  let current = new Map<string, TensorRecord>();
+  let currentBytes = 0;
+  for (const [name, record] of entries) {
+    const size = record.data.byteLength;
+    if (size > maxShardBytes) {
+      shards.push(new Map([[name, record]]));
+      continue;
+    }
+    if (currentBytes + size > maxShardBytes && current.size > 0) {
+      shards.push(current);
+      current = new Map();
+      currentBytes = 0;
+    }
+    current.set(name, record);
+    currentBytes += size;
+  }
+  if (current.size > 0 || shards.length === 0) shards.push(current);
+  return shards;
+}
+
+/**
+ * Writes `<prefix>.safetensors` when everything fits in one shard, else numbered shards and the index (each file
+ * atomically; the index last, so it never names a shard not yet written). Files of an earlier save with this
+ * prefix that the new layout does not use are removed afterwards. For an all-or-nothing folder, call this inside
+ * `withAtomicDirectory`. Returns the file names written.
+ */
+export async function writeShardedSafetensors(
+  directory: string,
+  tensors: TensorSource,
+  options: ShardedWriteOptions = {},
+): Promise<string[]> {
+  const prefix = options.prefix ?? 'model';
+  const maxShardBytes = options.maxShardBytes ?? 5_000_000_000;
+  const metadata = options.metadata ?? { format: 'pt' };
+  if (!(maxShardBytes > 0)) throw new TunekitError(SHARDED_ERROR, `maxShardBytes must be positive, got ${maxShardBytes}`);
+  const shards = planShards(tensors, maxShardBytes);
+  await mkdir(directory, { recursive: true });
+
+  let written: string[];
+  if (shards.length === 1) {
+    written = [singleFileName(prefix)];
+    await writeSafetensors(path.join(directory, written[0]), shards[0], metadata);
+  } else {
+    written = shards.map((_, index) => shardFileName(prefix, index + 1, shards.length));
+    const weightMap = new Map<string, string>();
+    for (const [index, shard] of shards.entries()) {
+      await writeSafetensors(path.join(directory, written[index]), shard, metadata);
+      for (const name of shard.keys()) weightMap.set(name, written[index]);
+    }
+    await writeFileAtomic(path.join(directory, indexFileName(prefix)), formatIndex(weightMap, tensorBytes(tensors)));
+    written.push(indexFileName(prefix));
+  }
+
+  await removeStaleFiles(directory, prefix, new Set(written));
+  return written;
+}
+
+/**
+ * The index as transformers writes it (json.dumps with indent 2 and sorted keys), built by hand because a JS object
+ * would reorder integer-like tensor names.
+ */
+function formatIndex(weightMap: ReadonlyMap<string, string>, totalSize: number): string {
+  const names = [...weightMap.keys()].sort((left, right) => (left < right ? -1 : left > right ? 1 : 0));
+  const lines = names.map((name) => `    ${JSON.stringify(name)}: ${JSON.stringify(weightMap.get(name))}`);
+  return `{\n  "metadata": {\n    "total_size": ${totalSize}\n  },\n  "weight_map": {\n${lines.join(',\n')}\n  }\n}\n`;
+}
+
+async function removeStaleFiles(directory: string, prefix: string, keep: ReadonlySet<string>): Promise<void> {
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const ours = new RegExp(`^${escaped}(-\\d{5}-of-\\d{5}\\.safetensors|\\.safetensors|\\.safetensors\\.index\\.json)$`);
+  for (const name of await readdir(directory)) {
+    if (ours.test(name) && !keep.has(name)) await rm(path.join(directory, name), { force: true });
+  }
+}
