@@ -150,8 +150,9 @@ export interface ShardedWriteOptions extends FolderOptions {
 }
 
 /**
- * Splits tensors in the caller's order into shards as transformers does: start a new shard when the next tensor
- * would overflow the current one; a tensor bigger than the limit gets a shard of its own.
+ * Splits tensors, in the caller's order, into shards by transformers' rule: start a new shard when the next tensor
+ * would overflow the current one; a tensor bigger than the limit gets a shard of its own (kept in order, where
+ * transformers puts it before the shard being filled).
  */
 export function planShards(tensors: TensorSource, maxShardBytes: number): Array<Map<string, TensorRecord>> {
   const entries = tensors instanceof Map
@@ -162,17 +163,18 @@ export function planShards(tensors: TensorSource, maxShardBytes: number): Array<
   let currentBytes = 0;
   for (const [name, record] of entries) {
     const size = record.data.byteLength;
-    if (size > maxShardBytes) {
-      shards.push(new Map([[name, record]]));
-      continue;
-    }
-    if (currentBytes + size > maxShardBytes && current.size > 0) {
+    if ((size > maxShardBytes || currentBytes + size > maxShardBytes) && current.size > 0) {
       shards.push(current);
       current = new Map();
       currentBytes = 0;
     }
     current.set(name, record);
     currentBytes += size;
+    if (size > maxShardBytes) {
+      shards.push(current);
+      current = new Map();
+      currentBytes = 0;
+    }
   }
   if (current.size > 0 || shards.length === 0) shards.push(current);
   return shards;
