@@ -371,28 +371,38 @@ function checkRecord(name: string, record: TensorRecord, target: string): void {
   if (record.data.byteLength !== expectedBytes) {
     fail(
       target,
-      `${where}: ${record.dtype} ${describe(record.shape)} needs ${expectedBytes} bytes, data has ${record.data.byteLength}`,
+      `${where}: ${record.dtype} ${describe(record.shape)} needs ${expectedBytes} bytes, ` +
+        `data has ${record.data.byteLength}`,
     );
   }
 }
 
+const compareStrings = (left: string, right: string) => (left < right ? -1 : left > right ? 1 : 0);
+
 /** Plans the layout: sorted tensors, their offsets and the header bytes. `target` names the file in errors. */
-function planSafetensors(tensors: TensorSource, metadata: Readonly<Record<string, string>> | undefined, target: string): WritePlan {
+function planSafetensors(
+  tensors: TensorSource,
+  metadata: Readonly<Record<string, string>> | undefined,
+  target: string,
+): WritePlan {
   const rank = (dtype: SafetensorsDtype) => DTYPE_ORDER.indexOf(dtype);
   const entries = entriesOf(tensors).map(([name, record]) => {
     checkRecord(name, record, target);
     return { name, record, nameBytes: Buffer.from(name, 'utf8') };
   });
   entries.sort(
-    (left, right) => rank(right.record.dtype) - rank(left.record.dtype) || Buffer.compare(left.nameBytes, right.nameBytes),
+    (left, right) =>
+      rank(right.record.dtype) - rank(left.record.dtype) || Buffer.compare(left.nameBytes, right.nameBytes),
   );
 
   // Built by hand: a JS object would move integer-like names ("0", "1") to the front.
   const parts: string[] = [];
-  const metadataEntries = Object.entries(metadata ?? {}).sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0));
+  const metadataEntries = Object.entries(metadata ?? {}).sort(([left], [right]) => compareStrings(left, right));
   if (metadataEntries.length > 0) {
     for (const [key, value] of metadataEntries) {
-      if (typeof value !== 'string') fail(target, `metadata value for key "${key}" must be a string, got ${describe(value)}`);
+      if (typeof value !== 'string') {
+        fail(target, `metadata value for key "${key}" must be a string, got ${describe(value)}`);
+      }
     }
     const body = metadataEntries.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',');
     parts.push(`"${METADATA_KEY}":{${body}}`);
@@ -400,9 +410,8 @@ function planSafetensors(tensors: TensorSource, metadata: Readonly<Record<string
   let offset = 0;
   for (const { name, record } of entries) {
     const end = offset + record.data.byteLength;
-    parts.push(
-      `${JSON.stringify(name)}:{"dtype":"${record.dtype}","shape":[${record.shape.join(',')}],"data_offsets":[${offset},${end}]}`,
-    );
+    const shape = record.shape.join(',');
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${record.dtype}","shape":[${shape}],"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
   const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');

@@ -88,7 +88,10 @@ function parseIndex(text: string, source: string): SafetensorsIndex {
  * (the single file wins when both exist, as in transformers). Every tensor the index lists must be in its shard;
  * tensors a shard holds beyond the index are kept. `metadata` is the first file's `__metadata__`.
  */
-export async function readSafetensorsFolder(directory: string, options: FolderOptions = {}): Promise<SafetensorsFolder> {
+export async function readSafetensorsFolder(
+  directory: string,
+  options: FolderOptions = {},
+): Promise<SafetensorsFolder> {
   const prefix = options.prefix ?? 'model';
   const singlePath = path.join(directory, singleFileName(prefix));
   if (await isFile(singlePath)) {
@@ -120,14 +123,18 @@ export async function readSafetensorsFolder(directory: string, options: FolderOp
     if (!(await isFile(shardPath))) {
       throw new TunekitError(
         SHARDED_ERROR,
-        `${indexPath}: shard ${file} (holding "${wanted[0]}" and ${wanted.length - 1} more) is missing from ${directory}`,
+        `${indexPath}: shard ${file} (holding "${wanted[0]}" and ${wanted.length - 1} more) ` +
+          `is missing from ${directory}`,
       );
     }
     const shard = await readSafetensors(shardPath);
     metadata ??= shard.metadata;
     for (const name of wanted) {
       if (!shard.tensors.has(name)) {
-        throw new TunekitError(SHARDED_ERROR, `${indexPath}: tensor "${name}" is listed in shard ${file} but not found in it`);
+        throw new TunekitError(
+          SHARDED_ERROR,
+          `${indexPath}: tensor "${name}" is listed in shard ${file} but not found in it`,
+        );
       }
     }
     for (const [name, record] of shard.tensors) {
@@ -194,7 +201,9 @@ export async function writeShardedSafetensors(
   const prefix = options.prefix ?? 'model';
   const maxShardBytes = options.maxShardBytes ?? 5_000_000_000;
   const metadata = options.metadata ?? { format: 'pt' };
-  if (!(maxShardBytes > 0)) throw new TunekitError(SHARDED_ERROR, `maxShardBytes must be positive, got ${maxShardBytes}`);
+  if (!(maxShardBytes > 0)) {
+    throw new TunekitError(SHARDED_ERROR, `maxShardBytes must be positive, got ${maxShardBytes}`);
+  }
   const shards = planShards(tensors, maxShardBytes);
   await mkdir(directory, { recursive: true });
 
