@@ -1,0 +1,106 @@
+import { type DType } from '../torch/dtype.js';
+import { empty, ones, randn, zeros } from '../torch/ops.js';
+import { noGrad } from '../torch/runtime.js';
+import { type Device, Tensor } from '../torch/tensor.js';
+import * as F from './functional.js';
+import { Module } from './module.js';
+
+export interface LayerOptions {
+  dtype?: DType;
+  device?: Device;
+}
+
+/** Uniform(-bound, bound) with bound = 1/sqrt(fanIn): PyTorch's default Linear init (kaiming_uniform, a=√5). */
+function uniformInit(shape: number[], fanIn: number, options: LayerOptions): Tensor {
+  const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+  const tensor = empty(shape, options);
+  noGrad(() => tensor.uniform_(-bound, bound));
+  return tensor;
+}
+
+/** y = x·Wᵀ + b with W [out, in], as torch.nn.Linear. */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LayerOptions & { bias?: boolean } = {},
+  ) {
+    super();
+    this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, options));
+    this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outFeatures], inFeatures, options));
+  }
+
+  forward(input: Tensor): Tensor {
+    return F.linear(input, this.weight, this.bias);
+  }
+}
+
+export class Embedding extends Module {
+  readonly weight: Tensor;
+
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    options: LayerOptions & { paddingIndex?: number } = {},
+  ) {
+    super();
+    this.paddingIndex = options.paddingIndex ?? -1;
+    this.weight = this.registerParameter('weight', randn([numEmbeddings, embeddingDim], options));
+  }
+
+  readonly paddingIndex: number;
+
+  forward(indices: Tensor): Tensor {
+    return F.embedding(this.weight, indices, this.paddingIndex);
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly normalizedShape: number[],
+    readonly eps = 1e-5,
+    options: LayerOptions & { elementwiseAffine?: boolean; bias?: boolean } = {},
+  ) {
+    super();
+    const affine = options.elementwiseAffine ?? true;
+    this.weight = affine ? this.registerParameter('weight', ones(normalizedShape, options)) : null;
+    this.bias = affine && options.bias !== false ? this.registerParameter('bias', zeros(normalizedShape, options)) : null;
+  }
+
+  forward(input: Tensor): Tensor {
+    return F.layerNorm(input, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+}
+
+export class RMSNorm extends Module {
+  readonly weight: Tensor;
+
+  constructor(
+    readonly normalizedShape: number[],
+    readonly eps?: number,
+    options: LayerOptions = {},
+  ) {
+    super();
+    this.weight = this.registerParameter('weight', ones(normalizedShape, options));
+  }
+
+  forward(input: Tensor): Tensor {
+    return F.rmsNorm(input, this.normalizedShape, this.weight, this.eps);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+  }
+
+  forward(input: Tensor): Tensor {
+    return F.dropout(input, this.p, this.training);
+  }
+}

@@ -1,0 +1,6 @@
+export { Tensor, tidy, dispose, isTensor, callOp, callTensorOp, opId } from './tensor.js';
+export type { Device, Scalar, TensorOrScalar, SliceSpec } from './tensor.js';
+export * from './ops.js';
+export * from './runtime.js';
+export { type DType, dtypeByteSize, isFloatingDtype, toSafetensorsDtype, fromSafetensorsDtype } from './dtype.js';
+export type { TypedArray } from './dtype.js';

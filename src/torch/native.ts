@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TunekitError } from '../errors.js';
+
+/** An opaque libtorch tensor owned by the addon. */
+export type TensorHandle = object & { readonly __tensorHandle: unique symbol };
+
+/** The functions native/src/addon.cc exports. */
+export interface NativeAddon {
+  opHandle(name: string, overload: string): number;
+  opSchema(handle: number): string;
+  call(handle: number, args: unknown[]): unknown;
+  fromBytes(bytes: ArrayBufferView, dtype: number, shape: readonly number[]): TensorHandle;
+  toBytes(tensor: TensorHandle): ArrayBuffer;
+  shape(tensor: TensorHandle): number[];
+  dtype(tensor: TensorHandle): number;
+  device(tensor: TensorHandle): string;
+  item(tensor: TensorHandle): number | boolean;
+  dispose(tensor: TensorHandle): void;
+  isDisposed(tensor: TensorHandle): boolean;
+  sameTensor(a: TensorHandle, b: TensorHandle): boolean;
+  requiresGrad(tensor: TensorHandle): boolean;
+  setRequiresGrad(tensor: TensorHandle, value: boolean): void;
+  grad(tensor: TensorHandle): TensorHandle | null;
+  setGrad(tensor: TensorHandle, grad: TensorHandle | null): void;
+  isLeaf(tensor: TensorHandle): boolean;
+  retainGrad(tensor: TensorHandle): void;
+  backward(tensor: TensorHandle, gradient: TensorHandle | null, retainGraph?: boolean): void;
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number): void;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  memory(): { liveTensors: number; liveBytes: number };
+  cudaDeviceCount(): number;
+  version(): string;
+}
+
+function findAddon(): string {
+  if (process.env.TUNEKIT_ADDON) return process.env.TUNEKIT_ADDON;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'native', 'build', 'Release', 'tunekit.node');
+    if (existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new TunekitError(
+    'E_NO_ADDON',
+    "tunekit's native addon is not built. It needs libtorch >= 2.1: `pip install torch` (or set LIBTORCH=/path), " +
+      'then `npm rebuild tunekit` (or `node native/build.mjs` in a checkout).',
+  );
+}
+
+let loaded: NativeAddon | undefined;
+
+/** The addon, loaded on first use so that code paths without tensors never need libtorch. */
+export function native(): NativeAddon {
+  if (loaded === undefined) {
+    const require = createRequire(import.meta.url);
+    loaded = require(findAddon()) as NativeAddon;
+    loaded.setNumThreads(defaultNumThreads());
+  }
+  return loaded;
+}
+
+/** The thread count tunekit uses unless told otherwise: TUNEKIT_THREADS, else the cores available. */
+export function defaultNumThreads(): number {
+  const fromEnvironment = Number(process.env.TUNEKIT_THREADS);
+  return Number.isInteger(fromEnvironment) && fromEnvironment > 0 ? fromEnvironment : availableParallelism();
+}

@@ -1,0 +1,65 @@
+import { native } from './native.js';
+
+export { defaultNumThreads } from './native.js';
+
+/** Seeds libtorch's generators (CPU and CUDA) so random tensors, dropout and sampling repeat. */
+export function manualSeed(seed: number): void {
+  native().manualSeed(seed);
+}
+
+/** libtorch's intra-op threads (OpenMP and its BLAS share this pool, so they do not oversubscribe). */
+export function setNumThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  native().setNumThreads(threads);
+}
+
+export function getNumThreads(): number {
+  return native().getNumThreads();
+}
+
+export interface MemoryInfo {
+  /** Tensor handles alive (created and not yet disposed or collected). */
+  liveTensors: number;
+  /** Bytes those handles view (a view counts its own elements, so shared storage can be counted twice). */
+  liveBytes: number;
+}
+
+export function memory(): MemoryInfo {
+  return native().memory();
+}
+
+/** Runs `fn` with gradient recording off (PyTorch's `torch.no_grad()`); `fn` must be synchronous. */
+export function noGrad<T>(fn: () => T): T {
+  const previous = native().setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    native().setGradEnabled(previous);
+  }
+}
+
+/** Runs `fn` with gradient recording on, even inside `noGrad`. */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = native().setGradEnabled(true);
+  try {
+    return fn();
+  } finally {
+    native().setGradEnabled(previous);
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return native().isGradEnabled();
+}
+
+export function cudaDeviceCount(): number {
+  return native().cudaDeviceCount();
+}
+
+export function cudaAvailable(): boolean {
+  return cudaDeviceCount() > 0;
+}
+
+export function torchVersion(): string {
+  return native().version();
+}
