@@ -1,0 +1,256 @@
+/**
+ * BLEU exactly as sacreBLEU 2.6.0 computes it (Papineni et al. 2002; smoothing per Chen & Cherry 2014), with
+ * sacreBLEU's signature string. References are given per segment: `references[i]` holds the references of
+ * hypothesis i, any number of them (sacreBLEU takes reference streams padded with None; same scores).
+ */
+import { TunekitError } from '../errors.js';
+import { bleuTokenizer, BLEU_TOKENIZERS, type BleuTokenizerName } from './bleu-tokenizers.js';
+import { clippedMatches, mergeMaximum, NgramKeys, SegmentVocabulary, type NgramKey } from './ngrams.js';
+import { bootstrapInterval, checkCorpus, referenceCountLabel, sumStatistics, type BootstrapRequest } from './corpus.js';
+import { formatSignature, SACREBLEU_VERSION } from './signature.js';
+import { formatFixed, rstrip, splitWhitespace } from './text.js';
+
+export type SmoothMethod = 'none' | 'floor' | 'add-k' | 'exp';
+export const SMOOTH_METHODS: readonly SmoothMethod[] = ['none', 'floor', 'add-k', 'exp'];
+const SMOOTH_DEFAULTS: Record<SmoothMethod, number | null> = { none: null, floor: 0.1, 'add-k': 1, exp: null };
+
+export interface BleuOptions {
+  /** Lowercase hypotheses and references first. */
+  lowercase?: boolean;
+  /** Default '13a'. */
+  tokenize?: BleuTokenizerName;
+  /** Default 'exp' (NIST geometric smoothing). */
+  smoothMethod?: SmoothMethod;
+  /** For 'floor' (default 0.1) and 'add-k' (default 1). */
+  smoothValue?: number;
+  /** Default 4. */
+  maxNgramOrder?: number;
+  /** Average only over the n-gram orders the hypothesis has (sentence BLEU). Default false. */
+  effectiveOrder?: boolean;
+}
+
+/** A BLEU result; field names follow sacreBLEU's BLEUScore (`sys_len`, `ref_len`) so JSON matches it. */
+export interface BleuScore {
+  /** 0–100. */
+  score: number;
+  /** Matched n-grams per order (with add-k smoothing, including the added k, as sacreBLEU reports them). */
+  counts: number[];
+  /** Hypothesis n-grams per order. */
+  totals: number[];
+  precisions: number[];
+  /** Brevity penalty. */
+  bp: number;
+  sys_len: number;
+  ref_len: number;
+  signature: string;
+  /** With bootstrap resampling: the mean of resampled scores and half the width of the 95% interval. */
+  bootstrap?: { mean: number; ci: number; samples: number; seed: number };
+}
+
+/** The BLEU metric with one fixed configuration. */
+export class BLEU {
+  readonly lowercase: boolean;
+  readonly tokenizerName: BleuTokenizerName;
+  readonly smoothMethod: SmoothMethod;
+  readonly smoothValue: number | null;
+  readonly maxNgramOrder: number;
+  readonly effectiveOrder: boolean;
+  private readonly tokenizer: (line: string) => string;
+
+  constructor(options: BleuOptions = {}) {
+    this.lowercase = options.lowercase ?? false;
+    this.tokenizerName = options.tokenize ?? '13a';
+    if (!BLEU_TOKENIZERS.includes(this.tokenizerName)) {
+      throw new TunekitError(
+        'E_BLEU_TOKENIZER',
+        `unknown BLEU tokenizer "${this.tokenizerName}": expected ${BLEU_TOKENIZERS.join(', ')}`,
+      );
+    }
+    this.tokenizer = bleuTokenizer(this.tokenizerName);
+    this.smoothMethod = options.smoothMethod ?? 'exp';
+    if (!SMOOTH_METHODS.includes(this.smoothMethod)) {
+      throw new TunekitError(
+        'E_BLEU_SMOOTH',
+        `unknown smoothing method "${this.smoothMethod}": expected ${SMOOTH_METHODS.join(', ')}`,
+      );
+    }
+    this.smoothValue = options.smoothValue ?? SMOOTH_DEFAULTS[this.smoothMethod];
+    this.maxNgramOrder = options.maxNgramOrder ?? 4;
+    if (!Number.isInteger(this.maxNgramOrder) || this.maxNgramOrder < 1) {
+      throw new TunekitError('E_BLEU_ORDER', `maxNgramOrder must be a positive integer, got ${this.maxNgramOrder}`);
+    }
+    this.effectiveOrder = options.effectiveOrder ?? false;
+  }
+
+  /** sacreBLEU's signature, e.g. `nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0`. */
+  signature(numberOfReferences: number | 'var', bootstrap?: { samples: number; seed: number }): string {
+    let smooth: string = this.smoothMethod;
+    const defaultValue = SMOOTH_DEFAULTS[this.smoothMethod];
+    if (defaultValue !== null) smooth += `[${formatFixed(this.smoothValue ?? defaultValue, 2)}]`;
+    return formatSignature(numberOfReferences, bootstrap, [
+      ['case', this.lowercase ? 'lc' : 'mixed'],
+      ['eff', this.effectiveOrder ? 'yes' : 'no'],
+      ['tok', this.tokenizerName],
+      ['smooth', smooth],
+      ['version', SACREBLEU_VERSION],
+    ]);
+  }
+
+  /** Lowercasing (optional), trailing-whitespace strip, tokenization, split: the tokens BLEU counts. */
+  tokens(segment: string): string[] {
+    if (this.lowercase) segment = segment.toLowerCase();
+    return splitWhitespace(this.tokenizer(rstrip(segment)));
+  }
+
+  /**
+   * Sufficient statistics of one segment, laid out as sacreBLEU does:
+   * [hypothesis length, closest reference length, matches per order…, hypothesis n-grams per order…].
+   */
+  segmentStatistics(hypothesis: string, references: readonly string[]): number[] {
+    if (references.length === 0) {
+      throw new TunekitError('E_BLEU_INPUT', 'every hypothesis needs at least one reference');
+    }
+    const order = this.maxNgramOrder;
+    const vocabulary = new SegmentVocabulary();
+    const hypothesisIds = vocabulary.encode(this.tokens(hypothesis));
+    const referenceIds = references.map((reference) => vocabulary.encode(this.tokens(reference)));
+    const keys = new NgramKeys(vocabulary.size, order);
+
+    // Per n-gram, the largest count in any one reference.
+    const available = new Map<NgramKey, number>();
+    for (let index = 0; index < referenceIds.length; index++) {
+      if (index === 0) {
+        for (let n = 1; n <= order; n++) keys.count(referenceIds[0], n, available);
+      } else {
+        const counts = new Map<NgramKey, number>();
+        for (let n = 1; n <= order; n++) keys.count(referenceIds[index], n, counts);
+        mergeMaximum(available, counts);
+      }
+    }
+
+    const statistics = new Array<number>(2 + 2 * order);
+    const hypothesisLength = hypothesisIds.length;
+    statistics[0] = hypothesisLength;
+    statistics[1] = closestReferenceLength(hypothesisLength, referenceIds);
+    for (let n = 1; n <= order; n++) {
+      statistics[1 + n] = clippedMatches(keys, hypothesisIds, n, available);
+      statistics[1 + order + n] = Math.max(hypothesisLength - n + 1, 0);
+    }
+    return statistics;
+  }
+
+  /** The score from (summed) statistics: sacreBLEU's `compute_bleu`. */
+  scoreFromStatistics(statistics: readonly number[], numberOfReferences: number | 'var' = 1): BleuScore {
+    const order = this.maxNgramOrder;
+    const sysLen = statistics[0];
+    const refLen = statistics[1];
+    const counts = statistics.slice(2, 2 + order);
+    const totals = statistics.slice(2 + order, 2 + 2 * order);
+    const signature = this.signature(numberOfReferences);
+
+    let bp = 1.0;
+    if (sysLen < refLen) bp = sysLen > 0 ? Math.exp(1 - refLen / sysLen) : 0.0;
+    const precisions = new Array<number>(order).fill(0);
+    if (!counts.some((count) => count !== 0)) {
+      return { score: 0, counts, totals, precisions, bp, sys_len: sysLen, ref_len: refLen, signature };
+    }
+
+    const smoothValue = this.smoothValue ?? 0;
+    let smoothExp = 1;
+    let effectiveOrder = order;
+    for (let n = 1; n <= order; n++) {
+      if (this.smoothMethod === 'add-k' && n > 1) {
+        counts[n - 1] += smoothValue;
+        totals[n - 1] += smoothValue;
+      }
+      if (totals[n - 1] === 0) break;
+      if (this.effectiveOrder) effectiveOrder = n;
+      if (counts[n - 1] === 0) {
+        if (this.smoothMethod === 'exp') {
+          smoothExp *= 2;
+          precisions[n - 1] = 100 / (smoothExp * totals[n - 1]);
+        } else if (this.smoothMethod === 'floor') {
+          precisions[n - 1] = (100 * smoothValue) / totals[n - 1];
+        }
+      } else {
+        precisions[n - 1] = (100 * counts[n - 1]) / totals[n - 1];
+      }
+    }
+    let logSum = 0;
+    for (let n = 0; n < effectiveOrder; n++) logSum += precisions[n] === 0 ? -9999999999 : Math.log(precisions[n]);
+    const score = bp * Math.exp(logSum / effectiveOrder);
+    return { score, counts, totals, precisions, bp, sys_len: sysLen, ref_len: refLen, signature };
+  }
+
+  /** Sentence-level BLEU of one hypothesis (combine with `effectiveOrder: true`, as `sentenceBleu` does). */
+  sentenceScore(hypothesis: string, references: readonly string[]): BleuScore {
+    return this.scoreFromStatistics(this.segmentStatistics(hypothesis, references), references.length);
+  }
+
+  /** Corpus BLEU: statistics summed over segments, then one score. */
+  corpusScore(
+    hypotheses: readonly string[],
+    references: readonly (readonly string[])[],
+    bootstrap?: BootstrapRequest,
+  ): BleuScore {
+    const statistics = this.corpusStatistics(hypotheses, references);
+    const numberOfReferences = referenceCountLabel(references);
+    const result = this.scoreFromStatistics(sumStatistics(statistics), numberOfReferences);
+    if (bootstrap !== undefined && bootstrap.samples > 1) {
+      const seed = bootstrap.seed ?? 12345;
+      const interval = bootstrapInterval(statistics, (sum) => this.scoreFromStatistics(sum).score, bootstrap.samples, seed);
+      result.bootstrap = { ...interval, samples: bootstrap.samples, seed };
+      result.signature = this.signature(numberOfReferences, { samples: bootstrap.samples, seed });
+    }
+    return result;
+  }
+
+  /** Per-segment statistics of a corpus (for significance tests and bootstrap). */
+  corpusStatistics(hypotheses: readonly string[], references: readonly (readonly string[])[]): number[][] {
+    checkCorpus(hypotheses, references);
+    return hypotheses.map((hypothesis, index) => this.segmentStatistics(hypothesis, references[index]));
+  }
+}
+
+function closestReferenceLength(hypothesisLength: number, references: readonly Int32Array[]): number {
+  let closestDifference = -1;
+  let closestLength = -1;
+  for (const reference of references) {
+    const difference = Math.abs(hypothesisLength - reference.length);
+    if (closestDifference === -1 || difference < closestDifference) {
+      closestDifference = difference;
+      closestLength = reference.length;
+    } else if (difference === closestDifference && reference.length < closestLength) {
+      closestLength = reference.length;
+    }
+  }
+  return closestLength;
+}
+
+/** sacreBLEU's `sentence_bleu` defaults: 13a, exp smoothing, effective order. */
+export function sentenceBleu(hypothesis: string, references: readonly string[], options: BleuOptions = {}): BleuScore {
+  return new BLEU({ effectiveOrder: true, ...options }).sentenceScore(hypothesis, references);
+}
+
+/** sacreBLEU's `corpus_bleu` defaults: 13a, exp smoothing, no effective order. */
+export function corpusBleu(
+  hypotheses: readonly string[],
+  references: readonly (readonly string[])[],
+  options: BleuOptions & { bootstrap?: BootstrapRequest } = {},
+): BleuScore {
+  return new BLEU(options).corpusScore(hypotheses, references, options.bootstrap);
+}
+
+/** sacreBLEU's one-line form: `BLEU = 32.10 60.0/40.0/28.6/16.7 (BP = 1.000 ratio = 1.000 hyp_len = 5 ref_len = 5)`. */
+export function formatBleu(result: BleuScore, width = 2): string {
+  let text = `BLEU = ${formatFixed(result.score, width)}`;
+  if (result.bootstrap !== undefined && result.bootstrap.mean > 0) {
+    text += ` (μ = ${formatFixed(result.bootstrap.mean, width)} ± ${formatFixed(result.bootstrap.ci, width)})`;
+  }
+  const ratio = result.ref_len ? result.sys_len / result.ref_len : 0;
+  const precisions = result.precisions.map((precision) => formatFixed(precision, 1)).join('/');
+  return (
+    `${text} ${precisions} (BP = ${formatFixed(result.bp, 3)} ratio = ${formatFixed(ratio, 3)} ` +
+    `hyp_len = ${result.sys_len} ref_len = ${result.ref_len})`
+  );
+}
