@@ -1,0 +1,11 @@
+export * from './torch/index.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export { MiniGPT, type MiniGPTConfig } from './models/mini-gpt.js';
+export * from './io/safetensors.js';
+export * from './io/sharded.js';
+export * from './io/atomic.js';
+export * from './io/half-float.js';
+export * from './io/tensors.js';
+export { Progress, type ProgressOptions } from './train/progress.js';
+export { TunekitError } from './errors.js';

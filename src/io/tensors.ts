@@ -1,0 +1,56 @@
+import { TunekitError } from '../errors.js';
+import { type DType, fromSafetensorsDtype, toSafetensorsDtype } from '../torch/dtype.js';
+import { fromBytes } from '../torch/ops.js';
+import { Tensor } from '../torch/tensor.js';
+import { readSafetensors, type SafetensorsDtype, type TensorRecord, writeSafetensors } from './safetensors.js';
+import { readSafetensorsFolder, writeShardedSafetensors } from './sharded.js';
+
+/** Copies safetensors records into libtorch tensors (one copy: file buffer → tensor memory). */
+export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, source: string): Map<string, Tensor> {
+  const tensors = new Map<string, Tensor>();
+  for (const [name, record] of records) {
+    let dtype: DType;
+    try {
+      dtype = fromSafetensorsDtype(record.dtype);
+    } catch {
+      throw new TunekitError('E_DTYPE', `${source}: tensor "${name}" has dtype ${record.dtype}, which tunekit does not load`);
+    }
+    tensors.set(name, fromBytes(record.data, dtype, record.shape));
+  }
+  return tensors;
+}
+
+/** The bytes of each tensor as safetensors records (contiguous CPU copies). */
+export function tensorsToRecords(tensors: ReadonlyMap<string, Tensor>): Map<string, TensorRecord> {
+  const records = new Map<string, TensorRecord>();
+  for (const [name, tensor] of tensors) {
+    records.set(name, { dtype: toSafetensorsDtype(tensor.dtype) as SafetensorsDtype, shape: tensor.shape, data: tensor.bytes() });
+  }
+  return records;
+}
+
+/** Loads a .safetensors file into tensors owned by the caller. */
+export async function loadSafetensorsFile(filePath: string): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
+  const content = await readSafetensors(filePath);
+  return { tensors: recordsToTensors(content.tensors, filePath), metadata: content.metadata };
+}
+
+/** Loads `model.safetensors`, or an index and its shards, from a folder. */
+export async function loadSafetensorsFolder(dir: string, prefix = 'model'): Promise<Map<string, Tensor>> {
+  const folder = await readSafetensorsFolder(dir, { prefix });
+  return recordsToTensors(folder.tensors, dir);
+}
+
+/** Writes tensors to one safetensors file, atomically. */
+export async function saveSafetensorsFile(filePath: string, tensors: ReadonlyMap<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+  await writeSafetensors(filePath, tensorsToRecords(tensors), metadata);
+}
+
+/** Writes tensors as `model.safetensors`, or shards + index when larger than `maxShardBytes`. */
+export async function saveSafetensorsFolder(
+  dir: string,
+  tensors: ReadonlyMap<string, Tensor>,
+  options: { maxShardBytes?: number; prefix?: string; metadata?: Record<string, string> } = {},
+): Promise<string[]> {
+  return writeShardedSafetensors(dir, tensorsToRecords(tensors), { metadata: { format: 'pt' }, ...options });
+}
