@@ -20,8 +20,13 @@ function uniformInit(shape: number[], fanIn: number, options: LayerOptions): Ten
 
 /** y = x·Wᵀ + b with W [out, in], as torch.nn.Linear. */
 export class Linear extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
+  get weight(): Tensor {
+    return this.parameter('weight');
+  }
+
+  get bias(): Tensor | null {
+    return this.optionalParameter('bias');
+  }
 
   constructor(
     readonly inFeatures: number,
@@ -29,8 +34,8 @@ export class Linear extends Module {
     options: LayerOptions & { bias?: boolean } = {},
   ) {
     super();
-    this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, options));
-    this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outFeatures], inFeatures, options));
+    this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, options));
+    if (options.bias !== false) this.registerParameter('bias', uniformInit([outFeatures], inFeatures, options));
   }
 
   forward(input: Tensor): Tensor {
@@ -39,7 +44,11 @@ export class Linear extends Module {
 }
 
 export class Embedding extends Module {
-  readonly weight: Tensor;
+  readonly paddingIndex: number;
+
+  get weight(): Tensor {
+    return this.parameter('weight');
+  }
 
   constructor(
     readonly numEmbeddings: number,
@@ -48,10 +57,8 @@ export class Embedding extends Module {
   ) {
     super();
     this.paddingIndex = options.paddingIndex ?? -1;
-    this.weight = this.registerParameter('weight', randn([numEmbeddings, embeddingDim], options));
+    this.registerParameter('weight', randn([numEmbeddings, embeddingDim], options));
   }
-
-  readonly paddingIndex: number;
 
   forward(indices: Tensor): Tensor {
     return F.embedding(this.weight, indices, this.paddingIndex);
@@ -59,8 +66,13 @@ export class Embedding extends Module {
 }
 
 export class LayerNorm extends Module {
-  readonly weight: Tensor | null;
-  readonly bias: Tensor | null;
+  get weight(): Tensor | null {
+    return this.optionalParameter('weight');
+  }
+
+  get bias(): Tensor | null {
+    return this.optionalParameter('bias');
+  }
 
   constructor(
     readonly normalizedShape: number[],
@@ -69,8 +81,8 @@ export class LayerNorm extends Module {
   ) {
     super();
     const affine = options.elementwiseAffine ?? true;
-    this.weight = affine ? this.registerParameter('weight', ones(normalizedShape, options)) : null;
-    this.bias = affine && options.bias !== false ? this.registerParameter('bias', zeros(normalizedShape, options)) : null;
+    if (affine) this.registerParameter('weight', ones(normalizedShape, options));
+    if (affine && options.bias !== false) this.registerParameter('bias', zeros(normalizedShape, options));
   }
 
   forward(input: Tensor): Tensor {
@@ -79,7 +91,9 @@ export class LayerNorm extends Module {
 }
 
 export class RMSNorm extends Module {
-  readonly weight: Tensor;
+  get weight(): Tensor {
+    return this.parameter('weight');
+  }
 
   constructor(
     readonly normalizedShape: number[],
@@ -87,7 +101,7 @@ export class RMSNorm extends Module {
     options: LayerOptions = {},
   ) {
     super();
-    this.weight = this.registerParameter('weight', ones(normalizedShape, options));
+    this.registerParameter('weight', ones(normalizedShape, options));
   }
 
   forward(input: Tensor): Tensor {

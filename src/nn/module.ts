@@ -49,6 +49,17 @@ export class Module {
     return module;
   }
 
+  /** A registered parameter of this module (not of submodules); layers read weights through this so ties hold. */
+  protected parameter(name: string): Tensor {
+    const tensor = this.#parameters.get(name);
+    if (tensor === undefined || tensor === null) throw new TunekitError('E_PARAMETER', `${this.constructor.name} has no parameter "${name}"`);
+    return tensor;
+  }
+
+  protected optionalParameter(name: string): Tensor | null {
+    return this.#parameters.get(name) ?? null;
+  }
+
   /** Replaces a registered parameter by another tensor (e.g. to tie embeddings); returns the new one. */
   setParameter(name: string, tensor: Tensor): Tensor {
     if (!this.#parameters.has(name)) throw new TunekitError('E_PARAMETER', `${this.constructor.name} has no parameter "${name}"`);
