@@ -25,6 +25,10 @@ export class ModuleList<M extends Module> extends Module implements Iterable<M> 
     return item;
   }
 
+  forEach(fn: (item: M, index: number) => void): void {
+    this.#items.forEach((item, index) => fn(item, index));
+  }
+
   [Symbol.iterator](): Iterator<M> {
     return this.#items[Symbol.iterator]();
   }

@@ -10,11 +10,31 @@ export interface LayerOptions {
   device?: Device;
 }
 
+let initializing = true;
+
+/**
+ * Builds modules without drawing initial weights (memory is allocated but left as is), for modules whose weights
+ * are about to be loaded from a checkpoint.
+ */
+export function withoutInitialization<T>(build: () => T): T {
+  const previous = initializing;
+  initializing = false;
+  try {
+    return build();
+  } finally {
+    initializing = previous;
+  }
+}
+
+export function isInitializing(): boolean {
+  return initializing;
+}
+
 /** Uniform(-bound, bound) with bound = 1/sqrt(fanIn): PyTorch's default Linear init (kaiming_uniform, a=√5). */
 function uniformInit(shape: number[], fanIn: number, options: LayerOptions): Tensor {
   const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
   const tensor = empty(shape, options);
-  noGrad(() => tensor.uniform_(-bound, bound));
+  if (initializing) noGrad(() => tensor.uniform_(-bound, bound));
   return tensor;
 }
 
@@ -57,7 +77,7 @@ export class Embedding extends Module {
   ) {
     super();
     this.paddingIndex = options.paddingIndex ?? -1;
-    this.registerParameter('weight', randn([numEmbeddings, embeddingDim], options));
+    this.registerParameter('weight', initializing ? randn([numEmbeddings, embeddingDim], options) : empty([numEmbeddings, embeddingDim], options));
   }
 
   forward(indices: Tensor): Tensor {
@@ -116,5 +136,35 @@ export class Dropout extends Module {
 
   forward(input: Tensor): Tensor {
     return F.dropout(input, this.p, this.training);
+  }
+}
+
+/**
+ * GPT-2's "Conv1D": a linear layer whose weight is stored [in, out] (transposed from Linear), y = x·W + b.
+ * Kept as its own layer so checkpoints load by name and LoRA knows to transpose (PEFT's fan_in_fan_out).
+ */
+export class Conv1D extends Module {
+  get weight(): Tensor {
+    return this.parameter('weight');
+  }
+
+  get bias(): Tensor {
+    return this.parameter('bias');
+  }
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LayerOptions = {},
+  ) {
+    super();
+    const weight = empty([inFeatures, outFeatures], options);
+    if (initializing) noGrad(() => weight.normal_(0, 0.02));
+    this.registerParameter('weight', weight);
+    this.registerParameter('bias', zeros([outFeatures], options));
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight.t(), this.bias);
   }
 }

@@ -116,7 +116,7 @@ export class Module {
    * Copies values from `state` into this module's tensors (converting dtype as needed). A shape mismatch always
    * fails, naming the key; with `strict`, so do missing and unexpected keys.
    */
-  loadStateDict(state: Map<string, Tensor>, options: { strict?: boolean; source?: string } = {}): LoadResult {
+  loadStateDict(state: Map<string, Tensor>, options: { strict?: boolean; source?: string; assign?: boolean } = {}): LoadResult {
     const strict = options.strict ?? true;
     const own = this.stateDict();
     const missingKeys = [...own.keys()].filter((key) => !state.has(key));
@@ -138,9 +138,19 @@ export class Module {
       throw new TunekitError('E_STATE_KEYS', `state dict does not match ${this.constructor.name}${where}: ${parts.join('; ')}`);
     }
     noGrad(() => {
+      const done = new Set<Tensor>();
       for (const [key, target] of own) {
         const source = state.get(key);
-        if (source !== undefined) target.copy_(source);
+        if (source === undefined || done.has(target)) continue;
+        done.add(target);
+        if (options.assign) {
+          // Adopt the checkpoint's storage instead of copying it (PyTorch's `assign=True`).
+          const converted = source.dtype === target.dtype && source.device === target.device ? source.alias() : source.to({ dtype: target.dtype, device: target.device as Device });
+          callOp('aten::set_data', target, converted);
+          converted.dispose();
+        } else {
+          target.copy_(source);
+        }
       }
     });
     return { missingKeys, unexpectedKeys };

@@ -1,0 +1,44 @@
+import { arange, full, where } from '../torch/ops.js';
+import { type DType } from '../torch/dtype.js';
+import { Tensor } from '../torch/tensor.js';
+
+/** The most negative finite value of a float dtype: Hugging Face masks with it instead of -inf, so a fully masked row stays finite. */
+export function maskValue(dtype: DType): number {
+  switch (dtype) {
+    case 'float64':
+      return -Number.MAX_VALUE;
+    case 'float16':
+      return -65504;
+    case 'bfloat16':
+      return -3.3895313892515355e38;
+    default:
+      return -3.4028234663852886e38;
+  }
+}
+
+/**
+ * Additive mask [batch, 1, queries, keys]: 0 where a query may attend a key, the dtype's minimum elsewhere.
+ * `keyMask` [batch, keys] marks real tokens (1) and padding (0); `causal` also hides keys after each query, whose
+ * absolute positions are `pastLength`…`pastLength+queries-1`.
+ */
+export function additiveMask(options: { keyMask?: Tensor | null; batch: number; queries: number; keys: number; pastLength: number; causal: boolean; dtype: DType }): Tensor {
+  const { keyMask, queries, keys, pastLength, causal, dtype } = options;
+  let allowed: Tensor | null = null;
+  if (causal) {
+    const keyPositions = arange(keys).unsqueeze(0);
+    const queryPositions = arange(pastLength, pastLength + queries).unsqueeze(1);
+    allowed = keyPositions.le(queryPositions).unsqueeze(0).unsqueeze(0);
+  }
+  if (keyMask !== null && keyMask !== undefined) {
+    const keyAllowed = keyMask.ne(0).unsqueeze(1).unsqueeze(1);
+    allowed = allowed === null ? keyAllowed : allowed.logicalAnd(keyAllowed);
+  }
+  if (allowed === null) return full([options.batch, 1, queries, keys], 0, { dtype });
+  return where(allowed, 0, maskValue(dtype)).to(dtype).expand([options.batch, 1, queries, keys]);
+}
+
+/** Position ids for left-padded rows: the i-th real token gets position i; padding gets 1 (as transformers' generate). */
+export function positionsFromMask(attentionMask: Tensor): Tensor {
+  const positions = attentionMask.long().cumsum(-1).sub(1);
+  return positions.maskedFill(attentionMask.eq(0), 1);
+}

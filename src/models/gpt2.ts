@@ -1,0 +1,176 @@
+import { ModuleList } from '../nn/container.js';
+import * as F from '../nn/functional.js';
+import { Conv1D, Embedding, LayerNorm, type LayerOptions, Linear } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { arange } from '../torch/ops.js';
+import { Tensor } from '../torch/tensor.js';
+import { activationByName, type Activation } from './activations.js';
+import { additiveMask } from './attention.js';
+import { optionalBoolean, optionalInteger, optionalNumber, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
+import { KVCache } from './kv-cache.js';
+import type { CausalForwardOptions, CausalLM } from './types.js';
+
+export interface GPT2Config {
+  modelType: string;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  innerSize: number;
+  maxPositions: number;
+  layerNormEps: number;
+  activation: string;
+  scaleAttentionWeights: boolean;
+  scaleByInverseLayerIndex: boolean;
+  tieWordEmbeddings: boolean;
+  bosTokenIds: number[];
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  source: string;
+}
+
+export function parseGPT2Config(raw: RawConfig): GPT2Config {
+  const hiddenSize = requireInteger(raw, 'n_embd');
+  const pad = optionalTokenIds(raw, 'pad_token_id');
+  return {
+    modelType: 'gpt2',
+    vocabSize: requireInteger(raw, 'vocab_size'),
+    hiddenSize,
+    numLayers: requireInteger(raw, 'n_layer'),
+    numHeads: requireInteger(raw, 'n_head'),
+    innerSize: optionalInteger(raw, 'n_inner', 4 * hiddenSize),
+    maxPositions: optionalInteger(raw, 'n_positions', 1024),
+    layerNormEps: optionalNumber(raw, 'layer_norm_epsilon', 1e-5),
+    activation: optionalString(raw, 'activation_function', 'gelu_new'),
+    scaleAttentionWeights: optionalBoolean(raw, 'scale_attn_weights', true),
+    scaleByInverseLayerIndex: optionalBoolean(raw, 'scale_attn_by_inverse_layer_idx', false),
+    tieWordEmbeddings: optionalBoolean(raw, 'tie_word_embeddings', true),
+    bosTokenIds: optionalTokenIds(raw, 'bos_token_id'),
+    eosTokenIds: optionalTokenIds(raw, 'eos_token_id'),
+    padTokenId: pad.length > 0 ? pad[0] : null,
+    source: raw.source,
+  };
+}
+
+class GPT2Attention extends Module {
+  readonly c_attn: Conv1D;
+  readonly c_proj: Conv1D;
+
+  constructor(
+    private readonly config: GPT2Config,
+    private readonly layerIndex: number,
+    options: LayerOptions,
+  ) {
+    super();
+    this.c_attn = this.registerModule('c_attn', new Conv1D(config.hiddenSize, 3 * config.hiddenSize, options));
+    this.c_proj = this.registerModule('c_proj', new Conv1D(config.hiddenSize, config.hiddenSize, options));
+  }
+
+  forward(x: Tensor, mask: Tensor | null, cache: KVCache | undefined): Tensor {
+    const [batch, length, width] = x.shape;
+    const heads = this.config.numHeads;
+    const headDim = width / heads;
+    let [q, k, v] = this.c_attn.forward(x).split(width, 2).map((t) => t.view([batch, length, heads, headDim]).transpose(1, 2));
+    if (cache !== undefined) ({ key: k, value: v } = cache.append(String(this.layerIndex), k, v));
+    let scale = this.config.scaleAttentionWeights ? 1 / Math.sqrt(headDim) : 1;
+    if (this.config.scaleByInverseLayerIndex) scale /= this.layerIndex + 1;
+    const attended = F.scaledDotProductAttention(q, k, v, { attentionMask: mask, isCausal: mask === null && length > 1, scale });
+    return this.c_proj.forward(attended.transpose(1, 2).reshape([batch, length, width]));
+  }
+}
+
+class GPT2MLP extends Module {
+  readonly c_fc: Conv1D;
+  readonly c_proj: Conv1D;
+  private readonly activation: Activation;
+
+  constructor(config: GPT2Config, options: LayerOptions) {
+    super();
+    this.c_fc = this.registerModule('c_fc', new Conv1D(config.hiddenSize, config.innerSize, options));
+    this.c_proj = this.registerModule('c_proj', new Conv1D(config.innerSize, config.hiddenSize, options));
+    this.activation = activationByName(config.activation, config.source);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.c_proj.forward(this.activation(this.c_fc.forward(x)));
+  }
+}
+
+class GPT2Block extends Module {
+  readonly ln_1: LayerNorm;
+  readonly attn: GPT2Attention;
+  readonly ln_2: LayerNorm;
+  readonly mlp: GPT2MLP;
+
+  constructor(config: GPT2Config, layerIndex: number, options: LayerOptions) {
+    super();
+    this.ln_1 = this.registerModule('ln_1', new LayerNorm([config.hiddenSize], config.layerNormEps, options));
+    this.attn = this.registerModule('attn', new GPT2Attention(config, layerIndex, options));
+    this.ln_2 = this.registerModule('ln_2', new LayerNorm([config.hiddenSize], config.layerNormEps, options));
+    this.mlp = this.registerModule('mlp', new GPT2MLP(config, options));
+  }
+
+  forward(x: Tensor, mask: Tensor | null, cache: KVCache | undefined): Tensor {
+    const h = x.add(this.attn.forward(this.ln_1.forward(x), mask, cache));
+    return h.add(this.mlp.forward(this.ln_2.forward(h)));
+  }
+}
+
+class GPT2Model extends Module {
+  readonly wte: Embedding;
+  readonly wpe: Embedding;
+  readonly h: ModuleList<GPT2Block>;
+  readonly ln_f: LayerNorm;
+
+  constructor(config: GPT2Config, options: LayerOptions) {
+    super();
+    this.wte = this.registerModule('wte', new Embedding(config.vocabSize, config.hiddenSize, options));
+    this.wpe = this.registerModule('wpe', new Embedding(config.maxPositions, config.hiddenSize, options));
+    this.h = this.registerModule('h', new ModuleList(Array.from({ length: config.numLayers }, (_, i) => new GPT2Block(config, i, options))));
+    this.ln_f = this.registerModule('ln_f', new LayerNorm([config.hiddenSize], config.layerNormEps, options));
+  }
+}
+
+export class GPT2LMHeadModel extends Module implements CausalLM {
+  readonly kind = 'causal' as const;
+  readonly transformer: GPT2Model;
+  readonly lm_head: Linear;
+
+  constructor(
+    readonly config: GPT2Config,
+    options: LayerOptions = {},
+  ) {
+    super();
+    this.transformer = this.registerModule('transformer', new GPT2Model(config, options));
+    this.lm_head = this.registerModule('lm_head', new Linear(config.hiddenSize, config.vocabSize, { ...options, bias: false }));
+    if (config.tieWordEmbeddings) {
+      const head = this.lm_head.weight;
+      this.lm_head.setParameter('weight', this.transformer.wte.weight);
+      head.dispose();
+    }
+  }
+
+  embedTokens(ids: Tensor): Tensor {
+    return this.transformer.wte.forward(ids);
+  }
+
+  hiddenStates(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
+    const embeds = options.inputsEmbeds ?? this.embedTokens(inputIds as Tensor);
+    const [batch, length] = embeds.shape;
+    const pastLength = options.cache?.length() ?? 0;
+    const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
+    let x = embeds.add(this.transformer.wpe.forward(positionIds));
+    const needsMask = options.attentionMask !== undefined && options.attentionMask !== null ? true : pastLength > 0 && length > 1;
+    const mask = needsMask
+      ? additiveMask({ keyMask: options.attentionMask, batch, queries: length, keys: pastLength + length, pastLength, causal: true, dtype: x.dtype })
+      : null;
+    for (const block of this.transformer.h) x = block.forward(x, mask, options.cache);
+    return this.transformer.ln_f.forward(x);
+  }
+
+  forward(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
+    let hidden = this.hiddenStates(inputIds, options);
+    if (options.lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);
+    return this.lm_head.forward(hidden);
+  }
+}

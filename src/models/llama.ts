@@ -1,0 +1,219 @@
+import { ModuleList } from '../nn/container.js';
+import * as F from '../nn/functional.js';
+import { Embedding, type LayerOptions, Linear } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { arange } from '../torch/ops.js';
+import { Tensor } from '../torch/tensor.js';
+import { activationByName, type Activation } from './activations.js';
+import { additiveMask } from './attention.js';
+import { optionalBoolean, optionalInteger, optionalNumber, optionalObject, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
+import { KVCache } from './kv-cache.js';
+import { HFRMSNorm } from './norms.js';
+import { applyRotary, inverseFrequencies, type RopeConfig, rotaryTables } from './rope.js';
+import type { CausalLM, CausalForwardOptions } from './types.js';
+
+/** Llama, Mistral, Qwen2 and every model of the same shape (RoPE, GQA, RMSNorm, gated MLP). */
+export interface LlamaConfig {
+  modelType: string;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKeyValueHeads: number;
+  headDim: number;
+  rmsNormEps: number;
+  rope: RopeConfig;
+  hiddenAct: string;
+  /** Bias on q/k/v projections (Qwen2 always; Llama with `attention_bias`). */
+  qkvBias: boolean;
+  /** Bias on the output projection (Llama's `attention_bias`; never in Qwen2). */
+  outputBias: boolean;
+  mlpBias: boolean;
+  tieWordEmbeddings: boolean;
+  maxPositionEmbeddings: number;
+  bosTokenIds: number[];
+  eosTokenIds: number[];
+  padTokenId: number | null;
+}
+
+export function parseLlamaConfig(raw: RawConfig): LlamaConfig {
+  const modelType = optionalString(raw, 'model_type', 'llama');
+  const hiddenSize = requireInteger(raw, 'hidden_size');
+  const numHeads = requireInteger(raw, 'num_attention_heads');
+  const headDim = optionalInteger(raw, 'head_dim', Math.floor(hiddenSize / numHeads));
+  const ropeParameters = optionalObject(raw, 'rope_parameters');
+  const theta = optionalNumber(raw, 'rope_theta', typeof ropeParameters?.rope_theta === 'number' ? ropeParameters.rope_theta : 10000);
+  const scaling = optionalObject(raw, 'rope_scaling') ?? ropeParameters;
+  const partialRotary = optionalNumber(raw, 'partial_rotary_factor', 1);
+  const attentionBias = optionalBoolean(raw, 'attention_bias', modelType === 'qwen2');
+  const pad = optionalTokenIds(raw, 'pad_token_id');
+  return {
+    modelType,
+    vocabSize: requireInteger(raw, 'vocab_size'),
+    hiddenSize,
+    intermediateSize: requireInteger(raw, 'intermediate_size'),
+    numLayers: requireInteger(raw, 'num_hidden_layers'),
+    numHeads,
+    numKeyValueHeads: optionalInteger(raw, 'num_key_value_heads', numHeads),
+    headDim,
+    rmsNormEps: optionalNumber(raw, 'rms_norm_eps', 1e-6),
+    rope: { theta, dim: Math.floor(headDim * partialRotary), scaling, source: raw.source },
+    hiddenAct: optionalString(raw, 'hidden_act', 'silu'),
+    qkvBias: attentionBias,
+    outputBias: modelType === 'qwen2' ? false : attentionBias,
+    mlpBias: optionalBoolean(raw, 'mlp_bias', false),
+    tieWordEmbeddings: optionalBoolean(raw, 'tie_word_embeddings', false),
+    maxPositionEmbeddings: optionalInteger(raw, 'max_position_embeddings', 2048),
+    bosTokenIds: optionalTokenIds(raw, 'bos_token_id'),
+    eosTokenIds: optionalTokenIds(raw, 'eos_token_id'),
+    padTokenId: pad.length > 0 ? pad[0] : null,
+  };
+}
+
+class LlamaAttention extends Module {
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly o_proj: Linear;
+
+  constructor(
+    private readonly config: LlamaConfig,
+    options: LayerOptions,
+  ) {
+    super();
+    const { hiddenSize, numHeads, numKeyValueHeads, headDim } = config;
+    this.q_proj = this.registerModule('q_proj', new Linear(hiddenSize, numHeads * headDim, { ...options, bias: config.qkvBias }));
+    this.k_proj = this.registerModule('k_proj', new Linear(hiddenSize, numKeyValueHeads * headDim, { ...options, bias: config.qkvBias }));
+    this.v_proj = this.registerModule('v_proj', new Linear(hiddenSize, numKeyValueHeads * headDim, { ...options, bias: config.qkvBias }));
+    this.o_proj = this.registerModule('o_proj', new Linear(numHeads * headDim, hiddenSize, { ...options, bias: config.outputBias }));
+  }
+
+  forward(x: Tensor, rotary: { cos: Tensor; sin: Tensor }, mask: Tensor | null, cache: KVCache | undefined, layer: string): Tensor {
+    const [batch, length] = x.shape;
+    const { numHeads, numKeyValueHeads, headDim } = this.config;
+    let q = this.q_proj.forward(x).view([batch, length, numHeads, headDim]).transpose(1, 2);
+    let k = this.k_proj.forward(x).view([batch, length, numKeyValueHeads, headDim]).transpose(1, 2);
+    let v = this.v_proj.forward(x).view([batch, length, numKeyValueHeads, headDim]).transpose(1, 2);
+    q = applyRotary(q, rotary.cos, rotary.sin);
+    k = applyRotary(k, rotary.cos, rotary.sin);
+    if (cache !== undefined) ({ key: k, value: v } = cache.append(layer, k, v));
+    const attended = F.scaledDotProductAttention(q, k, v, {
+      attentionMask: mask,
+      isCausal: mask === null && length > 1,
+      scale: 1 / Math.sqrt(headDim),
+      enableGqa: numHeads !== numKeyValueHeads,
+    });
+    return this.o_proj.forward(attended.transpose(1, 2).reshape([batch, length, numHeads * headDim]));
+  }
+}
+
+class LlamaMLP extends Module {
+  readonly gate_proj: Linear;
+  readonly up_proj: Linear;
+  readonly down_proj: Linear;
+  private readonly activation: Activation;
+
+  constructor(config: LlamaConfig, options: LayerOptions) {
+    super();
+    const bias = { ...options, bias: config.mlpBias };
+    this.gate_proj = this.registerModule('gate_proj', new Linear(config.hiddenSize, config.intermediateSize, bias));
+    this.up_proj = this.registerModule('up_proj', new Linear(config.hiddenSize, config.intermediateSize, bias));
+    this.down_proj = this.registerModule('down_proj', new Linear(config.intermediateSize, config.hiddenSize, bias));
+    this.activation = activationByName(config.hiddenAct, config.rope.source);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(this.activation(this.gate_proj.forward(x)).mul(this.up_proj.forward(x)));
+  }
+}
+
+class LlamaDecoderLayer extends Module {
+  readonly self_attn: LlamaAttention;
+  readonly mlp: LlamaMLP;
+  readonly input_layernorm: HFRMSNorm;
+  readonly post_attention_layernorm: HFRMSNorm;
+
+  constructor(config: LlamaConfig, options: LayerOptions) {
+    super();
+    this.self_attn = this.registerModule('self_attn', new LlamaAttention(config, options));
+    this.mlp = this.registerModule('mlp', new LlamaMLP(config, options));
+    this.input_layernorm = this.registerModule('input_layernorm', new HFRMSNorm(config.hiddenSize, config.rmsNormEps, options));
+    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new HFRMSNorm(config.hiddenSize, config.rmsNormEps, options));
+  }
+
+  forward(x: Tensor, rotary: { cos: Tensor; sin: Tensor }, mask: Tensor | null, cache: KVCache | undefined, layer: string): Tensor {
+    const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), rotary, mask, cache, layer));
+    return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+class LlamaModel extends Module {
+  readonly embed_tokens: Embedding;
+  readonly layers: ModuleList<LlamaDecoderLayer>;
+  readonly norm: HFRMSNorm;
+
+  constructor(config: LlamaConfig, options: LayerOptions) {
+    super();
+    this.embed_tokens = this.registerModule('embed_tokens', new Embedding(config.vocabSize, config.hiddenSize, options));
+    this.layers = this.registerModule('layers', new ModuleList(Array.from({ length: config.numLayers }, () => new LlamaDecoderLayer(config, options))));
+    this.norm = this.registerModule('norm', new HFRMSNorm(config.hiddenSize, config.rmsNormEps, options));
+  }
+}
+
+export class LlamaForCausalLM extends Module implements CausalLM {
+  readonly kind = 'causal' as const;
+  readonly model: LlamaModel;
+  readonly lm_head: Linear;
+  readonly #inverseFrequencies: Tensor;
+
+  constructor(
+    readonly config: LlamaConfig,
+    options: LayerOptions = {},
+  ) {
+    super();
+    this.model = this.registerModule('model', new LlamaModel(config, options));
+    this.lm_head = this.registerModule('lm_head', new Linear(config.hiddenSize, config.vocabSize, { ...options, bias: false }));
+    if (config.tieWordEmbeddings) this.tieWeights();
+    this.#inverseFrequencies = this.registerBuffer('inv_freq', inverseFrequencies(config.rope), false);
+  }
+
+  /** Shares the output head with the token embedding (`tie_word_embeddings`). */
+  tieWeights(): void {
+    const head = this.lm_head.weight;
+    this.lm_head.setParameter('weight', this.model.embed_tokens.weight);
+    if (head !== this.model.embed_tokens.weight) head.dispose();
+  }
+
+  get eosTokenIds(): number[] {
+    return this.config.eosTokenIds;
+  }
+
+  embedTokens(ids: Tensor): Tensor {
+    return this.model.embed_tokens.forward(ids);
+  }
+
+  /** Final hidden states [batch, length, hidden]. */
+  hiddenStates(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
+    let x = options.inputsEmbeds ?? this.embedTokens(inputIds as Tensor);
+    const [batch, length] = x.shape;
+    const pastLength = options.cache?.length() ?? 0;
+    const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
+    const rotary = rotaryTables(this.#inverseFrequencies, positionIds);
+    const needsMask = options.attentionMask !== undefined && options.attentionMask !== null ? true : pastLength > 0 && length > 1;
+    const mask = needsMask
+      ? additiveMask({ keyMask: options.attentionMask, batch, queries: length, keys: pastLength + length, pastLength, causal: true, dtype: x.dtype })
+      : null;
+    this.model.layers.forEach((layer, i) => {
+      x = layer.forward(x, rotary, mask, options.cache, String(i));
+    });
+    return this.model.norm.forward(x);
+  }
+
+  /** Logits [batch, length, vocab] (only the last position with `lastOnly`). */
+  forward(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
+    let hidden = this.hiddenStates(inputIds, options);
+    if (options.lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);
+    return this.lm_head.forward(hidden);
+  }
+}
