@@ -5,6 +5,7 @@ import type { Verb } from './verb.js';
 /** Verbs load lazily so `tunekit score` never pays for loading libtorch. */
 const verbs: Record<string, () => Promise<Verb>> = {
   demo: async () => (await import('./demo.js')).demoVerb,
+  score: async () => (await import('./score.js')).scoreVerb,
 };
 
 function usage(): string {

@@ -4,11 +4,11 @@
  * hypothesis i, any number of them (sacreBLEU takes reference streams padded with None; same scores).
  */
 import { TunekitError } from '../errors.js';
-import { bleuTokenizer, BLEU_TOKENIZERS, type BleuTokenizerName } from './bleu-tokenizers.js';
-import { clippedMatches, mergeMaximum, NgramKeys, SegmentVocabulary, type NgramKey } from './ngrams.js';
+import { bleuTokenizeInto, BLEU_TOKENIZERS, type BleuTokenizerName, type TokenSink } from './bleu-tokenizers.js';
+import { NgramCounts, SpanEncoder } from './ngrams.js';
 import { bootstrapInterval, checkCorpus, referenceCountLabel, sumStatistics, type BootstrapRequest } from './corpus.js';
 import { formatSignature, SACREBLEU_VERSION } from './signature.js';
-import { formatFixed, rstrip, splitWhitespace } from './text.js';
+import { formatFixed, rstrip } from './text.js';
 
 export type SmoothMethod = 'none' | 'floor' | 'add-k' | 'exp';
 export const SMOOTH_METHODS: readonly SmoothMethod[] = ['none', 'floor', 'add-k', 'exp'];
@@ -55,7 +55,12 @@ export class BLEU {
   readonly smoothValue: number | null;
   readonly maxNgramOrder: number;
   readonly effectiveOrder: boolean;
-  private readonly tokenizer: (line: string) => string;
+  private readonly tokenizer: (line: string, sink: TokenSink) => void;
+  // Scratch space reused from segment to segment.
+  private readonly encoder = new SpanEncoder();
+  private readonly available: NgramCounts;
+  private readonly scratch: NgramCounts;
+  private readonly matches: number[] = [];
 
   constructor(options: BleuOptions = {}) {
     this.lowercase = options.lowercase ?? false;
@@ -66,7 +71,7 @@ export class BLEU {
         `unknown BLEU tokenizer "${this.tokenizerName}": expected ${BLEU_TOKENIZERS.join(', ')}`,
       );
     }
-    this.tokenizer = bleuTokenizer(this.tokenizerName);
+    this.tokenizer = bleuTokenizeInto(this.tokenizerName);
     this.smoothMethod = options.smoothMethod ?? 'exp';
     if (!SMOOTH_METHODS.includes(this.smoothMethod)) {
       throw new TunekitError(
@@ -80,6 +85,8 @@ export class BLEU {
       throw new TunekitError('E_BLEU_ORDER', `maxNgramOrder must be a positive integer, got ${this.maxNgramOrder}`);
     }
     this.effectiveOrder = options.effectiveOrder ?? false;
+    this.available = new NgramCounts(this.maxNgramOrder);
+    this.scratch = new NgramCounts(this.maxNgramOrder);
   }
 
   /** sacreBLEU's signature, e.g. `nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0`. */
@@ -98,8 +105,14 @@ export class BLEU {
 
   /** Lowercasing (optional), trailing-whitespace strip, tokenization, split: the tokens BLEU counts. */
   tokens(segment: string): string[] {
+    const tokens: string[] = [];
+    this.feed(segment, { add: (source, start, end) => tokens.push(source.slice(start, end)) });
+    return tokens;
+  }
+
+  private feed(segment: string, sink: TokenSink): void {
     if (this.lowercase) segment = segment.toLowerCase();
-    return splitWhitespace(this.tokenizer(rstrip(segment)));
+    this.tokenizer(rstrip(segment), sink);
   }
 
   /**
@@ -111,29 +124,29 @@ export class BLEU {
       throw new TunekitError('E_BLEU_INPUT', 'every hypothesis needs at least one reference');
     }
     const order = this.maxNgramOrder;
-    const vocabulary = new SegmentVocabulary();
-    const hypothesisIds = vocabulary.encode(this.tokens(hypothesis));
-    const referenceIds = references.map((reference) => vocabulary.encode(this.tokens(reference)));
-    const keys = new NgramKeys(vocabulary.size, order);
+    const encoder = this.encoder;
+    encoder.begin();
+    const hypothesisIds = encoder.encode((sink) => this.feed(hypothesis, sink));
+    const referenceIds = references.map((reference) => encoder.encode((sink) => this.feed(reference, sink)));
 
     // Per n-gram, the largest count in any one reference.
-    const available = new Map<NgramKey, number>();
+    const available = this.available;
+    available.reset(encoder.size);
     for (let index = 0; index < referenceIds.length; index++) {
-      if (index === 0) {
-        for (let n = 1; n <= order; n++) keys.count(referenceIds[0], n, available);
-      } else {
-        const counts = new Map<NgramKey, number>();
-        for (let n = 1; n <= order; n++) keys.count(referenceIds[index], n, counts);
-        mergeMaximum(available, counts);
-      }
+      const counts = index === 0 ? available : this.scratch;
+      if (index > 0) counts.reset(encoder.size);
+      counts.addAll(referenceIds[index]);
+      if (index > 0) available.raiseTo(counts);
     }
 
+    const matches = this.matches;
+    available.takeMatches(hypothesisIds, matches);
     const statistics = new Array<number>(2 + 2 * order);
     const hypothesisLength = hypothesisIds.length;
     statistics[0] = hypothesisLength;
     statistics[1] = closestReferenceLength(hypothesisLength, referenceIds);
     for (let n = 1; n <= order; n++) {
-      statistics[1 + n] = clippedMatches(keys, hypothesisIds, n, available);
+      statistics[1 + n] = matches[n - 1];
       statistics[1 + order + n] = Math.max(hypothesisLength - n + 1, 0);
     }
     return statistics;

@@ -4,7 +4,7 @@
  */
 import { TunekitError } from '../errors.js';
 import { bootstrapInterval, checkCorpus, referenceCountLabel, sumStatistics, type BootstrapRequest } from './corpus.js';
-import { clippedMatches, NgramKeys, SegmentVocabulary, type NgramKey } from './ngrams.js';
+import { NgramCounts, SegmentEncoder } from './ngrams.js';
 import { formatSignature, SACREBLEU_VERSION } from './signature.js';
 import { formatFixed, isPythonSpace, splitWhitespace } from './text.js';
 
@@ -70,6 +70,12 @@ export class CHRF {
   readonly lowercase: boolean;
   readonly whitespace: boolean;
   readonly epsSmoothing: boolean;
+  // Scratch space reused from segment to segment.
+  private readonly characterEncoder = new SegmentEncoder();
+  private readonly wordEncoder = new SegmentEncoder();
+  private readonly characterCounts: NgramCounts;
+  private readonly wordCounts: NgramCounts;
+  private readonly matches: number[] = [];
 
   constructor(options: ChrfOptions = {}) {
     this.charOrder = options.charOrder ?? 6;
@@ -87,6 +93,8 @@ export class CHRF {
       throw new TunekitError('E_CHRF_OPTION', 'charOrder and wordOrder cannot both be 0');
     }
     if (!(this.beta > 0)) throw new TunekitError('E_CHRF_OPTION', `beta must be > 0, got ${this.beta}`);
+    this.characterCounts = new NgramCounts(this.charOrder);
+    this.wordCounts = new NgramCounts(this.wordOrder);
   }
 
   /** 'chrF2' or 'chrF2++', as sacreBLEU names it. */
@@ -112,26 +120,26 @@ export class CHRF {
    */
   segmentStatistics(hypothesis: string, references: readonly string[]): number[] {
     if (references.length === 0) throw new TunekitError('E_CHRF_INPUT', 'every hypothesis needs at least one reference');
-    const characterVocabulary = new SegmentVocabulary();
-    const wordVocabulary = new SegmentVocabulary();
+    this.characterEncoder.begin();
+    this.wordEncoder.begin();
     const encode = (text: string): EncodedText => {
       if (this.lowercase) text = text.toLowerCase();
       return {
-        characters: characterVocabulary.encode(characters(text, this.whitespace)),
-        words: this.wordOrder > 0 ? wordVocabulary.encode(chrfWords(text)) : new Int32Array(0),
+        characters: this.characterEncoder.encode(characters(text, this.whitespace)),
+        words: this.wordOrder > 0 ? this.wordEncoder.encode(chrfWords(text)) : new Int32Array(0),
       };
     };
     const hypothesisUnits = encode(hypothesis);
     const referenceUnits = references.map(encode);
-    const characterKeys = new NgramKeys(characterVocabulary.size, this.charOrder);
-    const wordKeys = new NgramKeys(wordVocabulary.size, Math.max(this.wordOrder, 1));
 
     let best: number[] = [];
     let bestScore = -1;
     for (const reference of referenceUnits) {
       const statistics: number[] = [];
-      this.matchStatistics(characterKeys, hypothesisUnits.characters, reference.characters, this.charOrder, statistics);
-      this.matchStatistics(wordKeys, hypothesisUnits.words, reference.words, this.wordOrder, statistics);
+      this.characterCounts.reset(this.characterEncoder.size);
+      this.matchStatistics(this.characterCounts, hypothesisUnits.characters, reference.characters, this.charOrder, statistics);
+      this.wordCounts.reset(this.wordEncoder.size);
+      this.matchStatistics(this.wordCounts, hypothesisUnits.words, reference.words, this.wordOrder, statistics);
       const score = this.fScore(statistics);
       if (score > bestScore) {
         bestScore = score;
@@ -141,14 +149,15 @@ export class CHRF {
     return best;
   }
 
-  private matchStatistics(keys: NgramKeys, hypothesis: Int32Array, reference: Int32Array, maxOrder: number, into: number[]) {
+  private matchStatistics(counts: NgramCounts, hypothesis: Int32Array, reference: Int32Array, maxOrder: number, into: number[]) {
     if (maxOrder === 0) return;
-    const available = new Map<NgramKey, number>();
-    for (let n = 1; n <= maxOrder; n++) keys.count(reference, n, available);
+    counts.addAll(reference);
+    const matches = this.matches;
+    counts.takeMatches(hypothesis, matches);
     for (let n = 1; n <= maxOrder; n++) {
       const referenceCount = Math.max(reference.length - n + 1, 0);
       const hypothesisCount = referenceCount > 0 ? Math.max(hypothesis.length - n + 1, 0) : 0;
-      into.push(hypothesisCount, referenceCount, clippedMatches(keys, hypothesis, n, available));
+      into.push(hypothesisCount, referenceCount, matches[n - 1]);
     }
   }
 
