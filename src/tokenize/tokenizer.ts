@@ -149,7 +149,7 @@ export class Tokenizer {
     this.bosToken = settings.bosToken;
     this.eosToken = settings.eosToken;
     this.padToken = settings.padToken;
-    this.unkToken = settings.unkToken ?? this.backend.model?.unk_token;
+    this.unkToken = settings.unkToken ?? this.backend.model?.unk_token ?? undefined;
     this.bosTokenId = this.idOfNamedToken(settings.bosToken, 'bos_token') ?? settings.bosTokenId;
     this.eosTokenId = this.idOfNamedToken(settings.eosToken, 'eos_token') ?? settings.eosTokenId;
     this.padTokenId = this.idOfNamedToken(settings.padToken, 'pad_token') ?? settings.padTokenId;
