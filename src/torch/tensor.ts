@@ -648,6 +648,11 @@ export class Tensor implements Scoped {
     return callTensorOp('aten::index.Tensor', this, indices);
   }
 
+  /** Sets the slices `index` along `dim` to `value`. */
+  indexFill(dim: number, index: Tensor, value: number): Tensor {
+    return callTensorOp('aten::index_fill.int_Scalar', this, dim, index, value);
+  }
+
   gather(dim: number, index: Tensor): Tensor {
     return callTensorOp('aten::gather', this, dim, index, false);
   }
