@@ -308,7 +308,8 @@ export class Tokenizer {
     const templateIds = postProcessorSpecialTokenIds(postProcessorConfig);
     const toIds = (names: string[]) =>
       names.flatMap((name) => {
-        const ids = templateIds.get(name) ?? (this.backend.token_to_id(name) === undefined ? undefined : [this.backend.token_to_id(name) as number]);
+        const vocabularyId = this.backend.token_to_id(name);
+        const ids = templateIds.get(name) ?? (vocabularyId === undefined ? undefined : [vocabularyId]);
         if (ids === undefined) {
           throw new TunekitError('tokenizer-json', `${path.join(this.folder, 'tokenizer.json')}: post_processor adds "${name}", which has no id`);
         }
