@@ -1,9 +1,11 @@
 /**
  * Is system B really better than system A on the same references? Two paired tests over per-segment sufficient
  * statistics, as sacreBLEU's `--paired-bs` and `--paired-ar` do them (Koehn 2004; Riezler & Maxwell 2005):
- * - paired bootstrap: resample segments; p = (#{|Δ*| − mean|Δ*| > |Δ|} + 1) / (samples + 1);
+ * - paired bootstrap: resample segments; p = (#{|Δ*| − mean|Δ*| ≥ |Δ|} + 1) / (samples + 1);
  * - approximate randomization: swap the two systems' outputs per segment with probability ½;
- *   p = (#{|Δ*| > |Δ|} + 1) / (trials + 1).
+ *   p = (#{|Δ*| ≥ |Δ|} + 1) / (trials + 1).
+ * sacreBLEU counts with '>' instead, which gives a system compared with itself p = 1/(samples + 1); with '≥' it
+ * gets p = 1, as a test of "no difference" should. Resampling uses our seeded generator, not numpy's.
  * Any metric fits that is a function of summed statistics: BLEU and chrF (their statistics) or a mean of
  * per-pair scores such as ROUGE F (statistics [score], scored as sum / count).
  */
@@ -91,7 +93,7 @@ export function pairedBootstrapTest(
   for (const difference of differences) mean += difference;
   mean /= samples;
   let exceed = 0;
-  for (const difference of differences) if (difference - mean > observed) exceed++;
+  for (const difference of differences) if (difference - mean >= observed) exceed++;
   return {
     test: 'paired-bootstrap',
     scoreA,
@@ -129,7 +131,7 @@ export function approximateRandomizationTest(
       addInto(sumA, swap ? statisticsB[index] : statisticsA[index]);
       addInto(sumB, swap ? statisticsA[index] : statisticsB[index]);
     }
-    if (Math.abs(score(sumB, count) - score(sumA, count)) > observed) exceed++;
+    if (Math.abs(score(sumB, count) - score(sumA, count)) >= observed) exceed++;
   }
   return {
     test: 'approximate-randomization',
