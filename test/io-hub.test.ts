@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { TunekitError } from '../src/errors.js';
 import {
@@ -55,8 +57,8 @@ const commitHash = (seed: string) => createHash('sha1').update(seed).digest('hex
 class FakeHub {
   readonly repos = new Map<string, FakeRepo>();
   readonly requests: SeenRequest[] = [];
-  /** Host names the LFS redirect points at (e.g. `localhost` for another origin). */
-  cdnHost = '127.0.0.1';
+  /** The host the LFS redirect points at: another name for this server, standing for the CDN's other host. */
+  cdnHost = 'localhost';
   /** sha256 → bytes served instead of the real ones. */
   readonly tampered = new Map<string, Buffer>();
   /** sha256 → size announced instead of the real one. */
@@ -301,7 +303,7 @@ after(async () => {
 beforeEach(() => {
   cacheDir = path.join(root, `cache-${cacheCounter++}`);
   hub.requests.length = 0;
-  hub.cdnHost = '127.0.0.1';
+  hub.cdnHost = 'localhost';
   hub.ignoreRange = false;
   hub.tampered.clear();
   hub.wrongSize.clear();
@@ -395,7 +397,6 @@ describe('hubDownload: cache layout of huggingface_hub', () => {
 
 describe('hubDownload: tokens and redirects', () => {
   it('sends HF_TOKEN to the hub but not to a CDN on another host', async () => {
-    hub.cdnHost = 'localhost';
     const local = await hubDownload('org/tiny', 'model.safetensors', options({ token: undefined, env: { HF_TOKEN: 'hf_abc' } }));
     assert.deepEqual(readFileSync(local), singleWeights);
     const head = hub.requests.find((request) => request.method === 'HEAD')!;
@@ -405,10 +406,15 @@ describe('hubDownload: tokens and redirects', () => {
     assert.equal(cdn.authorization, undefined);
   });
 
-  it('keeps the token on a redirect within the same origin', async () => {
-    await hubDownload('org/tiny', 'model.safetensors', options({ token: 'hf_abc' }));
-    const cdn = hub.requests.find((request) => request.path.startsWith('/cdn/'))!;
-    assert.equal(cdn.authorization, 'Bearer hf_abc');
+  it('keeps the token on a redirect within the hub (a renamed private repo)', async () => {
+    hub.addRepo('org/private-old', {}, { renamedTo: 'org/private' });
+    const local = await hubDownload('org/private-old', 'config.json', options({ token: 'secret-token' }));
+    assert.equal(readFileSync(local, 'utf8'), config);
+    assert.deepEqual(hub.requests.map((request) => [request.method, request.path, request.authorization]), [
+      ['HEAD', '/org/private-old/resolve/main/config.json', 'Bearer secret-token'],
+      ['HEAD', '/org/private/resolve/main/config.json', 'Bearer secret-token'],
+      ['GET', '/org/private/resolve/main/config.json', 'Bearer secret-token'],
+    ]);
   });
 });
 
@@ -679,5 +685,68 @@ describe('resolveAdapterSource', () => {
   it('refuses pickle-only adapters and full models', async () => {
     await rejectsWith(resolveAdapterSource('org/pickled-adapter', options()), 'E_HUB_PICKLE_ONLY', /adapter_model\.bin/, /adapter_model\.safetensors/);
     await rejectsWith(resolveAdapterSource('org/tiny', options()), 'E_HUB_NOT_AN_ADAPTER', /full model/);
+  });
+});
+
+// ---- the Python library reads what we cache, and we read what it caches -----------------------------------------
+
+/** A Python with huggingface_hub (TUNEKIT_HF_PYTHON, else python3), or null: these tests then skip. */
+function pythonWithHub(): string | null {
+  const python = process.env.TUNEKIT_HF_PYTHON ?? 'python3';
+  return spawnSync(python, ['-c', 'import huggingface_hub'], { stdio: 'ignore' }).status === 0 ? python : null;
+}
+
+const PYTHON_SCRIPT = `
+import json, sys
+from huggingface_hub import hf_hub_download, scan_cache_dir
+mode, cache = sys.argv[1], sys.argv[2]
+offline = mode == "read"
+out = {name: hf_hub_download("org/tiny", name, cache_dir=cache, local_files_only=offline)
+       for name in ["config.json", "nested/deep/big.bin.safetensors"]}
+if offline:
+    info = scan_cache_dir(cache)
+    out["warnings"] = [str(warning) for warning in info.warnings]
+    out["repos"] = [[repo.repo_id, sorted(repo.refs), sorted(str(f.file_path) for rev in repo.revisions for f in rev.files)]
+                    for repo in info.repos]
+print(json.dumps(out))
+`;
+
+describe('cache shared with Python huggingface_hub', { skip: pythonWithHub() === null && 'no python with huggingface_hub' }, () => {
+  const runPython = async (mode: 'download' | 'read'): Promise<Record<string, unknown>> => {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: root,
+      HF_HOME: path.join(root, 'python-hf-home'),
+      HF_ENDPOINT: hub.endpoint,
+      HF_HUB_DISABLE_TELEMETRY: '1',
+      HF_HUB_DISABLE_XET: '1',
+      ...(mode === 'read' ? { HF_HUB_OFFLINE: '1' } : {}),
+    };
+    const { stdout } = await promisify(execFile)(pythonWithHub()!, ['-c', PYTHON_SCRIPT, mode, cacheDir], { env });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  };
+
+  it('Python finds offline what tunekit downloaded, and sees a healthy cache', async () => {
+    const config = await hubDownload('org/tiny', 'config.json', options());
+    const weights = await hubDownload('org/tiny', 'nested/deep/big.bin.safetensors', options());
+    hub.requests.length = 0;
+    const seen = await runPython('read');
+    assert.equal(hub.requests.length, 0);
+    assert.equal(seen['config.json'], config);
+    assert.equal(seen['nested/deep/big.bin.safetensors'], weights);
+    assert.deepEqual(seen.warnings, []);
+    assert.deepEqual(seen.repos, [['org/tiny', ['main'], [config, weights].sort()]]);
+  });
+
+  it('tunekit finds offline what Python downloaded', async () => {
+    const downloaded = await runPython('download');
+    hub.requests.length = 0;
+    assert.equal(await hubDownload('org/tiny', 'config.json', options({ offline: true })), downloaded['config.json']);
+    const weights = await hubDownload('org/tiny', 'nested/deep/big.bin.safetensors', options({ offline: true }));
+    assert.equal(weights, downloaded['nested/deep/big.bin.safetensors']);
+    assert.deepEqual(readFileSync(weights), bigBlob);
+    // and online it agrees with Python's blob names, so nothing is fetched again
+    await hubDownload('org/tiny', 'nested/deep/big.bin.safetensors', options());
+    assert.deepEqual(hub.requests.map((request) => request.method), ['HEAD']);
   });
 });

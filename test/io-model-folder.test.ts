@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -182,6 +183,20 @@ describe('JSON as transformers writes it', () => {
     ].join('\n'));
     assert.equal(formatConfigJson({ a: 0.0001, b: 0.00012, c: 123456.789, d: -3e-5 }), '{\n  "a": 0.0001,\n  "b": 0.00012,\n  "c": 123456.789,\n  "d": -3e-05\n}\n');
     throwsWith(() => formatConfigJson({ a: Number.NaN }), 'E_JSON', /config\.a: NaN/);
+  });
+
+  it('agrees with Python json.dumps(indent=2, sort_keys=True) where python3 is present', (context) => {
+    const value = {
+      z: [1e-5, 2.5e-9, 0.1, 1 / 3, 123456789.125, 1e16, 1.5e300, -0.0001, 5e-324],
+      a: { nested: { 'ünï': 'tab\tbell\u0007 del\u007f emoji 😀', empty: [] }, n: null, t: true },
+      '10': 1, '9': 2, 'B': 3, 'a b': 4,
+    };
+    const python = spawnSync('python3', ['-c', 'import json,sys; sys.stdout.write(json.dumps(json.load(sys.stdin), indent=2, sort_keys=True) + "\\n")'], {
+      input: JSON.stringify(value),
+      encoding: 'utf8',
+    });
+    if (python.status !== 0) return context.skip('no python3');
+    assert.equal(formatConfigJson(value), python.stdout);
   });
 
   it('parses what it writes back to the same values', () => {

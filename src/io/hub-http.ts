@@ -19,8 +19,11 @@ export interface HubTarget {
 export interface HubRequestOptions {
   method: 'GET' | 'HEAD';
   headers: Record<string, string>;
-  /** `relative`: follow only redirects within the hub (a renamed repo) and return an absolute one as it is. */
-  redirects: 'all' | 'relative';
+  /**
+   * `same-host`: follow only redirects that stay on the host (a renamed repo) and return one to another host (the
+   * LFS CDN) as it is, as huggingface_hub does for metadata: the hub's headers are on that redirect response.
+   */
+  redirects: 'all' | 'same-host';
   /** Time allowed until the response headers arrive. */
   timeoutMs: number;
   /** The origin the Authorization header is meant for; default the first URL's. */
@@ -31,10 +34,6 @@ export interface HubResponse {
   response: Response;
   /** The URL that gave `response`, after the redirects followed. */
   url: string;
-}
-
-function isAbsoluteLocation(location: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:/i.test(location) || location.startsWith('//');
 }
 
 function withoutAuthorization(headers: Record<string, string>): Record<string, string> {
@@ -67,12 +66,15 @@ export async function hubRequest(url: string, options: HubRequestOptions): Promi
     const response = await fetchOnce(currentUrl, options, headers);
     const location = response.headers.get('location');
     if (response.status < 300 || response.status > 399 || location === null) return { response, url: currentUrl };
-    if (options.redirects === 'relative' && isAbsoluteLocation(location)) return { response, url: currentUrl };
+    const nextUrl = new URL(location, currentUrl);
+    if (options.redirects === 'same-host' && nextUrl.hostname !== new URL(currentUrl).hostname) {
+      return { response, url: currentUrl };
+    }
     await response.body?.cancel();
     if (hop === MAX_REDIRECTS) {
       throw new TunekitError('E_HUB_NETWORK', `${url}: more than ${MAX_REDIRECTS} redirects`);
     }
-    currentUrl = new URL(location, currentUrl).href;
+    currentUrl = nextUrl.href;
   }
 }
 

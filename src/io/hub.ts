@@ -185,7 +185,7 @@ async function fetchFileMetadata(repoId: string, filename: string, resolved: Res
   const hubResponse = await hubRequest(url, {
     method: 'HEAD',
     headers: baseHeaders(resolved),
-    redirects: 'relative',
+    redirects: 'same-host',
     timeoutMs: resolved.timeoutMs,
   });
   const { response } = hubResponse;
