@@ -1,48 +1,28 @@
 import { TunekitError } from '../errors.js';
+import {
+  configInteger,
+  configNumber,
+  configOptionalBoolean,
+  configOptionalInteger,
+  configOptionalNumber,
+  configOptionalString,
+} from '../io/model-folder.js';
 
-/** A parsed config.json: readers below name the file and key when a value is missing or mistyped. */
+/** A parsed config.json with the path it came from, so every reader below can name file and key in errors. */
 export interface RawConfig {
   values: Record<string, unknown>;
   source: string;
 }
 
+export const requireNumber = (config: RawConfig, key: string): number => configNumber(config.values, key, config.source);
+export const requireInteger = (config: RawConfig, key: string): number => configInteger(config.values, key, config.source);
+export const optionalNumber = (config: RawConfig, key: string, fallback: number): number => configOptionalNumber(config.values, key, config.source, fallback);
+export const optionalInteger = (config: RawConfig, key: string, fallback: number): number => configOptionalInteger(config.values, key, config.source, fallback);
+export const optionalBoolean = (config: RawConfig, key: string, fallback: boolean): boolean => configOptionalBoolean(config.values, key, config.source, fallback);
+export const optionalString = (config: RawConfig, key: string, fallback: string): string => configOptionalString(config.values, key, config.source, fallback);
+
 function fail(config: RawConfig, key: string, expected: string): never {
-  const found = config.values[key];
-  throw new TunekitError('E_CONFIG', `${config.source}: "${key}" must be ${expected}, found ${found === undefined ? 'nothing' : JSON.stringify(found)}`);
-}
-
-export function requireNumber(config: RawConfig, key: string): number {
-  const value = config.values[key];
-  if (typeof value !== 'number' || !Number.isFinite(value)) fail(config, key, 'a number');
-  return value;
-}
-
-export function requireInteger(config: RawConfig, key: string): number {
-  const value = requireNumber(config, key);
-  if (!Number.isInteger(value) || value < 0) fail(config, key, 'a non-negative integer');
-  return value;
-}
-
-export function optionalNumber(config: RawConfig, key: string, fallback: number): number {
-  return config.values[key] === undefined || config.values[key] === null ? fallback : requireNumber(config, key);
-}
-
-export function optionalInteger(config: RawConfig, key: string, fallback: number): number {
-  return config.values[key] === undefined || config.values[key] === null ? fallback : requireInteger(config, key);
-}
-
-export function optionalBoolean(config: RawConfig, key: string, fallback: boolean): boolean {
-  const value = config.values[key];
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'boolean') fail(config, key, 'true or false');
-  return value;
-}
-
-export function optionalString(config: RawConfig, key: string, fallback: string): string {
-  const value = config.values[key];
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'string') fail(config, key, 'a string');
-  return value;
+  throw new TunekitError('E_CONFIG', `${config.source}: "${key}" must be ${expected}, found ${JSON.stringify(config.values[key])}`);
 }
 
 /** A token id setting that may be a number, a list of numbers, or absent. */

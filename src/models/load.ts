@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
+import { type ModelSourceOptions, resolveModelSource } from '../io/hub.js';
+import { readGenerationConfig, readModelConfig } from '../io/model-folder.js';
 import { loadSafetensorsFolder } from '../io/tensors.js';
 import { withoutInitialization } from '../nn/layers.js';
 import { type DType } from '../torch/dtype.js';
@@ -18,25 +19,25 @@ export interface LoadModelOptions {
 }
 
 export async function readConfig(dir: string): Promise<RawConfig> {
-  const source = path.join(dir, 'config.json');
-  let text: string;
-  try {
-    text = await readFile(source, 'utf8');
-  } catch {
-    throw new TunekitError('E_NOT_FOUND', `${source} not found: a model folder needs config.json`);
-  }
-  try {
-    const values = JSON.parse(text) as unknown;
-    if (values === null || typeof values !== 'object' || Array.isArray(values)) throw new Error('not a JSON object');
-    return { values: values as Record<string, unknown>, source };
-  } catch (error) {
-    throw new TunekitError('E_CONFIG', `${source}: invalid JSON (${(error as Error).message})`);
-  }
+  return { values: await readModelConfig(dir), source: path.join(dir, 'config.json') };
 }
 
 function configDtype(config: RawConfig): DType {
   const declared = config.values.torch_dtype ?? config.values.dtype;
   return declared === 'bfloat16' ? 'bfloat16' : 'float32';
+}
+
+/** Where a loaded model came from: its config.json values, generation_config.json and folder. */
+export interface ModelSource {
+  dir: string;
+  config: Record<string, unknown>;
+  generationConfig?: Record<string, unknown>;
+}
+
+const sources = new WeakMap<object, ModelSource>();
+
+export function modelSource(model: LanguageModel): ModelSource | undefined {
+  return sources.get(model);
 }
 
 /** Builds the model config.json describes and loads its safetensors weights (single file or shards). */
@@ -71,5 +72,17 @@ export async function loadModelFromFolder(dir: string, options: LoadModelOptions
   }
   if (options.device !== undefined && options.device !== 'cpu') model.to(options.device);
   model.eval();
+  sources.set(model, { dir, config: config.values, generationConfig: await readGenerationConfig(dir) });
   return model;
+}
+
+export interface LoadOptions extends LoadModelOptions {
+  /** Hub options for repo ids (revision, token, offline, progress). */
+  hub?: ModelSourceOptions;
+}
+
+/** Loads a model from a local folder or a Hugging Face hub repo id (downloaded into the shared cache). */
+export async function loadModel(idOrPath: string, options: LoadOptions = {}): Promise<LanguageModel> {
+  const dir = await resolveModelSource(idOrPath, options.hub);
+  return loadModelFromFolder(dir, options);
 }

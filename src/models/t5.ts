@@ -10,7 +10,7 @@ import { additiveMask } from './attention.js';
 import { optionalBoolean, optionalInteger, optionalNumber, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
-import type { DecodeOptions, EncodeOptions, Seq2SeqLM } from './types.js';
+import type { DecoderOptions, EncoderOptions, Seq2SeqLM } from './types.js';
 
 export interface T5Config {
   modelType: string;
@@ -326,12 +326,12 @@ export class T5ForConditionalGeneration extends Module implements Seq2SeqLM {
     return this.shared.forward(ids);
   }
 
-  encode(inputIds: Tensor | null, options: EncodeOptions = {}): Tensor {
+  encode(inputIds: Tensor | null, options: EncoderOptions = {}): Tensor {
     const embeds = options.inputsEmbeds ?? this.embedTokens(inputIds as Tensor);
     return this.encoder.forward(embeds, { mask: options.attentionMask });
   }
 
-  decode(decoderInputIds: Tensor, options: DecodeOptions): Tensor {
+  decode(decoderInputIds: Tensor, options: DecoderOptions): Tensor {
     let hidden = this.decoder.forward(this.embedTokens(decoderInputIds), {
       encoderHidden: options.encoderHidden,
       encoderMask: options.encoderMask,
@@ -343,7 +343,7 @@ export class T5ForConditionalGeneration extends Module implements Seq2SeqLM {
     return this.lm_head.forward(hidden);
   }
 
-  forward(inputIds: Tensor | null, options: EncodeOptions & { decoderInputIds: Tensor }): Tensor {
+  forward(inputIds: Tensor | null, options: EncoderOptions & { decoderInputIds: Tensor }): Tensor {
     const encoderHidden = this.encode(inputIds, options);
     return this.decode(options.decoderInputIds, { encoderHidden, encoderMask: options.attentionMask });
   }

@@ -22,12 +22,12 @@ export interface CausalLM extends Module {
   embedTokens(ids: Tensor): Tensor;
 }
 
-export interface EncodeOptions {
+export interface EncoderOptions {
   attentionMask?: Tensor | null;
   inputsEmbeds?: Tensor;
 }
 
-export interface DecodeOptions {
+export interface DecoderOptions {
   encoderHidden: Tensor;
   encoderMask?: Tensor | null;
   cache?: KVCache;
@@ -38,9 +38,9 @@ export interface DecodeOptions {
 export interface Seq2SeqLM extends Module {
   readonly kind: 'seq2seq';
   readonly config: { vocabSize: number; eosTokenIds: number[]; padTokenId: number | null; decoderStartTokenId: number; modelType: string };
-  encode(inputIds: Tensor | null, options?: EncodeOptions): Tensor;
-  decode(decoderInputIds: Tensor, options: DecodeOptions): Tensor;
-  forward(inputIds: Tensor | null, options: EncodeOptions & { decoderInputIds: Tensor }): Tensor;
+  encode(inputIds: Tensor | null, options?: EncoderOptions): Tensor;
+  decode(decoderInputIds: Tensor, options: DecoderOptions): Tensor;
+  forward(inputIds: Tensor | null, options: EncoderOptions & { decoderInputIds: Tensor }): Tensor;
   embedTokens(ids: Tensor): Tensor;
 }
 
