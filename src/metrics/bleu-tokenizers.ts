@@ -3,13 +3,17 @@
  * (what sacreBLEU's tokenizers return); BLEU then splits it on whitespace.
  */
 import { TunekitError } from '../errors.js';
+import { SPAN_HASH_PRIME, SPAN_HASH_SEED } from './ngrams.js';
 import { isPythonSpace, splitWhitespace, strip } from './text.js';
 
 export type BleuTokenizerName = '13a' | 'none' | 'intl' | 'char' | 'zh';
 
-/** Receives tokens as spans of a source string, so hot paths need not cut substrings. */
+/**
+ * Receives tokens as spans of a source string, so hot paths need not cut substrings; `hash`, when given, is
+ * the span's FNV-1a hash (see `spanHash`), computed during the scan.
+ */
 export interface TokenSink {
-  add(source: string, start: number, end: number): void;
+  add(source: string, start: number, end: number, hash?: number): void;
 }
 
 function collect(tokenize: (line: string, sink: TokenSink) => void, line: string): string[] {
@@ -74,24 +78,29 @@ function tokenizeRegexpInto(line: string, sink: TokenSink, padded: boolean): voi
       continue;
     }
     if (kind === SYMBOL) {
-      sink.add(line, index, index + 1);
+      sink.add(line, index, index + 1, Math.imul(SPAN_HASH_SEED ^ line.charCodeAt(index), SPAN_HASH_PRIME));
       index++;
       continue;
     }
     const start = index;
     let ruleCharacters = 0;
     let lastRuleIndex = -1;
+    let hash = SPAN_HASH_SEED;
+    let hashBeforeLast = hash;
     while (index < length) {
-      const inner = characterClass(line.charCodeAt(index));
+      const code = line.charCodeAt(index);
+      const inner = characterClass(code);
       if (inner === SPACE || inner === SYMBOL) break;
       if (inner === RULE_CHARACTER) {
         ruleCharacters++;
         lastRuleIndex = index;
       }
+      hashBeforeLast = hash;
+      hash = Math.imul(hash ^ code, SPAN_HASH_PRIME);
       index++;
     }
     if (ruleCharacters === 0 || index - start === 1) {
-      sink.add(line, start, index);
+      sink.add(line, start, index, hash);
       continue;
     }
     const last = line.charCodeAt(index - 1);
@@ -101,8 +110,8 @@ function tokenizeRegexpInto(line: string, sink: TokenSink, padded: boolean): voi
       last !== 0x2d &&
       (padded || index < length || !isDigit(line.charCodeAt(index - 2)))
     ) {
-      sink.add(line, start, index - 1);
-      sink.add(line, index - 1, index);
+      sink.add(line, start, index - 1, hashBeforeLast);
+      sink.add(line, index - 1, index, Math.imul(SPAN_HASH_SEED ^ last, SPAN_HASH_PRIME));
       continue;
     }
     let text = (padded || start > 0 ? ' ' : '') + line.slice(start, index) + (padded || index < length ? ' ' : '');

@@ -9,6 +9,16 @@
 const MAX_EXACT_KEY = 2 ** 53;
 const EMPTY = -1;
 
+/** FNV-1a over UTF-16 code units: hash = imul(hash ^ code, PRIME) from SEED. */
+export const SPAN_HASH_SEED = 0x811c9dc5 | 0;
+export const SPAN_HASH_PRIME = 0x01000193;
+
+export function spanHash(source: string, start: number, end: number): number {
+  let hash = SPAN_HASH_SEED;
+  for (let index = start; index < end; index++) hash = Math.imul(hash ^ source.charCodeAt(index), SPAN_HASH_PRIME);
+  return hash;
+}
+
 /** A multiset of non-negative integer keys (exact doubles), cleared in time proportional to its use. */
 export class CountTable {
   private keys: Float64Array;
@@ -175,9 +185,7 @@ export class SpanEncoder {
     return this.buffer.slice(0, this.count);
   }
 
-  add(source: string, start: number, end: number): void {
-    let hash = 0x811c9dc5;
-    for (let index = start; index < end; index++) hash = Math.imul(hash ^ source.charCodeAt(index), 0x01000193);
+  add(source: string, start: number, end: number, hash = spanHash(source, start, end)): void {
     const length = end - start;
     let slot = (hash ^ (hash >>> 16)) & this.mask;
     for (;;) {

@@ -5,6 +5,7 @@
  */
 import { TunekitError } from '../errors.js';
 import { lcsLength, markLcs } from './lcs.js';
+import { SegmentEncoder } from './ngrams.js';
 import { PorterStemmer } from './porter.js';
 import { rougeWeighted, skipBigramOverlap } from './rouge-extra.js';
 import {
@@ -88,27 +89,6 @@ export function fMeasure(precision: number, recall: number, alpha = 0.5): number
 interface PreparedText {
   tokens: string[];
   sentences: string[][];
-}
-
-/** Token → small integer, shared by one prediction/reference pair so that comparisons are integer compares. */
-class PairVocabulary {
-  private readonly ids = new Map<string, number>();
-  get size(): number {
-    return this.ids.size;
-  }
-  encode(tokens: readonly string[]): Int32Array {
-    const encoded = new Int32Array(tokens.length);
-    for (let index = 0; index < tokens.length; index++) {
-      const token = tokens[index];
-      let id = this.ids.get(token);
-      if (id === undefined) {
-        id = this.ids.size;
-        this.ids.set(token, id);
-      }
-      encoded[index] = id;
-    }
-    return encoded;
-  }
 }
 
 const MAX_EXACT_KEY = 2 ** 53;
@@ -215,6 +195,7 @@ export class RougeScorer {
   private readonly splitSentences: boolean;
   private readonly needsSentences: boolean;
   private readonly warningLog: WarningLog;
+  private readonly vocabulary = new SegmentEncoder();
 
   constructor(options: RougeOptions = {}) {
     this.types = [...(options.types ?? DEFAULT_ROUGE_TYPES)];
@@ -294,7 +275,9 @@ export class RougeScorer {
   }
 
   private scorePrepared(prediction: PreparedText, reference: PreparedText, predictionText: string, referenceText: string) {
-    const vocabulary = new PairVocabulary();
+    // Token → small integer, shared by the pair, so that comparisons are integer compares.
+    const vocabulary = this.vocabulary;
+    vocabulary.begin();
     const referenceIds = vocabulary.encode(reference.tokens);
     const predictionIds = vocabulary.encode(prediction.tokens);
     const scores: RougeScores = {};
