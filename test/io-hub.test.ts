@@ -64,6 +64,8 @@ class FakeHub {
   /** sha256 → size announced instead of the real one. */
   readonly wrongSize = new Map<string, number>();
   ignoreRange = false;
+  /** Close the connection after sending this many bytes of a body. */
+  cutAfter: number | undefined;
   private server = http.createServer((request, response) => this.handle(request, response));
   port = 0;
 
@@ -207,6 +209,10 @@ class FakeHub {
       return;
     }
     response.writeHead(200, { ...headers, 'content-length': String(content.length) });
+    if (this.cutAfter !== undefined && request.method === 'GET') {
+      response.write(content.subarray(0, this.cutAfter), () => response.destroy());
+      return;
+    }
     response.end(request.method === 'HEAD' ? undefined : content);
   }
 
@@ -305,6 +311,7 @@ beforeEach(() => {
   hub.requests.length = 0;
   hub.cdnHost = 'localhost';
   hub.ignoreRange = false;
+  hub.cutAfter = undefined;
   hub.tampered.clear();
   hub.wrongSize.clear();
 });
@@ -468,6 +475,24 @@ describe('hubDownload: resumable and verified downloads', () => {
     assert.deepEqual(readFileSync(local), bigBlob);
     assert.equal(existsSync(partialPath()), false);
     assert.equal(seen[0].downloadedBytes, 123_457);
+  });
+
+  it('keeps what arrived before a broken connection and resumes from it on the next call', async () => {
+    hub.cutAfter = 100_000;
+    await rejectsWith(hubDownload('org/tiny', 'nested/deep/big.bin.safetensors', options()), 'E_HUB_NETWORK', /broke off/, /run again to resume/);
+    assert.equal(readFileSync(partialPath()).length, 100_000);
+    hub.cutAfter = undefined;
+    hub.requests.length = 0;
+    const local = await hubDownload('org/tiny', 'nested/deep/big.bin.safetensors', options());
+    assert.deepEqual(readFileSync(local), bigBlob);
+    assert.deepEqual(hub.requests.filter((request) => request.path.startsWith('/cdn/')).map((request) => request.range), ['bytes=100000-']);
+  });
+
+  it('detects a corrupt partial file through the sha256 of the whole blob', async () => {
+    mkdirSync(blobDir(), { recursive: true });
+    writeFileSync(partialPath(), Buffer.alloc(5000, 7));
+    await rejectsWith(hubDownload('org/tiny', 'nested/deep/big.bin.safetensors', options()), 'E_HUB_CHECKSUM', /sha256/);
+    assert.deepEqual(readdirSync(blobDir()), []);
   });
 
   it('starts over when the server ignores the Range header (200 instead of 206)', async () => {

@@ -207,7 +207,7 @@ function isSha256(etag: string): boolean {
   return /^[0-9a-f]{64}$/.test(etag);
 }
 
-async function hashFilePrefix(filePath: string, hash: ReturnType<typeof createHash>): Promise<void> {
+async function hashFile(filePath: string, hash: ReturnType<typeof createHash>): Promise<void> {
   for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
 }
 
@@ -238,6 +238,9 @@ async function downloadBlob(
   }
   if (expectedSize !== undefined && resumeFrom > expectedSize) resumeFrom = 0;
 
+  // hashed as the bytes arrive, so a large file is not read back; bytes kept from an earlier try are read once
+  const hash = isSha256(metadata.etag) ? createHash('sha256') : undefined;
+  let hashedAll = false;
   let totalBytes = expectedSize;
   if (expectedSize === undefined || resumeFrom < expectedSize) {
     let response: Response | undefined;
@@ -268,16 +271,19 @@ async function downloadBlob(
     const contentLength = parseSize(response.headers.get('content-length'));
     totalBytes ??= contentLength === undefined ? undefined : resumeFrom + contentLength;
 
+    if (hash !== undefined && resumeFrom > 0) await hashFile(partialPath, hash);
     const file = await open(partialPath, resumeFrom > 0 ? 'a' : 'w');
     try {
       let downloadedBytes = resumeFrom;
       resolved.onProgress?.({ file: filename, downloadedBytes, totalBytes });
       for await (const chunk of response.body) {
         await writeAll(file, chunk);
+        hash?.update(chunk);
         downloadedBytes += chunk.byteLength;
         resolved.onProgress?.({ file: filename, downloadedBytes, totalBytes });
       }
       await file.sync();
+      hashedAll = true;
     } catch (error) {
       if (error instanceof TunekitError) throw error;
       throw new TunekitError(
@@ -299,9 +305,8 @@ async function downloadBlob(
         'download was deleted, run again to retry',
     );
   }
-  if (isSha256(metadata.etag)) {
-    const hash = createHash('sha256');
-    await hashFilePrefix(partialPath, hash);
+  if (hash !== undefined) {
+    if (!hashedAll) await hashFile(partialPath, hash);
     const digest = hash.digest('hex');
     if (digest !== metadata.etag) {
       await rm(partialPath, { force: true });
