@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { repoRoot } from './helpers/paths.js';
+import { readFileSync } from 'node:fs';
+import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -40,5 +41,54 @@ describe('tunekit CLI', () => {
     const result = run(['demo', '--steps', 'many']);
     assert.equal(result.status, 1);
     assert.match(result.stderr, /--steps expects a number, got "many"/);
+  });
+});
+
+describe('tunekit generate and info', { skip: hasShared ? false : 'no ../shared' }, () => {
+  const stories = path.join(sharedDir, 'reference', 'models', 'stories260K');
+  const t5 = path.join(sharedDir, 'reference', 'models', 'hf-tiny', 't5_flan');
+
+  it('--prompt through tokenizer.json gives the llama2.c greedy ids and text (--json)', () => {
+    const goldens = JSON.parse(readFileSync(path.join(stories, 'goldens.json'), 'utf8'));
+    const first = goldens.cases[0];
+    const result = run(['generate', '--model', stories, '--prompt', first.prompt, '--max-new-tokens', String(first.greedy.max_new_tokens), '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const record = JSON.parse(result.stdout.trim());
+    assert.deepEqual(record.ids, [...first.prompt_ids, ...first.greedy.continuation_ids]);
+    assert.equal(record.text, first.greedy.full_text);
+  });
+
+  it('streams text without --json', () => {
+    const result = run(['generate', '--model', stories, '--prompt', 'Once upon a time', '--max-new-tokens', '12']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^Once upon a time, there was a little girl named Lily/);
+  });
+
+  it('--prompt-ids with beam search on a folder without a tokenizer (T5)', () => {
+    const golden = JSON.parse(readFileSync(path.join(t5, 'golden.json'), 'utf8'));
+    const ids = golden.generate.inputs.single.input_ids[0].join(',');
+    const result = run(['generate', '--model', t5, '--prompt-ids', ids, '--max-new-tokens', '12', '--num-beams', '3', '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const record = JSON.parse(result.stdout.trim());
+    assert.deepEqual(record.ids, golden.generate.beam3.single.sequences[0]);
+    assert.equal(record.text, undefined);
+  });
+
+  it('--prompt without a tokenizer and bad --prompt-ids are clear errors', () => {
+    const noTokenizer = run(['generate', '--model', t5, '--prompt', 'hello']);
+    assert.equal(noTokenizer.status, 1);
+    assert.match(noTokenizer.stderr, /no tokenizer\.json: pass --prompt-ids/);
+    const badIds = run(['generate', '--model', t5, '--prompt-ids', '1,x']);
+    assert.match(badIds.stderr, /--prompt-ids expects comma-separated token ids/);
+  });
+
+  it('info reports architecture, parameters, dtype and memory', () => {
+    const result = run(['info', '--model', stories, '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const info = JSON.parse(result.stdout.trim());
+    assert.equal(info.architecture, 'LlamaForCausalLM');
+    assert.equal(info.parameters, 260032);
+    assert.equal(info.dtype, 'float32');
+    assert.equal(info.parameterBytes, 260032 * 4);
   });
 });

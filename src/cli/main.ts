@@ -5,6 +5,8 @@ import type { Verb } from './verb.js';
 /** Verbs load lazily so `tunekit score` never pays for loading libtorch. */
 const verbs: Record<string, () => Promise<Verb>> = {
   demo: async () => (await import('./demo.js')).demoVerb,
+  generate: async () => (await import('./generate.js')).generateVerb,
+  info: async () => (await import('./info.js')).infoVerb,
   score: async () => (await import('./score.js')).scoreVerb,
 };
 
