@@ -6,8 +6,8 @@ rules -- lowercase, [^a-z0-9] -> space, split, NLTK PorterStemmer on tokens long
 n-gram overlap, LCS tables in plain Python, summary-level union LCS for rougeLsum -- and is reported as
 "rouge-score-0.1.2-standin (nltk PorterStemmer)" so the numbers are never mistaken for the real package's.
 
-usage: python3 bench/metrics_peer.py PAIRS.json   (a JSON list of [prediction, reference])
-prints one JSON object with pairs/second per metric and what ran.
+usage: python3 bench/metrics_peer.py PAIRS.json [REPEATS] [bleu|rouge|all]
+(PAIRS.json: a JSON list of [prediction, reference]); prints one JSON object with pairs/second per metric.
 """
 import collections
 import json
@@ -130,10 +130,13 @@ def best_of(repeats, run):
 def main():
     pairs = json.load(open(sys.argv[1]))
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    which = sys.argv[3] if len(sys.argv) > 3 else "all"
     predictions = [p for p, _ in pairs]
     references = [r for _, r in pairs]
     out = {"pairs": len(pairs), "python": sys.version.split()[0]}
     try:
+        if which not in ("all", "bleu"):
+            raise LookupError
         import sacrebleu
 
         # Fresh metric objects each run: sacreBLEU's tokenizers memoise lines (lru_cache), so a warm second run
@@ -150,7 +153,11 @@ def main():
         out["bleu"] = {"implementation": f"sacrebleu {sacrebleu.__version__}", "seconds": seconds, "pairs_per_second": len(pairs) / seconds}
     except ImportError:
         out["bleu"] = {"skipped": "sacrebleu not importable"}
+    except LookupError:
+        pass
     try:
+        if which not in ("all", "rouge"):
+            raise LookupError
         score, name = rouge_scorer()
 
         def run_rouge():
@@ -163,6 +170,8 @@ def main():
         out["rouge"] = {"implementation": name, "seconds": seconds, "pairs_per_second": len(pairs) / seconds}
     except ImportError as error:
         out["rouge"] = {"skipped": f"neither rouge_score nor nltk importable ({error})"}
+    except LookupError:
+        pass
     print(json.dumps(out))
 
 
