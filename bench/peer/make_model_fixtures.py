@@ -420,6 +420,29 @@ def save_and_reload(name: str, spec: dict, dtype: torch.dtype, kind: str):
     return model, loaded, init, folder, expected_tied
 
 
+def sdpa_goldens(spec: dict, folder: Path, golden: dict, dtype: torch.dtype) -> dict:
+    """Reduced-precision checkpoints: the same cases with attn_implementation="sdpa". Eager attention rounds the
+    softmax probabilities to the model dtype before multiplying by V; PyTorch's fused SDPA keeps them in float32.
+    Both are transformers; an implementation built on SDPA should match these closely and the eager ones within a
+    few bfloat16 ulps."""
+    model = spec["cls"].from_pretrained(str(folder), attn_implementation="sdpa", dtype=dtype).eval()
+    out: dict = {"logits_sdpa": {}}
+    with torch.no_grad():
+        for case, entry in golden["logits"].items():
+            logits = model(**as_tensors(entry["inputs"])).logits
+            out["logits_sdpa"][case] = dict(shape=list(logits.shape), logits=F32List(logits))
+        out["loss_sdpa"] = float(model(**as_tensors(golden["loss"]["inputs"])).loss.float().item())
+    eager = {case: torch.tensor(F32ListValues(entry["logits"])) for case, entry in golden["logits"].items()}
+    out["eager_vs_sdpa_max_abs"] = max(
+        (eager[case] - torch.from_numpy(entry["logits"].array)).abs().max().item() for case, entry in out["logits_sdpa"].items()
+    )
+    return out
+
+
+def F32ListValues(value: F32List):
+    return value.array
+
+
 def compare_reloaded(model, loaded, kind: str) -> str:
     inputs = t5_inputs(model)["batch_padded"] if kind == "seq2seq" else causal_inputs(model.config)["batch_right_padded"]
     with torch.no_grad():
@@ -452,6 +475,8 @@ def make(name: str) -> None:
         raise SystemExit(f"{name}: no seed with greedy margin >= {MIN_MARGIN}")
     reload = compare_reloaded(model, loaded, kind)
     model = loaded
+    if dtype != torch.float32:
+        golden.update(sdpa_goldens(merged, folder, golden, dtype))
     record = dict(
         variant=name,
         about=merged["about"],
@@ -472,7 +497,10 @@ def make(name: str) -> None:
             loss="causal: labels = input_ids with -100 at padding, transformers shifts internally (CE(logits[:, :-1], labels[:, 1:])). "
             "T5: labels with -100; decoder inputs = labels shifted right (start 0, -100 -> pad 0); mean CE over non -100 labels.",
             generate="causal: batch_left_padded uses left padding (transformers builds position_ids = cumsum(mask)-1). "
-            "Sequences include the prompt (causal) or start with decoder_start 0 (T5). step_scores = next-token logits of each greedy step.",
+            "Sequences include the prompt (causal) or start with decoder_start 0 (T5). step_scores = next-token logits of each greedy step. "
+            "Beam search in transformers 5.17 fills the positions after a finished beam's EOS with `pad_token_id or eos_token_id[0]` "
+            "(generation/utils.py _beam_search), i.e. with EOS when pad_token_id is 0; transformers 4.x (and 5.17 with a non-zero pad) "
+            "write EOS once, then pad.",
         ),
         **golden,
     )
