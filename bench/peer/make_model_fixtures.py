@@ -93,6 +93,12 @@ VARIANTS: dict[str, dict] = {
         config=dict(T5_BASE, feed_forward_proj="gated-silu", tie_word_embeddings=False),
         about="T5 v1.1 layout with gated-silu (wi_0/wi_1), untied lm_head, no output scaling",
     ),
+    "t5_gated_silu_resaved": dict(
+        same_as="t5_gated_silu", resave=True,
+        about="t5_gated_silu loaded and saved again by transformers 5.17, as any FLAN-T5 fine-tuned with transformers 5.x is: "
+        "config.json then says tie_word_embeddings true with scale_decoder_outputs false, and the file keeps its own "
+        "lm_head.weight (transformers does not tie a head whose saved values differ from shared.weight, and does not scale)",
+    ),
     "llama_tied": dict(
         cls=LlamaForCausalLM, config_cls=LlamaConfig, seed=2003,
         config=dict(LLAMA_BASE, tie_word_embeddings=True),
@@ -412,6 +418,11 @@ def save_and_reload(name: str, spec: dict, dtype: torch.dtype, kind: str):
         expected_tied = ["lm_head.weight"]
     check_saved(model, folder, expected_tied, dtype)
     loaded = spec["cls"].from_pretrained(str(folder), attn_implementation="eager", dtype=dtype).eval()
+    if spec.get("resave"):
+        shutil.rmtree(folder)
+        loaded.save_pretrained(str(folder), safe_serialization=True)
+        check_saved(model, folder, expected_tied, dtype)
+        loaded = spec["cls"].from_pretrained(str(folder), attn_implementation="eager", dtype=dtype).eval()
     for candidate in (model, loaded):
         head = candidate.lm_head.weight
         embedding = candidate.get_input_embeddings().weight
@@ -459,7 +470,7 @@ def make(name: str) -> None:
     spec = VARIANTS[name]
     base_name = spec.get("same_as", name)
     base = VARIANTS[base_name]
-    merged = dict(base, about=spec["about"])
+    merged = dict(base, about=spec["about"], resave=spec.get("resave", False))
     dtype = merged.get("dtype", torch.float32)
     kind = "seq2seq" if merged["cls"] is T5ForConditionalGeneration else "causal"
 
