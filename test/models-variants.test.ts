@@ -101,11 +101,7 @@ function beamFillAsTransformers4(sequences: number[][], inputs: Inputs, model: L
  * Variants that tunekit does not load correctly yet, by the bug in src/ that breaks them. Their tests still run, as
  * TODO (reported, not failing the suite); delete the entry when src/ is fixed.
  */
-const knownSourceBugs: Record<string, string> = {
-  t5_gated_silu_resaved:
-    'src/models/t5.ts ignores config.json "scale_decoder_outputs" and ties lm_head whenever "tie_word_embeddings" is true, ' +
-    'so a FLAN-T5 saved by transformers 5.x (tie true, scale false, own lm_head.weight) loads with shared.weight as head and scaled outputs',
-};
+const knownSourceBugs: Record<string, string> = {};
 
 /** The input-embedding parameter an output head can be tied to, by architecture. */
 const embeddingNames = ['model.embed_tokens.weight', 'transformer.wte.weight', 'shared.weight'];

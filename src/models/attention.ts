@@ -21,13 +21,27 @@ export function maskValue(dtype: DType): number {
  * `keyMask` [batch, keys] marks real tokens (1) and padding (0); `causal` also hides keys after each query, whose
  * absolute positions are `pastLength`…`pastLength+queries-1`.
  */
-export function additiveMask(options: { keyMask?: Tensor | null; batch: number; queries: number; keys: number; pastLength: number; causal: boolean; dtype: DType }): Tensor {
+export function additiveMask(options: {
+  keyMask?: Tensor | null;
+  batch: number;
+  queries: number;
+  keys: number;
+  pastLength: number;
+  causal: boolean;
+  /** Causal only: a query sees at most this many most recent keys (itself included), as Mistral's sliding window. */
+  slidingWindow?: number | null;
+  dtype: DType;
+}): Tensor {
   const { keyMask, queries, keys, pastLength, causal, dtype } = options;
   let allowed: Tensor | null = null;
   if (causal) {
     const keyPositions = arange(keys).unsqueeze(0);
     const queryPositions = arange(pastLength, pastLength + queries).unsqueeze(1);
-    allowed = keyPositions.le(queryPositions).unsqueeze(0).unsqueeze(0);
+    let visible = keyPositions.le(queryPositions);
+    if (options.slidingWindow !== undefined && options.slidingWindow !== null) {
+      visible = visible.logicalAnd(queryPositions.sub(keyPositions).lt(options.slidingWindow));
+    }
+    allowed = visible.unsqueeze(0).unsqueeze(0);
   }
   if (keyMask !== null && keyMask !== undefined) {
     const keyAllowed = keyMask.ne(0).unsqueeze(1).unsqueeze(1);

@@ -1,3 +1,4 @@
+import { TunekitError } from '../errors.js';
 import { ModuleList } from '../nn/container.js';
 import * as F from '../nn/functional.js';
 import { Embedding, type LayerOptions, Linear } from '../nn/layers.js';
@@ -35,6 +36,8 @@ export interface LlamaConfig {
   bosTokenIds: number[];
   eosTokenIds: number[];
   padTokenId: number | null;
+  /** Mistral's sliding-window attention span, or null for full attention. */
+  slidingWindow: number | null;
 }
 
 export function parseLlamaConfig(raw: RawConfig): LlamaConfig {
@@ -48,8 +51,13 @@ export function parseLlamaConfig(raw: RawConfig): LlamaConfig {
   const partialRotary = optionalNumber(raw, 'partial_rotary_factor', 1);
   const attentionBias = optionalBoolean(raw, 'attention_bias', modelType === 'qwen2');
   const pad = optionalTokenIds(raw, 'pad_token_id');
+  if (modelType === 'qwen2' && optionalBoolean(raw, 'use_sliding_window', false)) {
+    throw new TunekitError('E_CONFIG', `${raw.source}: "use_sliding_window": true (per-layer sliding windows in Qwen2) is not supported`);
+  }
+  const window = modelType === 'mistral' ? optionalInteger(raw, 'sliding_window', 0) : 0;
   return {
     modelType,
+    slidingWindow: window > 0 ? window : null,
     vocabSize: requireInteger(raw, 'vocab_size'),
     hiddenSize,
     intermediateSize: requireInteger(raw, 'intermediate_size'),
@@ -200,9 +208,11 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     const pastLength = options.cache?.length() ?? 0;
     const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
     const rotary = rotaryTables(this.#inverseFrequencies, positionIds);
-    const needsMask = options.attentionMask !== undefined && options.attentionMask !== null ? true : pastLength > 0 && length > 1;
+    const window = this.config.slidingWindow;
+    const windowBites = window !== null && pastLength + length > window;
+    const needsMask = (options.attentionMask !== undefined && options.attentionMask !== null) || (pastLength > 0 && length > 1) || windowBites;
     const mask = needsMask
-      ? additiveMask({ keyMask: options.attentionMask, batch, queries: length, keys: pastLength + length, pastLength, causal: true, dtype: x.dtype })
+      ? additiveMask({ keyMask: options.attentionMask, batch, queries: length, keys: pastLength + length, pastLength, causal: true, slidingWindow: window, dtype: x.dtype })
       : null;
     this.model.layers.forEach((layer, i) => {
       x = layer.forward(x, rotary, mask, options.cache, String(i));

@@ -5,7 +5,7 @@ import { readGenerationConfig, readModelConfig } from '../io/model-folder.js';
 import { loadSafetensorsFolder } from '../io/tensors.js';
 import { withoutInitialization } from '../nn/layers.js';
 import { type DType } from '../torch/dtype.js';
-import { dispose, type Device } from '../torch/tensor.js';
+import { dispose, type Device, Tensor, tidy } from '../torch/tensor.js';
 import type { RawConfig } from './config.js';
 import { architectureFor } from './registry.js';
 import type { LanguageModel } from './types.js';
@@ -40,15 +40,32 @@ export function modelSource(model: LanguageModel): ModelSource | undefined {
   return sources.get(model);
 }
 
+/**
+ * transformers ties the output head to the input embedding only when the checkpoint has no head of its own (or an
+ * identical one); a config that says "tied" next to a distinct saved head loads untied.
+ */
+function untieIfSaved(config: RawConfig, weights: Map<string, Tensor>): RawConfig {
+  const head = weights.get('lm_head.weight');
+  if (config.values.tie_word_embeddings === false || head === undefined) return config;
+  const embedding = weights.get('model.embed_tokens.weight') ?? weights.get('shared.weight') ?? weights.get('transformer.wte.weight');
+  const identical = embedding !== undefined && tidy(() => head.shape.join() === embedding.shape.join() && head.eq(embedding).all().item() === 1);
+  if (identical) return config;
+  const values: Record<string, unknown> = { ...config.values, tie_word_embeddings: false };
+  // A T5 config without scale_decoder_outputs takes the scaling from the tie, which must survive the untie.
+  if (values.model_type === 't5' || values.model_type === 'mt5') values.scale_decoder_outputs = config.values.scale_decoder_outputs ?? config.values.tie_word_embeddings ?? true;
+  return { values, source: config.source };
+}
+
 /** Builds the model config.json describes and loads its safetensors weights (single file or shards). */
 export async function loadModelFromFolder(dir: string, options: LoadModelOptions = {}): Promise<LanguageModel> {
   const config = await readConfig(dir);
   const architecture = architectureFor(config);
   const dtype = options.dtype ?? configDtype(config);
-  const model = withoutInitialization(() => architecture.create(config, { dtype }));
   const weights = await loadSafetensorsFolder(dir);
+  const effective = untieIfSaved(config, weights);
+  const model = withoutInitialization(() => architecture.create(effective, { dtype }));
   try {
-    const tied = new Set(architecture.tiedKeys(config));
+    const tied = new Set(architecture.tiedKeys(effective));
     for (const key of [...weights.keys()]) {
       if (architecture.ignoredKeys?.test(key)) {
         weights.get(key)?.dispose();
@@ -72,7 +89,7 @@ export async function loadModelFromFolder(dir: string, options: LoadModelOptions
   }
   if (options.device !== undefined && options.device !== 'cpu') model.to(options.device);
   model.eval();
-  sources.set(model, { dir, config: config.values, generationConfig: await readGenerationConfig(dir) });
+  sources.set(model, { dir, config: effective.values, generationConfig: await readGenerationConfig(dir) });
   return model;
 }
 

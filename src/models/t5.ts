@@ -28,6 +28,8 @@ export interface T5Config {
   gated: boolean;
   activation: string;
   tieWordEmbeddings: boolean;
+  /** Multiply decoder outputs by d_model^-0.5 before the head (classic tied T5); transformers 5 stores it apart from the tie. */
+  scaleDecoderOutputs: boolean;
   eosTokenIds: number[];
   padTokenId: number | null;
   decoderStartTokenId: number;
@@ -61,6 +63,7 @@ export function parseT5Config(raw: RawConfig): T5Config {
     gated,
     activation,
     tieWordEmbeddings: optionalBoolean(raw, 'tie_word_embeddings', true),
+    scaleDecoderOutputs: optionalBoolean(raw, 'scale_decoder_outputs', optionalBoolean(raw, 'tie_word_embeddings', true)),
     eosTokenIds: optionalTokenIds(raw, 'eos_token_id'),
     padTokenId: pad.length > 0 ? pad[0] : null,
     decoderStartTokenId: decoderStart.length > 0 ? decoderStart[0] : pad.length > 0 ? pad[0] : 0,
@@ -338,8 +341,8 @@ export class T5ForConditionalGeneration extends Module implements Seq2SeqLM {
       cache: options.cache,
     });
     if (options.lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);
-    // Tied embeddings: the decoder output is rescaled by d_model^-0.5 before the shared output projection.
-    if (this.config.tieWordEmbeddings) hidden = hidden.mul(this.config.dModel ** -0.5);
+    // Classic tied T5 rescales the decoder output by d_model^-0.5 before the shared output projection.
+    if (this.config.scaleDecoderOutputs) hidden = hidden.mul(this.config.dModel ** -0.5);
     return this.lm_head.forward(hidden);
   }
 
