@@ -1,3 +1,4 @@
+import { Tensor } from '../torch/tensor.js';
 import { Module } from './module.js';
 
 /** An ordered list of submodules named "0", "1", … (as Hugging Face's `layers.0.…` keys expect). */
@@ -31,5 +32,57 @@ export class ModuleList<M extends Module> extends Module implements Iterable<M> 
 
   [Symbol.iterator](): Iterator<M> {
     return this.#items[Symbol.iterator]();
+  }
+}
+
+/** Submodules by name (PEFT's per-adapter layers: `lora_A.default`, `lora_A.task2`, …). */
+export class ModuleDict<M extends Module> extends Module {
+  readonly #items = new Map<string, M>();
+
+  set(name: string, item: M): M {
+    this.#items.set(name, item);
+    return this.setChild(name, item);
+  }
+
+  get(name: string): M | undefined {
+    return this.#items.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.#items.has(name);
+  }
+
+  delete(name: string): M | undefined {
+    const item = this.#items.get(name);
+    this.#items.delete(name);
+    this.deleteChild(name);
+    return item;
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#items.keys();
+  }
+
+  entries(): IterableIterator<[string, M]> {
+    return this.#items.entries();
+  }
+}
+
+/** Parameters by name directly on one module (PEFT's `ia3_l.default`, one vector per adapter). */
+export class ParameterDict extends Module {
+  set(name: string, tensor: Tensor): Tensor {
+    return this.registerParameter(name, tensor);
+  }
+
+  get(name: string): Tensor | undefined {
+    return this.namedParameters().find(([key]) => key === name)?.[1];
+  }
+
+  delete(name: string): void {
+    this.removeParameter(name)?.dispose();
   }
 }

@@ -38,8 +38,26 @@ function uniformInit(shape: number[], fanIn: number, options: LayerOptions): Ten
   return tensor;
 }
 
-/** y = x·Wᵀ + b with W [out, in], as torch.nn.Linear. */
-export class Linear extends Module {
+/**
+ * Something that changes what a projection computes without replacing the layer: LoRA adds to the output, IA³
+ * rescales it (or the input), bottleneck adapters transform it. Several may be attached; they apply in order.
+ */
+export interface LinearAdapter {
+  adaptInput?(input: Tensor): Tensor;
+  adaptOutput?(input: Tensor, output: Tensor): Tensor;
+}
+
+/** A weight-times-input layer that PEFT methods can attach to (Linear and GPT-2's Conv1D). */
+export abstract class ProjectionLayer extends Module {
+  readonly adapters: LinearAdapter[] = [];
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+  ) {
+    super();
+  }
+
   get weight(): Tensor {
     return this.parameter('weight');
   }
@@ -48,17 +66,33 @@ export class Linear extends Module {
     return this.optionalParameter('bias');
   }
 
-  constructor(
-    readonly inFeatures: number,
-    readonly outFeatures: number,
-    options: LayerOptions & { bias?: boolean } = {},
-  ) {
-    super();
+  /** Whether the weight is stored [in, out] (Conv1D) rather than [out, in] (Linear). */
+  abstract readonly fanInFanOut: boolean;
+
+  /** The base computation, without adapters. */
+  abstract project(input: Tensor): Tensor;
+
+  forward(input: Tensor): Tensor {
+    if (this.adapters.length === 0) return this.project(input);
+    let x = input;
+    for (const adapter of this.adapters) if (adapter.adaptInput !== undefined) x = adapter.adaptInput(x);
+    let y = this.project(x);
+    for (const adapter of this.adapters) if (adapter.adaptOutput !== undefined) y = adapter.adaptOutput(x, y);
+    return y;
+  }
+}
+
+/** y = x·Wᵀ + b with W [out, in], as torch.nn.Linear. */
+export class Linear extends ProjectionLayer {
+  readonly fanInFanOut = false;
+
+  constructor(inFeatures: number, outFeatures: number, options: LayerOptions & { bias?: boolean } = {}) {
+    super(inFeatures, outFeatures);
     this.registerParameter('weight', uniformInit([outFeatures, inFeatures], inFeatures, options));
     if (options.bias !== false) this.registerParameter('bias', uniformInit([outFeatures], inFeatures, options));
   }
 
-  forward(input: Tensor): Tensor {
+  project(input: Tensor): Tensor {
     return F.linear(input, this.weight, this.bias);
   }
 }
@@ -143,28 +177,18 @@ export class Dropout extends Module {
  * GPT-2's "Conv1D": a linear layer whose weight is stored [in, out] (transposed from Linear), y = x·W + b.
  * Kept as its own layer so checkpoints load by name and LoRA knows to transpose (PEFT's fan_in_fan_out).
  */
-export class Conv1D extends Module {
-  get weight(): Tensor {
-    return this.parameter('weight');
-  }
+export class Conv1D extends ProjectionLayer {
+  readonly fanInFanOut = true;
 
-  get bias(): Tensor {
-    return this.parameter('bias');
-  }
-
-  constructor(
-    readonly inFeatures: number,
-    readonly outFeatures: number,
-    options: LayerOptions = {},
-  ) {
-    super();
+  constructor(inFeatures: number, outFeatures: number, options: LayerOptions = {}) {
+    super(inFeatures, outFeatures);
     const weight = empty([inFeatures, outFeatures], options);
     if (initializing) noGrad(() => weight.normal_(0, 0.02));
     this.registerParameter('weight', weight);
     this.registerParameter('bias', zeros([outFeatures], options));
   }
 
-  forward(x: Tensor): Tensor {
-    return F.linear(x, this.weight.t(), this.bias);
+  project(input: Tensor): Tensor {
+    return F.linear(input, this.weight.t(), this.bias);
   }
 }

@@ -60,6 +60,39 @@ export class Module {
     return this.#parameters.get(name) ?? null;
   }
 
+  /** Adds (or replaces) a named submodule from outside, e.g. when a PEFT method attaches its layers. */
+  setChild<M extends Module>(name: string, module: M): M {
+    return this.registerModule(name, module);
+  }
+
+  /** Removes a named submodule; returns it (undefined when absent). */
+  deleteChild(name: string): Module | undefined {
+    const module = this.#modules.get(name);
+    this.#modules.delete(name);
+    return module;
+  }
+
+  child(name: string): Module | undefined {
+    return this.#modules.get(name);
+  }
+
+  /** The submodule at a dotted path ("model.layers.0.self_attn"), or undefined. */
+  getSubmodule(path: string): Module | undefined {
+    let module: Module | undefined = this;
+    for (const part of path === '' ? [] : path.split('.')) {
+      module = module.#modules.get(part);
+      if (module === undefined) return undefined;
+    }
+    return module;
+  }
+
+  /** Unregisters a parameter of this module and returns it (the caller decides whether to dispose it). */
+  protected removeParameter(name: string): Tensor | undefined {
+    const tensor = this.#parameters.get(name) ?? undefined;
+    this.#parameters.delete(name);
+    return tensor;
+  }
+
   /** Replaces a registered parameter by another tensor (e.g. to tie embeddings); returns the new one. */
   setParameter(name: string, tensor: Tensor): Tensor {
     if (!this.#parameters.has(name)) throw new TunekitError('E_PARAMETER', `${this.constructor.name} has no parameter "${name}"`);

@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TunekitError } from '../errors.js';
+import { withAtomicDirectory, writeFileAtomic } from '../io/atomic.js';
+import { parseJson } from '../io/json-file.js';
+import { loadSafetensorsFile, saveSafetensorsFile } from '../io/tensors.js';
+import { noGrad } from '../torch/runtime.js';
+import { dispose, Tensor } from '../torch/tensor.js';
+import { type AdapterConfig, parseAdapterConfig, serializeAdapterConfig } from './config.js';
+import type { PeftModel } from './peft-model.js';
+
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+const PREFIX = 'base_model.model.';
+const ADAPTER_LAYERS = /\.(lora_A|lora_B|ia3_l|adapter_down|adapter_up)\.([^.]+)(\.|$)/;
+
+/** PEFT's file key for an adapter tensor: the adapter name dropped, `base_model.model.` in front. */
+function fileKeyOf(modelKey: string, adapter: string): string {
+  if (modelKey === `prompt_encoder.${adapter}.embedding.weight`) return 'prompt_embeddings';
+  return PREFIX + modelKey.replace(ADAPTER_LAYERS, (_, kind: string, _name: string, tail: string) => `.${kind}${tail}`);
+}
+
+/** Every tensor of adapter `name` under the key PEFT writes to adapter_model.safetensors. */
+export function adapterStateDict(model: PeftModel, name: string): Map<string, Tensor> {
+  const state = new Map<string, Tensor>();
+  for (const [key, tensor] of model.adapterParameters(name)) state.set(fileKeyOf(key, name), tensor);
+  for (const [key, tensor] of model.trainedBiases(name)) state.set(PREFIX + key, tensor);
+  for (const { moduleName, parameterName, value } of model.savedModules(name)) state.set(`${PREFIX}${moduleName}.modules_to_save.${parameterName}`, value);
+  return state;
+}
+
+/** Writes adapter_config.json + adapter_model.safetensors, as PeftModel.save_pretrained does; the folder appears whole. */
+export async function saveAdapter(model: PeftModel, dir: string, name = model.activeAdapter ?? 'default', extraConfig: Partial<AdapterConfig> = {}): Promise<void> {
+  const config = { ...model.adapterConfig(name), ...extraConfig } as AdapterConfig;
+  const state = adapterStateDict(model, name);
+  await withAtomicDirectory(dir, async (temporary) => {
+    await writeFileAtomic(path.join(temporary, ADAPTER_CONFIG_FILE), JSON.stringify(serializeAdapterConfig(config), null, 2) + '\n');
+    await saveSafetensorsFile(path.join(temporary, ADAPTER_WEIGHTS_FILE), state, { format: 'pt' });
+  });
+}
+
+export async function readAdapterConfig(dir: string, onWarning?: (message: string) => void): Promise<AdapterConfig> {
+  const file = path.join(dir, ADAPTER_CONFIG_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new TunekitError('E_NOT_FOUND', `${file} not found: an adapter folder needs adapter_config.json and adapter_model.safetensors`);
+  }
+  const json = parseJson(text, file, 'E_ADAPTER_CONFIG');
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new TunekitError('E_ADAPTER_CONFIG', `${file}: expected a JSON object`);
+  return parseAdapterConfig(json as Record<string, unknown>, file, onWarning);
+}
+
+export interface LoadAdapterOptions {
+  /** Keep the adapter trainable (default: inference, everything frozen). */
+  trainable?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Loads a PEFT adapter folder as adapter `name` and activates it. Every tensor must match a tensor the config
+ * creates on this base model, with the same shape; a mismatch names the tensor and both shapes.
+ */
+export async function loadAdapter(model: PeftModel, dir: string, name = 'default', options: LoadAdapterOptions = {}): Promise<AdapterConfig> {
+  const config = await readAdapterConfig(dir, options.onWarning);
+  const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
+  const { tensors } = await loadSafetensorsFile(weightsFile);
+  try {
+    model.addAdapter(name, config);
+    try {
+      const expected = adapterStateDict(model, name);
+      const unexpected = [...tensors.keys()].filter((key) => !expected.has(key));
+      if (unexpected.length > 0) {
+        throw new TunekitError('E_ADAPTER_WEIGHTS', `${weightsFile}: tensor "${unexpected[0]}" has no place in this base model with this adapter config${unexpected.length > 1 ? ` (and ${unexpected.length - 1} more)` : ''}`);
+      }
+      const missing = [...expected.keys()].filter((key) => !tensors.has(key));
+      if (missing.length > 0) throw new TunekitError('E_ADAPTER_WEIGHTS', `${weightsFile}: tensor "${missing[0]}" is missing${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
+      for (const [key, target] of expected) {
+        const source = tensors.get(key) as Tensor;
+        if (source.shape.join() !== target.shape.join()) {
+          throw new TunekitError('E_ADAPTER_WEIGHTS', `${weightsFile}: tensor "${key}" has shape [${source.shape}], the base model needs [${target.shape}]`);
+        }
+        noGrad(() => target.copy_(source));
+      }
+    } catch (error) {
+      model.deleteAdapter(name);
+      throw error;
+    }
+  } finally {
+    dispose(tensors);
+  }
+  if (!options.trainable) for (const tensor of model.parameters()) tensor.requiresGrad = false;
+  return config;
+}

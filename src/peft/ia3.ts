@@ -1,0 +1,65 @@
+import { ParameterDict } from '../nn/container.js';
+import { type LinearAdapter, ProjectionLayer } from '../nn/layers.js';
+import { ones } from '../torch/ops.js';
+import { Tensor } from '../torch/tensor.js';
+
+/**
+ * IA³ on one projection: a learned vector per adapter that rescales the layer's output (attention keys and values)
+ * or, for feed-forward layers, its input. Registered as `ia3_l.<name>` ([out, 1] or [1, in], as PEFT shapes it),
+ * initialized to ones so a new adapter changes nothing.
+ */
+export class Ia3Layer implements LinearAdapter {
+  readonly vectors: ParameterDict;
+  readonly feedforward = new Map<string, boolean>();
+  active: string[] = [];
+
+  constructor(readonly layer: ProjectionLayer) {
+    this.vectors = layer.setChild('ia3_l', new ParameterDict());
+    layer.adapters.push(this);
+  }
+
+  static of(layer: ProjectionLayer): Ia3Layer {
+    const existing = layer.adapters.find((adapter): adapter is Ia3Layer => adapter instanceof Ia3Layer);
+    return existing ?? new Ia3Layer(layer);
+  }
+
+  add(name: string, feedforward: boolean): void {
+    const shape = feedforward ? [1, this.layer.inFeatures] : [this.layer.outFeatures, 1];
+    this.vectors.set(name, ones(shape, { dtype: this.layer.weight.dtype }));
+    this.feedforward.set(name, feedforward);
+  }
+
+  delete(name: string): void {
+    this.vectors.delete(name);
+    this.feedforward.delete(name);
+    this.active = this.active.filter((active) => active !== name);
+  }
+
+  private scale(name: string): Tensor | undefined {
+    return this.vectors.get(name)?.flatten();
+  }
+
+  adaptInput(input: Tensor): Tensor {
+    let x = input;
+    for (const name of this.active) {
+      const vector = this.feedforward.get(name) ? this.scale(name) : undefined;
+      if (vector !== undefined) x = x.mul(vector.to(x.dtype));
+    }
+    return x;
+  }
+
+  adaptOutput(_input: Tensor, output: Tensor): Tensor {
+    let y = output;
+    for (const name of this.active) {
+      const vector = this.feedforward.get(name) ? undefined : this.scale(name);
+      if (vector !== undefined) y = y.mul(vector.to(y.dtype));
+    }
+    return y;
+  }
+
+  detach(): void {
+    for (const name of [...this.feedforward.keys()]) this.delete(name);
+    this.layer.deleteChild('ia3_l');
+    this.layer.adapters.splice(this.layer.adapters.indexOf(this), 1);
+  }
+}
