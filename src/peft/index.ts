@@ -6,3 +6,4 @@ export { Ia3Layer } from './ia3.js';
 export { BottleneckLayer } from './bottleneck.js';
 export { SoftPrompt } from './prompt-tuning.js';
 export { DEFAULT_LORA_TARGETS, DEFAULT_IA3_TARGETS, selectProjections, isTargeted } from './targets.js';
+export { selectTrainable, type SelectiveOptions } from './selective.js';
