@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -90,5 +91,41 @@ describe('tunekit generate and info', { skip: hasShared ? false : 'no ../shared'
     assert.equal(info.parameters, 260032);
     assert.equal(info.dtype, 'float32');
     assert.equal(info.parameterBytes, 260032 * 4);
+  });
+});
+
+describe('tunekit merge, generate --adapter and inspect', { skip: hasShared ? false : 'no ../shared' }, () => {
+  const tiny = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
+
+  it('merge writes a plain model whose generation equals the adapter\'s', () => {
+    const golden = JSON.parse(readFileSync(path.join(tiny, 'llama', 'golden.json'), 'utf8'));
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'tunekit-merge-')), 'merged');
+    const merged = run(['merge', '--model', path.join(tiny, 'llama'), '--adapter', path.join(tiny, 'llama', 'adapters', 'lora_all_linear'), '--out', out]);
+    assert.equal(merged.status, 0, merged.stderr);
+    assert.ok(existsSync(path.join(out, 'model.safetensors')) && existsSync(path.join(out, 'config.json')));
+    const ids = golden.generate.inputs.single.input_ids[0].join(',');
+    const result = run(['generate', '--model', out, '--prompt-ids', ids, '--max-new-tokens', '12', '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout.trim()).ids, golden.adapters.lora_all_linear.generate_greedy_single[0]);
+    rmSync(path.dirname(out), { recursive: true, force: true });
+  });
+
+  it('generate --adapter uses a soft prompt', () => {
+    const golden = JSON.parse(readFileSync(path.join(tiny, 't5_flan', 'golden.json'), 'utf8'));
+    const ids = golden.generate.inputs.single.input_ids[0].join(',');
+    const result = run(['generate', '--model', path.join(tiny, 't5_flan'), '--adapter', path.join(tiny, 't5_flan', 'adapters', 'prompt_tuning'), '--prompt-ids', ids, '--max-new-tokens', '12', '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout.trim()).ids, golden.adapters.prompt_tuning.generate_greedy_single[0]);
+  });
+
+  it('inspect soft-prompt lists k neighbours per virtual token; a LoRA adapter is refused', () => {
+    const result = run(['inspect', 'soft-prompt', '--model', path.join(tiny, 'llama'), '--adapter', path.join(tiny, 'llama', 'adapters', 'prompt_tuning'), '--top-k', '3', '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const rows = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(rows.length, 5);
+    assert.ok(rows.every((row) => row.nearest.length === 3 && row.nearest[0].similarity >= row.nearest[2].similarity));
+    const refused = run(['inspect', 'soft-prompt', '--model', path.join(tiny, 'llama'), '--adapter', path.join(tiny, 'llama', 'adapters', 'lora_default')]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /not a soft prompt/);
   });
 });

@@ -3,6 +3,7 @@ import { generate } from '../generate/index.js';
 import type { GenerationOptions } from '../generate/options.js';
 import { modelSource } from '../models/load.js';
 import { flagBoolean, flagNumber, flagString, parseArgs, type ParsedArgs } from './args.js';
+import { adapterFromFlags, ADAPTER_FLAG_HELP } from './adapter-options.js';
 import { loadModelFromFlags, MODEL_FLAGS_HELP } from './model-options.js';
 import type { Verb } from './verb.js';
 
@@ -49,6 +50,7 @@ export const generateVerb: Verb = {
     '',
     'Greedy decoding by default; beam search with --num-beams; sampling with --temperature/--top-p/--top-k.',
     ...MODEL_FLAGS_HELP,
+    ADAPTER_FLAG_HELP,
     '  --prompt TEXT            the prompt (needs tokenizer.json in the model folder)',
     '  --prompt-ids 1,2,3       the prompt as token ids (works without a tokenizer); used exactly as given',
     '  --chat                   wrap --prompt as a user message with the model\'s chat template',
@@ -67,6 +69,8 @@ export const generateVerb: Verb = {
     const promptIds = flagString(args, 'prompt-ids');
     if ((promptText === undefined) === (promptIds === undefined)) throw new TunekitError('E_FLAG', 'give exactly one of --prompt TEXT or --prompt-ids 1,2,3');
     const { model, tokenizer } = await loadModelFromFlags(args, { json });
+    const peft = await adapterFromFlags(args, model);
+    const run = (inputs: { inputIds: number[][] }, options: GenerationOptions) => (peft === null ? generate(model, inputs, options) : peft.generate(inputs, options));
     try {
       let ids: number[];
       if (promptIds !== undefined) ids = parseIds(promptIds);
@@ -83,11 +87,11 @@ export const generateVerb: Verb = {
         const stream = tokenizer.decodeStream({ skipSpecialTokens: true, promptIds: model.kind === 'causal' ? ids : undefined });
         if (model.kind === 'causal') process.stdout.write(tokenizer.decode(ids, { skipSpecialTokens: true }));
         options.onTokens = (tokens) => process.stdout.write(stream.step(tokens[0]));
-        generate(model, { inputIds: [ids] }, options);
+        run({ inputIds: [ids] }, options);
         process.stdout.write(stream.flush() + '\n');
         return 0;
       }
-      const result = generate(model, { inputIds: [ids] }, options);
+      const result = run({ inputIds: [ids] }, options);
       result.sequences.forEach((sequence, i) => {
         const record: Record<string, unknown> = { ids: sequence };
         if (tokenizer !== null) record.text = tokenizer.decode(model.kind === 'causal' ? sequence : sequence.slice(prefix), { skipSpecialTokens: true });

@@ -7,6 +7,8 @@ const verbs: Record<string, () => Promise<Verb>> = {
   demo: async () => (await import('./demo.js')).demoVerb,
   generate: async () => (await import('./generate.js')).generateVerb,
   info: async () => (await import('./info.js')).infoVerb,
+  inspect: async () => (await import('./inspect.js')).inspectVerb,
+  merge: async () => (await import('./merge.js')).mergeVerb,
   score: async () => (await import('./score.js')).scoreVerb,
 };
 

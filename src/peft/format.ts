@@ -70,19 +70,21 @@ export async function loadAdapter(model: PeftModel, dir: string, name = 'default
     model.addAdapter(name, config);
     try {
       const expected = adapterStateDict(model, name);
+      for (const [key, target] of expected) {
+        const source = tensors.get(key);
+        if (source !== undefined && source.shape.join() !== target.shape.join()) {
+          throw new TunekitError('E_ADAPTER_WEIGHTS', `${weightsFile}: tensor "${key}" has shape [${source.shape}], the base model needs [${target.shape}]`);
+        }
+      }
       const unexpected = [...tensors.keys()].filter((key) => !expected.has(key));
       if (unexpected.length > 0) {
         throw new TunekitError('E_ADAPTER_WEIGHTS', `${weightsFile}: tensor "${unexpected[0]}" has no place in this base model with this adapter config${unexpected.length > 1 ? ` (and ${unexpected.length - 1} more)` : ''}`);
       }
       const missing = [...expected.keys()].filter((key) => !tensors.has(key));
       if (missing.length > 0) throw new TunekitError('E_ADAPTER_WEIGHTS', `${weightsFile}: tensor "${missing[0]}" is missing${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
-      for (const [key, target] of expected) {
-        const source = tensors.get(key) as Tensor;
-        if (source.shape.join() !== target.shape.join()) {
-          throw new TunekitError('E_ADAPTER_WEIGHTS', `${weightsFile}: tensor "${key}" has shape [${source.shape}], the base model needs [${target.shape}]`);
-        }
-        noGrad(() => target.copy_(source));
-      }
+      noGrad(() => {
+        for (const [key, target] of expected) target.copy_(tensors.get(key) as Tensor);
+      });
     } catch (error) {
       model.deleteAdapter(name);
       throw error;

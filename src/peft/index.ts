@@ -7,3 +7,4 @@ export { BottleneckLayer } from './bottleneck.js';
 export { SoftPrompt } from './prompt-tuning.js';
 export { DEFAULT_LORA_TARGETS, DEFAULT_IA3_TARGETS, selectProjections, isTargeted } from './targets.js';
 export { selectTrainable, type SelectiveOptions } from './selective.js';
+export { nearestTokens, type NearestToken } from './inspect.js';
