@@ -3,7 +3,7 @@
   "targets": [
     {
       "target_name": "tunekit",
-      "sources": ["src/addon.cc"],
+      "sources": ["src/addon.cc", "src/nf4.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<(torch_include)",

@@ -20,6 +20,8 @@
 #include <torch/version.h>
 #endif
 
+#include "nf4.h"
+
 #include <atomic>
 #include <cstring>
 #include <deque>
@@ -503,6 +505,58 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), version);
 }
 
+// ---------------------------------------------------------------- NF4 (QLoRA)
+
+tunekit::nf4::Quantized quantizedFrom(const Napi::CallbackInfo& info, size_t first) {
+  return {unwrapTensor(info[first], "nf4"), unwrapTensor(info[first + 1], "nf4"), unwrapTensor(info[first + 2], "nf4"),
+          unwrapTensor(info[first + 3], "nf4")};
+}
+
+// nf4Quantize(weight, blockSize, scaleBlockSize) -> [codes, scaleCodes, scaleScales, scaleOffset]
+Napi::Value Nf4Quantize(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto q = tunekit::nf4::quantize(unwrapTensor(info[0], "nf4Quantize"), info[1].As<Napi::Number>().Int64Value(), info[2].As<Napi::Number>().Int64Value());
+    auto result = Napi::Array::New(info.Env(), 4);
+    result.Set(0u, wrapTensor(info.Env(), q.codes));
+    result.Set(1u, wrapTensor(info.Env(), q.scaleCodes));
+    result.Set(2u, wrapTensor(info.Env(), q.scaleScales));
+    result.Set(3u, wrapTensor(info.Env(), q.scaleOffset));
+    return result;
+  });
+}
+
+// nf4Dequantize(codes, scaleCodes, scaleScales, scaleOffset, shape, dtype, blockSize, scaleBlockSize, withTensorOps)
+Napi::Value Nf4Dequantize(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto q = quantizedFrom(info, 0);
+    auto shape = toIntVector(info[4], "nf4Dequantize shape");
+    auto dtype = static_cast<at::ScalarType>(info[5].As<Napi::Number>().Int32Value());
+    int64_t block = info[6].As<Napi::Number>().Int64Value();
+    int64_t scaleBlock = info[7].As<Napi::Number>().Int64Value();
+    bool tensorOps = info.Length() > 8 && info[8].ToBoolean().Value();
+    at::Tensor out = tensorOps ? tunekit::nf4::dequantizeWithTensorOps(q, shape, dtype, block, scaleBlock)
+                               : tunekit::nf4::dequantize(q, shape, dtype, block, scaleBlock);
+    return wrapTensor(info.Env(), out);
+  });
+}
+
+// nf4Linear(input, codes, scaleCodes, scaleScales, scaleOffset, shape, blockSize, scaleBlockSize)
+Napi::Value Nf4Linear(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto q = quantizedFrom(info, 1);
+    auto shape = toIntVector(info[5], "nf4Linear shape");
+    at::Tensor out = tunekit::nf4::linear(unwrapTensor(info[0], "nf4Linear"), q, shape, info[6].As<Napi::Number>().Int64Value(),
+                                          info[7].As<Napi::Number>().Int64Value());
+    return wrapTensor(info.Env(), out);
+  });
+}
+
+Napi::Value Nf4Levels(const Napi::CallbackInfo& info) {
+  auto result = Napi::Array::New(info.Env(), 16);
+  for (uint32_t i = 0; i < 16; i++) result.Set(i, static_cast<double>(tunekit::nf4::kLevels[i]));
+  return result;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto set = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name)); };
   set("opHandle", OpHandle);
@@ -532,6 +586,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   set("memory", Memory);
   set("cudaDeviceCount", CudaDeviceCount);
   set("version", Version);
+  set("nf4Quantize", Nf4Quantize);
+  set("nf4Dequantize", Nf4Dequantize);
+  set("nf4Linear", Nf4Linear);
+  set("nf4Levels", Nf4Levels);
   return exports;
 }
 

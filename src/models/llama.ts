@@ -183,7 +183,8 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     this.model = this.registerModule('model', new LlamaModel(config, options));
     this.lm_head = this.registerModule('lm_head', new Linear(config.hiddenSize, config.vocabSize, { ...options, bias: false }));
     if (config.tieWordEmbeddings) this.tieWeights();
-    this.#inverseFrequencies = this.registerBuffer('inv_freq', inverseFrequencies(config.rope), false);
+    // transformers keeps RoPE frequencies in float32 whatever the model dtype.
+    this.#inverseFrequencies = this.registerBuffer('inv_freq', inverseFrequencies(config.rope), false, { keepDtype: true });
   }
 
   /** Shares the output head with the token embedding (`tie_word_embeddings`). */

@@ -1,7 +1,8 @@
 import { type DType } from '../torch/dtype.js';
 import { empty, ones, randn, zeros } from '../torch/ops.js';
 import { noGrad } from '../torch/runtime.js';
-import { type Device, Tensor } from '../torch/tensor.js';
+import { NF4Tensor } from '../torch/nf4.js';
+import { type Device, Tensor, tidy } from '../torch/tensor.js';
 import * as F from './functional.js';
 import { Module } from './module.js';
 
@@ -50,6 +51,10 @@ export interface LinearAdapter {
 /** A weight-times-input layer that PEFT methods can attach to (Linear and GPT-2's Conv1D). */
 export abstract class ProjectionLayer extends Module {
   readonly adapters: LinearAdapter[] = [];
+  /** The frozen weight in NF4 (QLoRA), [out, in]; when set, the float `weight` parameter is gone. */
+  quantizedWeight: NF4Tensor | null = null;
+  /** Dtype the layer computes in (the float weight's, or the compute dtype chosen when quantizing). */
+  computeDtype: DType = 'float32';
 
   constructor(
     readonly inFeatures: number,
@@ -64,6 +69,47 @@ export abstract class ProjectionLayer extends Module {
 
   get bias(): Tensor | null {
     return this.optionalParameter('bias');
+  }
+
+  /** The weight's dtype whether it is stored in float or in NF4. */
+  get weightDtype(): DType {
+    return this.quantizedWeight === null ? this.weight.dtype : this.computeDtype;
+  }
+
+  get weightDevice(): Device {
+    return (this.quantizedWeight === null ? this.weight.device : this.quantizedWeight.device) as Device;
+  }
+
+  /** Replaces the float weight by its NF4 quantization (freed); the layer then computes in `computeDtype`. */
+  quantize(computeDtype: DType, options: { blockSize?: number; scaleBlockSize?: number } = {}): NF4Tensor {
+    const weight = this.weight;
+    const quantized = tidy(() => NF4Tensor.quantize(this.fanInFanOut ? weight.t() : weight, options));
+    this.quantizedWeight = quantized;
+    // Non-persistent buffers: they follow `to(device)` but are not checkpoint weights.
+    this.registerBuffer('weight_nf4_codes', quantized.codes, false, { keepDtype: true });
+    this.registerBuffer('weight_nf4_scale_codes', quantized.scaleCodes, false, { keepDtype: true });
+    this.registerBuffer('weight_nf4_scale_scales', quantized.scaleScales, false, { keepDtype: true });
+    this.registerBuffer('weight_nf4_scale_offset', quantized.scaleOffset, false, { keepDtype: true });
+    this.computeDtype = computeDtype;
+    this.removeParameter('weight')?.dispose();
+    const bias = this.bias;
+    if (bias !== null && bias.dtype !== computeDtype) this.to(computeDtype);
+    return quantized;
+  }
+
+  /** Restores a float weight (dequantized, or `weight` when given) in place of the NF4 one. */
+  dequantize(weight?: Tensor): Tensor {
+    const quantized = this.quantizedWeight;
+    if (quantized === null) return this.weight;
+    const restored = weight ?? quantized.dequantize(this.computeDtype);
+    const stored = this.fanInFanOut ? tidy(() => restored.t().contiguous()) : restored;
+    if (stored !== restored) restored.dispose();
+    this.registerParameter('weight', stored);
+    stored.requiresGrad = false;
+    for (const name of ['weight_nf4_codes', 'weight_nf4_scale_codes', 'weight_nf4_scale_scales', 'weight_nf4_scale_offset']) this.removeBuffer(name);
+    quantized.dispose();
+    this.quantizedWeight = null;
+    return stored;
   }
 
   /** Whether the weight is stored [in, out] (Conv1D) rather than [out, in] (Linear). */
@@ -93,6 +139,10 @@ export class Linear extends ProjectionLayer {
   }
 
   project(input: Tensor): Tensor {
+    if (this.quantizedWeight !== null) {
+      const output = this.quantizedWeight.linear(input.to(this.computeDtype));
+      return this.bias === null ? output : output.add(this.bias);
+    }
     return F.linear(input, this.weight, this.bias);
   }
 }
@@ -189,6 +239,7 @@ export class Conv1D extends ProjectionLayer {
   }
 
   project(input: Tensor): Tensor {
+    if (this.quantizedWeight !== null) return this.quantizedWeight.linear(input.to(this.computeDtype)).add(this.bias as Tensor);
     return F.linear(input, this.weight.t(), this.bias);
   }
 }

@@ -1,5 +1,5 @@
 import { TunekitError } from '../errors.js';
-import { type DType } from '../torch/dtype.js';
+import { type DType, isFloatingDtype } from '../torch/dtype.js';
 import { callOp, type Device, Tensor } from '../torch/tensor.js';
 import { noGrad } from '../torch/runtime.js';
 
@@ -24,7 +24,7 @@ export function matchesPattern(name: string, pattern: NamePattern): boolean {
 export class Module {
   training = true;
   readonly #parameters = new Map<string, Tensor | null>();
-  readonly #buffers = new Map<string, { tensor: Tensor; persistent: boolean }>();
+  readonly #buffers = new Map<string, { tensor: Tensor; persistent: boolean; keepDtype: boolean }>();
   readonly #modules = new Map<string, Module>();
 
   /** Makes `tensor` a trainable leaf owned by this module (never disposed by `tidy`). */
@@ -38,9 +38,9 @@ export class Module {
   }
 
   /** A tensor that is state but not trained (e.g. RoPE tables); persistent buffers appear in `stateDict()`. */
-  protected registerBuffer(name: string, tensor: Tensor, persistent = true): Tensor {
+  protected registerBuffer(name: string, tensor: Tensor, persistent = true, options: { keepDtype?: boolean } = {}): Tensor {
     tensor.keep();
-    this.#buffers.set(name, { tensor, persistent });
+    this.#buffers.set(name, { tensor, persistent, keepDtype: options.keepDtype ?? false });
     return tensor;
   }
 
@@ -84,6 +84,12 @@ export class Module {
       if (module === undefined) return undefined;
     }
     return module;
+  }
+
+  protected removeBuffer(name: string): Tensor | undefined {
+    const entry = this.#buffers.get(name);
+    this.#buffers.delete(name);
+    return entry?.tensor;
   }
 
   /** Unregisters a parameter of this module and returns it (the caller decides whether to dispose it). */
@@ -241,8 +247,15 @@ export class Module {
   to(target: DType | Device | { dtype?: DType; device?: Device }): this {
     noGrad(() => {
       const tensors = new Set<Tensor>([...this.parameters(), ...this.namedBuffers().map(([, t]) => t)]);
+      const fixedDtype = new Set<Tensor>();
+      for (const [, module] of this.namedModules()) for (const { tensor, keepDtype } of module.#buffers.values()) if (keepDtype) fixedDtype.add(tensor);
+      const options = typeof target === 'string' ? (target === 'cpu' || target.startsWith('cuda') ? { device: target as Device } : { dtype: target as DType }) : target;
       for (const tensor of tensors) {
-        const converted = tensor.to(target);
+        // As in PyTorch, a dtype change applies to floating-point tensors only (codes and ids keep theirs).
+        const floating = isFloatingDtype(tensor.dtype) && !fixedDtype.has(tensor);
+        const wanted = floating ? options : { device: options.device };
+        if (wanted.dtype === undefined && wanted.device === undefined) continue;
+        const converted = tensor.to(wanted);
         callOp('aten::set_data', tensor, converted);
         converted.dispose();
       }

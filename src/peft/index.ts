@@ -8,3 +8,4 @@ export { SoftPrompt } from './prompt-tuning.js';
 export { DEFAULT_LORA_TARGETS, DEFAULT_IA3_TARGETS, selectProjections, isTargeted } from './targets.js';
 export { selectTrainable, type SelectiveOptions } from './selective.js';
 export { nearestTokens, type NearestToken } from './inspect.js';
+export { quantizeModel, dequantizeModel, requantizeLayers, type QuantizeOptions, type QuantizeReport } from './qlora.js';

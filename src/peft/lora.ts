@@ -65,8 +65,8 @@ export class LoraLayer implements LinearAdapter {
   add(name: string, settings: LoraSettings): void {
     if (this.loraA.has(name)) throw new TunekitError('E_ADAPTER', `adapter "${name}" already exists on this layer`);
     if (!Number.isInteger(settings.r) || settings.r < 1) throw new TunekitError('E_ADAPTER', `LoRA rank r must be a positive integer, got ${settings.r}`);
-    const dtype = this.layer.weight.dtype;
-    const device = this.layer.weight.device as 'cpu';
+    const dtype = this.layer.weightDtype;
+    const device = this.layer.weightDevice;
     const a = this.loraA.set(name, new Linear(this.layer.inFeatures, settings.r, { bias: false, dtype, device }));
     const b = this.loraB.set(name, new Linear(settings.r, this.layer.outFeatures, { bias: false, dtype, device }));
     this.dropout.set(name, new LoraDropout(settings.dropout));
@@ -100,9 +100,13 @@ export class LoraLayer implements LinearAdapter {
     });
   }
 
-  /** Adds the adapter's delta into the base weight (computed in float32), so it costs nothing at inference. */
+  /**
+   * Adds the adapter's delta into the base weight (computed in float32), so it costs nothing at inference. An NF4
+   * base is dequantized first and stays in float (QLoRA's merge); see `mergeQuantized` to re-quantize.
+   */
   merge(name: string): void {
     if (this.merged.has(name)) return;
+    if (this.layer.quantizedWeight !== null) this.layer.dequantize();
     noGrad(() => tidy(() => this.layer.weight.copy_(this.layer.weight.float().add(this.deltaWeight(name)))));
     this.merged.add(name);
   }

@@ -4,3 +4,4 @@ export * from './ops.js';
 export * from './runtime.js';
 export { type DType, dtypeByteSize, isFloatingDtype, toSafetensorsDtype, fromSafetensorsDtype } from './dtype.js';
 export type { TypedArray } from './dtype.js';
+export { NF4Tensor, nf4Levels } from './nf4.js';

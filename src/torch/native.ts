@@ -37,6 +37,29 @@ export interface NativeAddon {
   memory(): { liveTensors: number; liveBytes: number };
   cudaDeviceCount(): number;
   version(): string;
+  nf4Quantize(weight: TensorHandle, blockSize: number, scaleBlockSize: number): TensorHandle[];
+  nf4Dequantize(
+    codes: TensorHandle,
+    scaleCodes: TensorHandle,
+    scaleScales: TensorHandle,
+    scaleOffset: TensorHandle,
+    shape: readonly number[],
+    dtype: number,
+    blockSize: number,
+    scaleBlockSize: number,
+    withTensorOps?: boolean,
+  ): TensorHandle;
+  nf4Linear(
+    input: TensorHandle,
+    codes: TensorHandle,
+    scaleCodes: TensorHandle,
+    scaleScales: TensorHandle,
+    scaleOffset: TensorHandle,
+    shape: readonly number[],
+    blockSize: number,
+    scaleBlockSize: number,
+  ): TensorHandle;
+  nf4Levels(): number[];
 }
 
 function findAddon(): string {
