@@ -33,7 +33,7 @@ describe('memory stays flat while training', () => {
     assert.equal(memory().liveTensors, tensorsAfterWarmup);
     assert.equal(memory().liveBytes, bytesAfterWarmup);
     const growthMb = (process.memoryUsage.rss() - rssAfterWarmup) / 2 ** 20;
-    assert.ok(growthMb < 24, `RSS grew ${growthMb.toFixed(1)} MiB over 170 steps (samples: ${samples.map((s) => (s / 2 ** 20).toFixed(0)).join(', ')})`);
+    assert.ok(growthMb < 12, `RSS grew ${growthMb.toFixed(1)} MiB over 170 steps (samples: ${samples.map((s) => (s / 2 ** 20).toFixed(0)).join(', ')})`);
     const live = memory().liveTensors;
     optimizer.dispose();
     model.dispose();

@@ -23,6 +23,7 @@
 #include "nf4.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -32,58 +33,82 @@
 namespace {
 
 // ---------------------------------------------------------------- tensor handles and memory accounting
+//
+// A tensor handle is a plain JS number naming a slot in this thread's table (slot + generation·2^24, so a stale
+// handle to a reused slot is caught). No JS object owns native memory and no GC finalizer is involved: Node runs
+// N-API finalizers only when the event loop turns, and a synchronous training loop never lets it turn.
 
-struct TensorHolder {
+struct Slot {
   at::Tensor tensor;
+  uint32_t generation = 0;
   int64_t bytes = 0;
 };
 
-std::atomic<int64_t> liveTensors{0};
-std::atomic<int64_t> liveBytes{0};
+struct TensorTable {
+  std::vector<Slot> slots;
+  std::vector<uint32_t> freeSlots;
+  int64_t liveTensors = 0;
+  int64_t liveBytes = 0;
+};
 
-// Marks externals made by this addon, so a stray object is refused instead of dereferenced.
-constexpr napi_type_tag kTensorTag = {0x7475'6e65'6b69'7421ULL, 0x7465'6e73'6f72'0001ULL};
+// One table per JS thread (main thread, each worker): an environment never leaves its thread.
+thread_local TensorTable table;
+
+constexpr double kSlotRange = 16777216.0;  // 2^24 slots per table
+constexpr uint32_t kGenerationRange = 1u << 28;
 
 int64_t tensorBytes(const at::Tensor& tensor) {
   return tensor.defined() ? static_cast<int64_t>(tensor.numel() * tensor.element_size()) : 0;
 }
 
-void releaseHolder(Napi::Env env, TensorHolder* holder) {
-  if (!holder->tensor.defined()) return;
-  liveTensors--;
-  liveBytes -= holder->bytes;
-  Napi::MemoryManagement::AdjustExternalMemory(env, -holder->bytes);
-  holder->tensor.reset();
-}
-
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   if (!tensor.defined()) return env.Null();
-  auto* holder = new TensorHolder{std::move(tensor), 0};
-  holder->bytes = tensorBytes(holder->tensor);
-  liveTensors++;
-  liveBytes += holder->bytes;
-  Napi::MemoryManagement::AdjustExternalMemory(env, holder->bytes);
-  auto external = Napi::External<TensorHolder>::New(env, holder, [](Napi::Env env, TensorHolder* h) {
-    releaseHolder(env, h);
-    delete h;
-  });
-  external.TypeTag(&kTensorTag);
-  return external;
+  uint32_t index;
+  if (!table.freeSlots.empty()) {
+    index = table.freeSlots.back();
+    table.freeSlots.pop_back();
+  } else {
+    if (table.slots.size() >= static_cast<size_t>(kSlotRange)) throw Napi::RangeError::New(env, "too many live tensors (16M): dispose some");
+    index = static_cast<uint32_t>(table.slots.size());
+    table.slots.emplace_back();
+  }
+  Slot& slot = table.slots[index];
+  slot.bytes = tensorBytes(tensor);
+  slot.tensor = std::move(tensor);
+  table.liveTensors++;
+  table.liveBytes += slot.bytes;
+  Napi::MemoryManagement::AdjustExternalMemory(env, slot.bytes);
+  return Napi::Number::New(env, static_cast<double>(index) + static_cast<double>(slot.generation) * kSlotRange);
 }
 
-TensorHolder* unwrapHolder(const Napi::Value& value, const char* what) {
-  if (!value.IsExternal() || !value.As<Napi::External<TensorHolder>>().CheckTypeTag(&kTensorTag)) {
+Slot* slotOf(const Napi::Value& value, const char* what) {
+  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected a tensor handle");
+  double handle = value.As<Napi::Number>().DoubleValue();
+  double generation = std::floor(handle / kSlotRange);
+  double index = handle - generation * kSlotRange;
+  if (!(handle >= 0) || index >= static_cast<double>(table.slots.size())) {
     throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected a tensor handle");
   }
-  return value.As<Napi::External<TensorHolder>>().Data();
+  Slot& slot = table.slots[static_cast<size_t>(index)];
+  if (static_cast<double>(slot.generation) != generation) return nullptr;
+  return &slot;
 }
 
 const at::Tensor& unwrapTensor(const Napi::Value& value, const char* what) {
-  TensorHolder* holder = unwrapHolder(value, what);
-  if (!holder->tensor.defined()) {
-    throw Napi::Error::New(value.Env(), std::string(what) + ": tensor was disposed");
-  }
-  return holder->tensor;
+  Slot* slot = slotOf(value, what);
+  if (slot == nullptr || !slot->tensor.defined()) throw Napi::Error::New(value.Env(), std::string(what) + ": tensor was disposed");
+  return slot->tensor;
+}
+
+void releaseSlot(Napi::Env env, const Napi::Value& value) {
+  Slot* slot = slotOf(value, "dispose");
+  if (slot == nullptr || !slot->tensor.defined()) return;
+  table.liveTensors--;
+  table.liveBytes -= slot->bytes;
+  Napi::MemoryManagement::AdjustExternalMemory(env, -slot->bytes);
+  slot->tensor.reset();
+  slot->generation = (slot->generation + 1) % kGenerationRange;
+  table.freeSlots.push_back(static_cast<uint32_t>(slot - table.slots.data()));
 }
 
 // ---------------------------------------------------------------- error translation
@@ -292,6 +317,17 @@ Napi::Value OpSchema(const Napi::CallbackInfo& info) {
   });
 }
 
+// opReturns(handle): the kind of each return, so JS can tell tensor handles from plain numbers.
+Napi::Value OpReturns(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const OpEntry& entry = opAt(info.Env(), info[0].As<Napi::Number>().Int64Value());
+    const auto& returns = entry.handle.schema().returns();
+    auto result = Napi::Array::New(info.Env(), returns.size());
+    for (size_t i = 0; i < returns.size(); i++) result.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), returns[i].type()->str()));
+    return result;
+  });
+}
+
 // call(handle, argsArray): runs the operator; one return gives a value, several give an array, none gives null.
 Napi::Value Call(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
@@ -389,12 +425,13 @@ Napi::Value Item(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
-  releaseHolder(info.Env(), unwrapHolder(info[0], "dispose"));
+  releaseSlot(info.Env(), info[0]);
   return info.Env().Undefined();
 }
 
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !unwrapHolder(info[0], "isDisposed")->tensor.defined());
+  Slot* slot = slotOf(info[0], "isDisposed");
+  return Napi::Boolean::New(info.Env(), slot == nullptr || !slot->tensor.defined());
 }
 
 Napi::Value SameStorage(const Napi::CallbackInfo& info) {
@@ -489,8 +526,8 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   auto result = Napi::Object::New(info.Env());
-  result.Set("liveTensors", static_cast<double>(liveTensors.load()));
-  result.Set("liveBytes", static_cast<double>(liveBytes.load()));
+  result.Set("liveTensors", static_cast<double>(table.liveTensors));
+  result.Set("liveBytes", static_cast<double>(table.liveBytes));
   return result;
 }
 
@@ -561,6 +598,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto set = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name)); };
   set("opHandle", OpHandle);
   set("opSchema", OpSchema);
+  set("opReturns", OpReturns);
   set("call", Call);
   set("fromBytes", FromBytes);
   set("toBytes", ToBytes);

@@ -5,13 +5,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TunekitError } from '../errors.js';
 
-/** An opaque libtorch tensor owned by the addon. */
-export type TensorHandle = object & { readonly __tensorHandle: unique symbol };
+/** A libtorch tensor held by the addon's table: a number naming its slot (and the slot's generation). */
+export type TensorHandle = number & { readonly __tensorHandle: unique symbol };
 
 /** The functions native/src/addon.cc exports. */
 export interface NativeAddon {
   opHandle(name: string, overload: string): number;
   opSchema(handle: number): string;
+  /** The type of each return of an operator ("Tensor", "Tensor[]", "Tensor?", "int", …). */
+  opReturns(handle: number): string[];
   call(handle: number, args: unknown[]): unknown;
   fromBytes(bytes: ArrayBufferView, dtype: number, shape: readonly number[]): TensorHandle;
   toBytes(tensor: TensorHandle): ArrayBuffer;

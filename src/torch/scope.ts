@@ -6,10 +6,12 @@ export interface Scoped {
 
 const scopes: Set<Scoped>[] = [];
 
-/** Called by every new tensor: the innermost open scope will own it. */
-export function track(tensor: Scoped): void {
+/** Called by every new tensor: the innermost open scope will own it. Returns false when no scope is open. */
+export function track(tensor: Scoped): boolean {
   const scope = scopes[scopes.length - 1];
-  if (scope !== undefined) scope.add(tensor);
+  if (scope === undefined) return false;
+  scope.add(tensor);
+  return true;
 }
 
 export function untrack(tensor: Scoped): void {
@@ -37,7 +39,7 @@ function collect(value: unknown, isTensor: (v: unknown) => v is Scoped, found: S
  * plain objects) and those marked with `keep()`. Returned tensors move to the enclosing scope. `fn` must be
  * synchronous: a scope cannot follow an `await`.
  */
-export function runScoped<T>(fn: () => T, isTensor: (v: unknown) => v is Scoped): T {
+export function runScoped<T>(fn: () => T, isTensor: (v: unknown) => v is Scoped, onEscape: (tensor: Scoped) => void): T {
   const scope = new Set<Scoped>();
   scopes.push(scope);
   let result: T;
@@ -54,8 +56,10 @@ export function runScoped<T>(fn: () => T, isTensor: (v: unknown) => v is Scoped)
   collect(result, isTensor, returned);
   const parent = scopes[scopes.length - 1];
   for (const tensor of scope) {
-    if (returned.has(tensor)) parent?.add(tensor);
-    else if (!tensor.isKept) tensor.dispose();
+    if (returned.has(tensor)) {
+      if (parent !== undefined) parent.add(tensor);
+      else onEscape(tensor);
+    } else if (!tensor.isKept) tensor.dispose();
   }
   return result;
 }

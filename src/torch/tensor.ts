@@ -9,53 +9,86 @@ export type Scalar = number | boolean;
 /** A number where a tensor is accepted stands for a 0-d tensor (PyTorch's Scalar overloads). */
 export type TensorOrScalar = Tensor | Scalar;
 
-const opIds = new Map<string, number>();
+interface OpInfo {
+  id: number;
+  /** Per return: whether it is a tensor, a tensor list, an optional tensor, or a plain value. */
+  returns: ('tensor' | 'tensors' | 'optional' | 'value')[];
+}
 
-/** Resolves "aten::name.overload" in PyTorch's dispatcher once, then reuses the handle. */
-export function opId(qualifiedName: string): number {
-  let id = opIds.get(qualifiedName);
-  if (id === undefined) {
+const ops = new Map<string, OpInfo>();
+
+function returnKind(type: string): OpInfo['returns'][number] {
+  if (type === 'Tensor') return 'tensor';
+  if (type === 'Tensor?') return 'optional';
+  if (type === 'Tensor[]' || type === 'Tensor?[]') return 'tensors';
+  return 'value';
+}
+
+function opInfo(qualifiedName: string): OpInfo {
+  let info = ops.get(qualifiedName);
+  if (info === undefined) {
     const separator = qualifiedName.indexOf('.', qualifiedName.indexOf('::'));
     const name = separator < 0 ? qualifiedName : qualifiedName.slice(0, separator);
     const overload = separator < 0 ? '' : qualifiedName.slice(separator + 1);
-    id = native().opHandle(name, overload);
-    opIds.set(qualifiedName, id);
+    const id = native().opHandle(name, overload);
+    info = { id, returns: native().opReturns(id).map(returnKind) };
+    ops.set(qualifiedName, info);
   }
-  return id;
+  return info;
+}
+
+/** Resolves "aten::name.overload" in PyTorch's dispatcher once, then reuses the handle. */
+export function opId(qualifiedName: string): number {
+  return opInfo(qualifiedName).id;
 }
 
 function toNative(arg: unknown): unknown {
   if (arg instanceof Tensor) return arg.handle;
-  if (Array.isArray(arg) && arg.length > 0 && (arg[0] instanceof Tensor || arg.some((a) => a instanceof Tensor))) {
+  if (Array.isArray(arg) && arg.length > 0 && arg.some((a) => a instanceof Tensor)) {
     return arg.map((a) => (a instanceof Tensor ? a.handle : a));
   }
   return arg;
 }
 
-function fromNative(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(fromNative);
-  return new Tensor(value as TensorHandle);
+function wrapReturn(value: unknown, kind: OpInfo['returns'][number]): unknown {
+  switch (kind) {
+    case 'tensor':
+      return new Tensor(value as TensorHandle);
+    case 'optional':
+      return value === null ? null : new Tensor(value as TensorHandle);
+    case 'tensors':
+      return (value as (TensorHandle | null)[]).map((handle) => (handle === null ? null : new Tensor(handle)));
+    case 'value':
+      return value;
+  }
 }
 
 /**
  * Calls any ATen operator by its schema name, e.g. `callOp('aten::add.Tensor', a, b, 1)`. Tensors and arrays of
- * tensors are passed through; `undefined` takes the schema default. Returned tensors are new `Tensor`s.
+ * tensors are passed through; `undefined` takes the schema default. Returned tensors are new `Tensor`s; several
+ * returns come as an array.
  */
 export function callOp(qualifiedName: string, ...args: unknown[]): unknown {
-  return fromNative(native().call(opId(qualifiedName), args.map(toNative)));
+  const info = opInfo(qualifiedName);
+  const result = native().call(info.id, args.map(toNative));
+  if (info.returns.length === 0) return null;
+  if (info.returns.length === 1) return wrapReturn(result, info.returns[0]);
+  return (result as unknown[]).map((value, i) => wrapReturn(value, info.returns[i]));
 }
 
 /** `callOp` for operators that return exactly one tensor. */
 export function callTensorOp(qualifiedName: string, ...args: unknown[]): Tensor {
-  return new Tensor(native().call(opId(qualifiedName), args.map(toNative)) as TensorHandle);
+  return new Tensor(native().call(opInfo(qualifiedName).id, args.map(toNative)) as TensorHandle);
 }
 
 /** Calls an in-place operator and drops the alias handle it returns. */
 function callInPlace(qualifiedName: string, ...args: unknown[]): void {
-  const alias = native().call(opId(qualifiedName), args.map(toNative));
-  if (alias !== null && typeof alias === 'object' && !Array.isArray(alias)) native().dispose(alias as TensorHandle);
+  const alias = native().call(opInfo(qualifiedName).id, args.map(toNative));
+  if (typeof alias === 'number') native().dispose(alias as TensorHandle);
 }
+
+/** Frees tensors that were dropped without dispose() once the garbage collector notices (a backstop, not a plan). */
+const forgotten = new FinalizationRegistry<TensorHandle>((handle) => native().dispose(handle));
 
 function normalizeDim(dim: number, rank: number): number {
   return dim < 0 ? dim + rank : dim;
@@ -77,7 +110,8 @@ export class Tensor implements Scoped {
 
   constructor(handle: TensorHandle) {
     this.#handle = handle;
-    track(this);
+    // Tensors inside a tidy scope are disposed by it; only those that reach user code need the backstop.
+    if (!track(this)) forgotten.register(this, handle, this);
   }
 
   get handle(): TensorHandle {
@@ -97,14 +131,21 @@ export class Tensor implements Scoped {
   dispose(): void {
     if (this.#handle !== null) {
       native().dispose(this.#handle);
+      forgotten.unregister(this);
       this.#handle = null;
     }
   }
 
   /** Exempts this tensor from every enclosing `tidy` scope; the caller disposes it. */
   keep(): this {
+    if (!this.#kept) forgotten.register(this, this.handle, this);
     this.#kept = true;
     return this;
+  }
+
+  /** Called when a tensor leaves the outermost tidy scope: from now on the garbage collector backs up dispose(). */
+  static escaped(tensor: Scoped): void {
+    if (tensor instanceof Tensor && !tensor.#kept && tensor.#handle !== null) forgotten.register(tensor, tensor.#handle, tensor);
   }
 
   // ------------------------------------------------------------ metadata
@@ -778,7 +819,7 @@ export function isTensor(value: unknown): value is Tensor {
  * objects) and those marked with `keep()`. The returned tensors belong to the enclosing scope.
  */
 export function tidy<T>(fn: () => T): T {
-  return runScoped(fn, isTensor);
+  return runScoped(fn, isTensor, Tensor.escaped);
 }
 
 /** Disposes every tensor found in `value` (a tensor, or arrays/Maps/objects of them). */
