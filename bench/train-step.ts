@@ -31,7 +31,9 @@ const batches = Array.from({ length: 4 }, () => randint(0, config.vocabSize, [ba
 
 function trainStep(i: number): void {
   tidy(() => {
-    const loss = model.loss(batches[i % batches.length] as Tensor);
+    // The inner scope frees forward intermediates before backward (autograd keeps what it needs), as Python's
+    // reference counting does.
+    const loss = tidy(() => model.loss(batches[i % batches.length] as Tensor));
     loss.backward();
     loss.item();
     return undefined;

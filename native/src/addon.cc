@@ -23,6 +23,10 @@
 #include "nf4.h"
 
 #include <atomic>
+#include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -42,6 +46,8 @@ struct Slot {
   at::Tensor tensor;
   uint32_t generation = 0;
   int64_t bytes = 0;
+  // Whether V8 was told about these bytes (only tensors whose release may wait for the garbage collector).
+  bool reported = false;
 };
 
 struct TensorTable {
@@ -75,9 +81,9 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   Slot& slot = table.slots[index];
   slot.bytes = tensorBytes(tensor);
   slot.tensor = std::move(tensor);
+  slot.reported = false;
   table.liveTensors++;
   table.liveBytes += slot.bytes;
-  Napi::MemoryManagement::AdjustExternalMemory(env, slot.bytes);
   return Napi::Number::New(env, static_cast<double>(index) + static_cast<double>(slot.generation) * kSlotRange);
 }
 
@@ -105,7 +111,8 @@ void releaseSlot(Napi::Env env, const Napi::Value& value) {
   if (slot == nullptr || !slot->tensor.defined()) return;
   table.liveTensors--;
   table.liveBytes -= slot->bytes;
-  Napi::MemoryManagement::AdjustExternalMemory(env, -slot->bytes);
+  if (slot->reported) Napi::MemoryManagement::AdjustExternalMemory(env, -slot->bytes);
+  slot->reported = false;
   slot->tensor.reset();
   slot->generation = (slot->generation + 1) % kGenerationRange;
   table.freeSlots.push_back(static_cast<uint32_t>(slot - table.slots.data()));
@@ -429,6 +436,18 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// reportToGc(handle): tells V8 about the tensor's bytes, so memory held by forgotten handles prompts a collection.
+// Tensors released by scopes or dispose() are not reported: V8 could free nothing for them, and reporting them made
+// V8 run a mark-compact every ~100 ms of training.
+Napi::Value ReportToGc(const Napi::CallbackInfo& info) {
+  Slot* slot = slotOf(info[0], "reportToGc");
+  if (slot != nullptr && slot->tensor.defined() && !slot->reported) {
+    slot->reported = true;
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), slot->bytes);
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
   Slot* slot = slotOf(info[0], "isDisposed");
   return Napi::Boolean::New(info.Env(), slot == nullptr || !slot->tensor.defined());
@@ -594,7 +613,25 @@ Napi::Value Nf4Levels(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// Training allocates and frees the same large activation buffers every step. glibc serves blocks above its mmap
+// threshold with fresh mmap()s (page faults and zeroing each time) and trims freed heap back to the OS; keeping
+// them in the heap instead measured ~7% faster per training step. TUNEKIT_MALLOC=default keeps glibc's settings.
+void tuneAllocator() {
+#if defined(__GLIBC__)
+  const char* setting = std::getenv("TUNEKIT_MALLOC");
+  if (setting != nullptr && std::string(setting) == "default") return;
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+  mallopt(M_TOP_PAD, 16 * 1024 * 1024);
+#endif
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  static bool tuned = false;
+  if (!tuned) {
+    tuneAllocator();
+    tuned = true;
+  }
   auto set = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name)); };
   set("opHandle", OpHandle);
   set("opSchema", OpSchema);
@@ -608,6 +645,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   set("item", Item);
   set("dispose", Dispose);
   set("isDisposed", IsDisposed);
+  set("reportToGc", ReportToGc);
   set("sameTensor", SameStorage);
   set("requiresGrad", RequiresGrad);
   set("setRequiresGrad", SetRequiresGrad);

@@ -49,8 +49,7 @@ export function runDemo(options: DemoOptions): DemoResult {
   let lastLoss = NaN;
   for (let step = 1; step <= options.steps; step++) {
     const loss = tidy(() => {
-      const batch = countingBatch(16, config.maxPositions, config.vocabSize);
-      const value = model.loss(batch);
+      const value = tidy(() => model.loss(countingBatch(16, config.maxPositions, config.vocabSize)));
       value.backward();
       return value.item();
     });

@@ -111,7 +111,7 @@ export class Tensor implements Scoped {
   constructor(handle: TensorHandle) {
     this.#handle = handle;
     // Tensors inside a tidy scope are disposed by it; only those that reach user code need the backstop.
-    if (!track(this)) forgotten.register(this, handle, this);
+    if (!track(this)) this.#watchByGc();
   }
 
   get handle(): TensorHandle {
@@ -138,14 +138,21 @@ export class Tensor implements Scoped {
 
   /** Exempts this tensor from every enclosing `tidy` scope; the caller disposes it. */
   keep(): this {
-    if (!this.#kept) forgotten.register(this, this.handle, this);
+    if (!this.#kept) this.#watchByGc();
     this.#kept = true;
     return this;
   }
 
-  /** Called when a tensor leaves the outermost tidy scope: from now on the garbage collector backs up dispose(). */
+  /** From now on the garbage collector backs up dispose(), and V8 knows the bytes at stake. */
+  #watchByGc(): void {
+    if (this.#handle === null) return;
+    forgotten.register(this, this.#handle, this);
+    native().reportToGc(this.#handle);
+  }
+
+  /** Called when a tensor leaves the outermost tidy scope. */
   static escaped(tensor: Scoped): void {
-    if (tensor instanceof Tensor && !tensor.#kept && tensor.#handle !== null) forgotten.register(tensor, tensor.#handle, tensor);
+    if (tensor instanceof Tensor && !tensor.#kept) tensor.#watchByGc();
   }
 
   // ------------------------------------------------------------ metadata
