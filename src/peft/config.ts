@@ -112,7 +112,10 @@ export function parseAdapterConfig(json: Json, file: string, onWarning: (message
   const r = reader(json, file);
   const peftType = r.string('peft_type', null, ['LORA', 'PROMPT_TUNING', 'IA3', 'BOTTLENECK_ADAPTER'] as const);
   if (peftType === null) throw new TunekitError('E_ADAPTER_CONFIG', `${file}: "peft_type" is missing`);
-  const unknown = Object.keys(json).filter((key) => !KNOWN_KEYS.common.includes(key) && !KNOWN_KEYS[peftType].includes(key));
+  const isUnset = (value: unknown) =>
+    value === null || value === false || (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && value !== null && Object.keys(value).length === 0);
+  // Settings newer PEFT versions add are ignored; only those set to something other than "off" are worth a warning.
+  const unknown = Object.keys(json).filter((key) => !KNOWN_KEYS.common.includes(key) && !KNOWN_KEYS[peftType].includes(key) && !isUnset(json[key]));
   if (unknown.length > 0) onWarning(`${file}: ignoring keys this tunekit does not know (from a newer PEFT?): ${unknown.join(', ')}`);
   const common = {
     taskType: r.string('task_type', null, ['CAUSAL_LM', 'SEQ_2_SEQ_LM'] as const),

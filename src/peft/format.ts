@@ -24,8 +24,14 @@ function fileKeyOf(modelKey: string, adapter: string): string {
 export function adapterStateDict(model: PeftModel, name: string): Map<string, Tensor> {
   const state = new Map<string, Tensor>();
   for (const [key, tensor] of model.adapterParameters(name)) state.set(fileKeyOf(key, name), tensor);
-  for (const [key, tensor] of model.trainedBiases(name)) state.set(PREFIX + key, tensor);
-  for (const { moduleName, parameterName, value } of model.savedModules(name)) state.set(`${PREFIX}${moduleName}.modules_to_save.${parameterName}`, value);
+  // PEFT names the bias of a layer it wrapped after the wrapped base layer: `…q_proj.base_layer.bias`.
+  for (const [key, tensor] of model.trainedBiases(name)) {
+    const moduleName = key.slice(0, -'.bias'.length);
+    const wrapped = model.model.getSubmodule(moduleName)?.child('lora_A') !== undefined;
+    state.set(PREFIX + (wrapped ? `${moduleName}.base_layer.bias` : key), tensor);
+  }
+  // PEFT ≥ 0.10 writes modules_to_save under the module's own key (older versions added ".modules_to_save").
+  for (const { moduleName, parameterName, value } of model.savedModules(name)) state.set(`${PREFIX}${moduleName}.${parameterName}`, value);
   return state;
 }
 
@@ -52,6 +58,11 @@ export async function readAdapterConfig(dir: string, onWarning?: (message: strin
   return parseAdapterConfig(json as Record<string, unknown>, file, onWarning);
 }
 
+/** One spelling for keys PEFT versions write differently (`.base_layer.bias`, `.modules_to_save.weight`). */
+function canonicalKey(key: string): string {
+  return key.replace('.modules_to_save.', '.').replace('.base_layer.', '.');
+}
+
 export interface LoadAdapterOptions {
   /** Keep the adapter trainable (default: inference, everything frozen). */
   trainable?: boolean;
@@ -65,11 +76,12 @@ export interface LoadAdapterOptions {
 export async function loadAdapter(model: PeftModel, dir: string, name = 'default', options: LoadAdapterOptions = {}): Promise<AdapterConfig> {
   const config = await readAdapterConfig(dir, options.onWarning);
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
-  const { tensors } = await loadSafetensorsFile(weightsFile);
+  const { tensors: stored } = await loadSafetensorsFile(weightsFile);
+  const tensors = new Map([...stored].map(([key, value]) => [canonicalKey(key), value]));
   try {
     model.addAdapter(name, config);
     try {
-      const expected = adapterStateDict(model, name);
+      const expected = new Map([...adapterStateDict(model, name)].map(([key, value]) => [canonicalKey(key), value]));
       for (const [key, target] of expected) {
         const source = tensors.get(key);
         if (source !== undefined && source.shape.join() !== target.shape.join()) {

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadModelFromFolder } from '../src/models/load.js';
+import type { AdapterConfig } from '../src/peft/config.js';
+import { parseAdapterConfig } from '../src/peft/config.js';
+import { loadAdapter, PeftModel, saveAdapter } from '../src/peft/index.js';
+import { AdamW } from '../src/optim/index.js';
+import { manualSeed, tidy } from '../src/torch/index.js';
+import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
+
+const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
+const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-peft-options-'));
+after(() => rmSync(workDir, { recursive: true, force: true }));
+const common = { taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false } as const;
+const batch = { inputIds: [[1, 37, 12, 101, 5, 77, 200, 3]], labels: [[1, 37, 12, 101, 5, 77, 200, 3]] };
+const python = process.env.PYTHON ?? 'python3';
+const hasPeft = spawnSync(python, ['-c', 'import peft, transformers'], { stdio: 'ignore' }).status === 0;
+
+function loraConfig(extra: Partial<AdapterConfig>): AdapterConfig {
+  return {
+    ...common, peftType: 'LORA', r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, initLoraWeights: true,
+    bias: 'none', fanInFanOut: false, modulesToSave: null, layersToTransform: null, layersPattern: null, rankPattern: {}, alphaPattern: {}, ...extra,
+  } as AdapterConfig;
+}
+
+function trainBriefly(peft: PeftModel): void {
+  const optimizer = new AdamW(peft.parameters().filter((p) => p.requiresGrad), { lr: 5e-2 });
+  for (let step = 0; step < 3; step++) {
+    tidy(() => peft.loss(batch).backward());
+    optimizer.step();
+    optimizer.zeroGrad();
+  }
+  optimizer.dispose();
+}
+
+describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
+  it('modules_to_save: trained per adapter, saved, reloaded, and the original restored when switching away', async () => {
+    manualSeed(1);
+    const base = await loadModelFromFolder(path.join(root, 'llama'));
+    const headBefore = base.stateDict().get('lm_head.weight')?.bytes() as Uint8Array;
+    const peft = new PeftModel(base);
+    peft.addAdapter('default', loraConfig({ modulesToSave: ['lm_head'] } as Partial<AdapterConfig>));
+    assert.ok(peft.namedParameters().some(([name, p]) => name.endsWith('lm_head.weight') && p.requiresGrad));
+    trainBriefly(peft);
+    const trained = tidy(() => peft.forward(batch).toFloat32Array());
+    assert.notDeepEqual(base.stateDict().get('lm_head.weight')?.bytes(), headBefore);
+    peft.setAdapter(null);
+    assert.deepEqual(base.stateDict().get('lm_head.weight')?.bytes(), headBefore);
+    peft.setAdapter('default');
+    const dir = path.join(workDir, 'mts');
+    await saveAdapter(peft, dir);
+    const reloaded = new PeftModel(await loadModelFromFolder(path.join(root, 'llama')));
+    await loadAdapter(reloaded, dir);
+    assert.deepEqual(tidy(() => reloaded.forward(batch).toFloat32Array()), trained);
+    if (hasPeft) {
+      const out = spawnSync(python, [path.join(repoRoot, 'bench', 'peer', 'peft_logits.py'), path.join(root, 'llama'), dir, JSON.stringify({ input_ids: batch.inputIds })], { encoding: 'utf8' });
+      assert.equal(out.status, 0, out.stderr);
+      const theirs = JSON.parse(out.stdout.trim().split('\n').pop() as string).logits as number[];
+      assert.ok(Math.max(...theirs.map((v, i) => Math.abs(v - trained[i]))) <= 1e-4);
+    }
+  });
+
+  it('bias "all" trains and saves every bias (GPT-2); PEFT reads it back', async () => {
+    manualSeed(2);
+    const peft = new PeftModel(await loadModelFromFolder(path.join(root, 'gpt2')));
+    peft.addAdapter('default', loraConfig({ targetModules: ['c_attn'], bias: 'all', fanInFanOut: true } as Partial<AdapterConfig>));
+    const trainable = peft.namedParameters().filter(([, p]) => p.requiresGrad).map(([name]) => name);
+    assert.ok(trainable.includes('base_model.model.transformer.h.0.mlp.c_fc.bias') && trainable.includes('base_model.model.transformer.ln_f.bias'));
+    trainBriefly(peft);
+    const dir = path.join(workDir, 'bias-all');
+    await saveAdapter(peft, dir);
+    const ours = tidy(() => peft.forward(batch).toFloat32Array());
+    const reloaded = new PeftModel(await loadModelFromFolder(path.join(root, 'gpt2')));
+    await loadAdapter(reloaded, dir);
+    assert.deepEqual(tidy(() => reloaded.forward(batch).toFloat32Array()), ours);
+    if (hasPeft) {
+      const out = spawnSync(python, [path.join(repoRoot, 'bench', 'peer', 'peft_logits.py'), path.join(root, 'gpt2'), dir, JSON.stringify({ input_ids: batch.inputIds })], { encoding: 'utf8' });
+      assert.equal(out.status, 0, out.stderr);
+      const theirs = JSON.parse(out.stdout.trim().split('\n').pop() as string).logits as number[];
+      assert.ok(Math.max(...theirs.map((v, i) => Math.abs(v - ours[i]))) <= 1e-4);
+    }
+  });
+
+  it('prompt tuning initialized from text takes the embeddings of its tokens, repeated to length', async () => {
+    const base = await loadModelFromFolder(path.join(root, 'llama'));
+    const peft = new PeftModel(base);
+    peft.addAdapter('default', { ...common, peftType: 'PROMPT_TUNING', numVirtualTokens: 5, tokenDim: 64, numTransformerSubmodules: 1, numAttentionHeads: 8, numLayers: 4, promptTuningInit: 'TEXT', promptTuningInitText: 'classify', tokenizerNameOrPath: null }, { promptInitTextIds: [7, 9] });
+    const prompt = peft.promptEncoder.get('default')?.embedding.weight;
+    const embeddings = base.stateDict().get('model.embed_tokens.weight');
+    const rows = [7, 9, 7, 9, 7].map((id) => tidy(() => embeddings?.select(0, id).toFlatArray()));
+    rows.forEach((row, i) => assert.deepEqual(tidy(() => prompt?.select(0, i).toFlatArray()), row));
+    assert.throws(() => peft.addAdapter('other', { ...common, peftType: 'PROMPT_TUNING', numVirtualTokens: 5, tokenDim: 64, numTransformerSubmodules: 1, numAttentionHeads: 8, numLayers: 4, promptTuningInit: 'TEXT', promptTuningInitText: 'x', tokenizerNameOrPath: null }), /needs prompt_tuning_init_text and a tokenizer/);
+  });
+
+  it('Pfeiffer adapters sit only after the feed-forward sublayer; Houlsby after attention too', async () => {
+    const peft = new PeftModel(await loadModelFromFolder(path.join(root, 't5_flan')));
+    const bottleneck = (placement: 'pfeiffer' | 'houlsby') => ({ ...common, taskType: 'SEQ_2_SEQ_LM', peftType: 'BOTTLENECK_ADAPTER', bottleneckSize: 4, nonLinearity: 'relu', placement, scaling: 1 }) as AdapterConfig;
+    peft.addAdapter('p', bottleneck('pfeiffer'));
+    peft.addAdapter('h', bottleneck('houlsby'));
+    const adapted = (name: string) => [...peft.adapterParameters(name).keys()].filter((key) => key.endsWith('adapter_down.' + name + '.weight')).map((key) => key.split('.adapter_down')[0]);
+    assert.ok(adapted('p').every((key) => key.endsWith('DenseReluDense.wo')));
+    assert.equal(adapted('p').length, 4);
+    assert.equal(adapted('h').length, 4 + 2 + 2 + 2);
+  });
+
+  it('adapter_config.json: unknown keys set by newer PEFT warn, unset ones are silent; DoRA is refused', () => {
+    const warnings: string[] = [];
+    const config = parseAdapterConfig({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q_proj'], use_bdlora: false, velora_config: null, shiny_new_option: 3 }, 'x/adapter_config.json', (w) => warnings.push(w));
+    assert.equal(config.peftType, 'LORA');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /x\/adapter_config\.json: ignoring keys .*shiny_new_option/);
+    assert.throws(() => parseAdapterConfig({ peft_type: 'LORA', use_dora: true }, 'y.json'), /y\.json: "use_dora": true \(DoRA\) is not supported/);
+    assert.throws(() => parseAdapterConfig({ peft_type: 'LORA', r: 'four' }, 'z.json'), /z\.json: "r" must be a number, found "four"/);
+  });
+
+  it('a config from the newest PEFT (many extra keys) loads with its weights', async () => {
+    const source = path.join(root, 'llama', 'adapters', 'lora_default');
+    const dir = path.join(workDir, 'newer-peft');
+    mkdirSync(dir, { recursive: true });
+    const json = JSON.parse(readFileSync(path.join(source, 'adapter_config.json'), 'utf8'));
+    Object.assign(json, { peft_version: '0.21.0', use_dora: false, lora_bias: false, exclude_modules: null, kasa_config: null, trainable_token_indices: null });
+    writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(json));
+    copyFileSync(path.join(source, 'adapter_model.safetensors'), path.join(dir, 'adapter_model.safetensors'));
+    const warnings: string[] = [];
+    const peft = new PeftModel(await loadModelFromFolder(path.join(root, 'llama')));
+    await loadAdapter(peft, dir, 'default', { onWarning: (w) => warnings.push(w) });
+    assert.deepEqual(warnings, []);
+  });
+});
