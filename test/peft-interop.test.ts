@@ -9,6 +9,7 @@ import type { AdapterConfig } from '../src/peft/config.js';
 import { loadAdapter, PeftModel, saveAdapter } from '../src/peft/index.js';
 import { AdamW } from '../src/optim/index.js';
 import { manualSeed, tidy } from '../src/torch/index.js';
+import { common, loraConfig } from './helpers/peft-configs.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 const python = process.env.PYTHON ?? 'python3';
@@ -16,15 +17,11 @@ const hasPeft = spawnSync(python, ['-c', 'import peft, transformers, torch'], { 
 const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
 const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-interop-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));
-const common = { taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: true } as const;
 
 const batch = { inputIds: [[1, 37, 12, 101, 5, 77, 200, 3]], attentionMask: [[1, 1, 1, 1, 1, 1, 1, 1]], labels: [[1, 37, 12, 101, 5, 77, 200, 3]] };
 
 const adapters: Record<string, AdapterConfig> = {
-  lora: {
-    ...common, peftType: 'LORA', r: 4, loraAlpha: 16, loraDropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'], useRslora: false,
-    initLoraWeights: true, bias: 'none', fanInFanOut: false, modulesToSave: null, layersToTransform: [1, 3], layersPattern: null, rankPattern: { v_proj: 2 }, alphaPattern: {},
-  },
+  lora: loraConfig({ loraAlpha: 16, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'], layersToTransform: [1, 3], rankPattern: { v_proj: 2 } }),
   'prompt tuning': { ...common, peftType: 'PROMPT_TUNING', numVirtualTokens: 6, tokenDim: 64, numTransformerSubmodules: 1, numAttentionHeads: 8, numLayers: 4, promptTuningInit: 'RANDOM', promptTuningInitText: null, tokenizerNameOrPath: null },
   ia3: { ...common, peftType: 'IA3', targetModules: null, feedforwardModules: null, fanInFanOut: false, initIa3Weights: true, modulesToSave: null },
 };

@@ -10,22 +10,16 @@ import { parseAdapterConfig } from '../src/peft/config.js';
 import { loadAdapter, PeftModel, saveAdapter } from '../src/peft/index.js';
 import { AdamW } from '../src/optim/index.js';
 import { manualSeed, tidy } from '../src/torch/index.js';
+import { common, loraConfig } from './helpers/peft-configs.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
 const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-peft-options-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));
-const common = { taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false } as const;
 const batch = { inputIds: [[1, 37, 12, 101, 5, 77, 200, 3]], labels: [[1, 37, 12, 101, 5, 77, 200, 3]] };
 const python = process.env.PYTHON ?? 'python3';
 const hasPeft = spawnSync(python, ['-c', 'import peft, transformers'], { stdio: 'ignore' }).status === 0;
 
-function loraConfig(extra: Partial<AdapterConfig>): AdapterConfig {
-  return {
-    ...common, peftType: 'LORA', r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false, initLoraWeights: true,
-    bias: 'none', fanInFanOut: false, modulesToSave: null, layersToTransform: null, layersPattern: null, rankPattern: {}, alphaPattern: {}, ...extra,
-  } as AdapterConfig;
-}
 
 function trainBriefly(peft: PeftModel): void {
   const optimizer = new AdamW(peft.parameters().filter((p) => p.requiresGrad), { lr: 5e-2 });
@@ -43,7 +37,7 @@ describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
     const base = await loadModelFromFolder(path.join(root, 'llama'));
     const headBefore = base.stateDict().get('lm_head.weight')?.bytes() as Uint8Array;
     const peft = new PeftModel(base);
-    peft.addAdapter('default', loraConfig({ modulesToSave: ['lm_head'] } as Partial<AdapterConfig>));
+    peft.addAdapter('default', loraConfig({ modulesToSave: ['lm_head'] }));
     assert.ok(peft.namedParameters().some(([name, p]) => name.endsWith('lm_head.weight') && p.requiresGrad));
     trainBriefly(peft);
     const trained = tidy(() => peft.forward(batch).toFloat32Array());
@@ -67,7 +61,7 @@ describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
   it('bias "all" trains and saves every bias (GPT-2); PEFT reads it back', async () => {
     manualSeed(2);
     const peft = new PeftModel(await loadModelFromFolder(path.join(root, 'gpt2')));
-    peft.addAdapter('default', loraConfig({ targetModules: ['c_attn'], bias: 'all', fanInFanOut: true } as Partial<AdapterConfig>));
+    peft.addAdapter('default', loraConfig({ targetModules: ['c_attn'], bias: 'all', fanInFanOut: true }));
     const trainable = peft.namedParameters().filter(([, p]) => p.requiresGrad).map(([name]) => name);
     assert.ok(trainable.includes('base_model.model.transformer.h.0.mlp.c_fc.bias') && trainable.includes('base_model.model.transformer.ln_f.bias'));
     trainBriefly(peft);

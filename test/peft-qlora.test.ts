@@ -4,12 +4,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModelFromFolder } from '../src/models/load.js';
 import type { CausalLM } from '../src/models/types.js';
-import type { AdapterConfig } from '../src/peft/config.js';
 import { PeftModel, quantizeModel, requantizeLayers } from '../src/peft/index.js';
 import { ProjectionLayer } from '../src/nn/layers.js';
 import * as F from '../src/nn/functional.js';
 import { AdamW } from '../src/optim/index.js';
 import { linspace, manualSeed, NF4Tensor, nf4Levels, randn, tensor, Tensor, tidy } from '../src/torch/index.js';
+import { loraConfig } from './helpers/peft-configs.js';
 import { hasShared, sharedDir } from './helpers/paths.js';
 
 /** Φ(x) from the series of erf, accurate to double precision for |x| < 4. */
@@ -135,12 +135,7 @@ describe('QLoRA: NF4 base + LoRA', { skip: hasShared && existsSync(stories) ? fa
       const layers = [...base.namedModules()].map(([, m]) => m).filter((m): m is ProjectionLayer => m instanceof ProjectionLayer && m.quantizedWeight !== null);
       const codesBefore = layers.map((layer) => layer.quantizedWeight?.codes.bytes() as Uint8Array);
       const peft = new PeftModel(base);
-      const config = {
-        taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false, peftType: 'LORA', r: 8, loraAlpha: 16, loraDropout: 0,
-        targetModules: 'all-linear', useRslora: false, initLoraWeights: true, bias: 'none', fanInFanOut: false, modulesToSave: null,
-        layersToTransform: null, layersPattern: null, rankPattern: {}, alphaPattern: {},
-      } as AdapterConfig;
-      peft.addAdapter('default', config);
+      peft.addAdapter('default', loraConfig({ r: 8, loraAlpha: 16, targetModules: 'all-linear' }));
       const batch = { inputIds: [[1, 37, 12, 101, 5, 77, 200, 3]], labels: [[1, 37, 12, 101, 5, 77, 200, 3]] };
       const optimizer = new AdamW(peft.parameters().filter((p) => p.requiresGrad), { lr: 2e-2 });
       const losses: number[] = [];

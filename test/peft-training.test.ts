@@ -7,33 +7,16 @@ import type { AdapterConfig } from '../src/peft/config.js';
 import { PeftModel, selectTrainable } from '../src/peft/index.js';
 import { AdamW } from '../src/optim/index.js';
 import { manualSeed, tensor, Tensor, tidy } from '../src/torch/index.js';
+import { common, loraConfig } from './helpers/peft-configs.js';
 import { hasShared, sharedDir } from './helpers/paths.js';
 
 const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
-const common = { taskType: null, baseModelNameOrPath: null, revision: null, inferenceMode: false } as const;
 
-const lora = (extra: Partial<AdapterConfig> = {}): AdapterConfig => ({
-  ...common,
-  peftType: 'LORA',
-  r: 4,
-  loraAlpha: 8,
-  loraDropout: 0.1,
-  targetModules: null,
-  useRslora: false,
-  initLoraWeights: true,
-  bias: 'none',
-  fanInFanOut: false,
-  modulesToSave: null,
-  layersToTransform: null,
-  layersPattern: null,
-  rankPattern: {},
-  alphaPattern: {},
-  ...extra,
-}) as AdapterConfig;
+const lora = loraConfig;
 
 const methods: Record<string, AdapterConfig> = {
-  lora: lora(),
-  'lora all-linear rsLoRA gaussian': lora({ targetModules: 'all-linear', useRslora: true, initLoraWeights: 'gaussian' } as Partial<AdapterConfig>),
+  lora: lora({ targetModules: null, loraDropout: 0.1 }),
+  'lora all-linear rsLoRA gaussian': lora({ targetModules: 'all-linear', useRslora: true, initLoraWeights: 'gaussian' }),
   'prompt tuning': { ...common, peftType: 'PROMPT_TUNING', numVirtualTokens: 4, tokenDim: 64, numTransformerSubmodules: 1, numAttentionHeads: 8, numLayers: 4, promptTuningInit: 'SAMPLE_VOCAB', promptTuningInitText: null, tokenizerNameOrPath: null },
   ia3: { ...common, peftType: 'IA3', targetModules: null, feedforwardModules: null, fanInFanOut: false, initIa3Weights: true, modulesToSave: null },
   'bottleneck houlsby': { ...common, peftType: 'BOTTLENECK_ADAPTER', bottleneckSize: 8, nonLinearity: 'relu', placement: 'houlsby', scaling: 1 },
@@ -97,7 +80,7 @@ describe('training a PEFT method changes only its own parameters', { skip: hasSh
     manualSeed(2);
     const base = await loadModelFromFolder(path.join(root, 'llama'));
     const peft = new PeftModel(base);
-    peft.addAdapter('task', lora({ targetModules: 'all-linear', loraDropout: 0 } as Partial<AdapterConfig>));
+    peft.addAdapter('task', lora({ targetModules: 'all-linear', loraDropout: 0 }));
     train(peft, peft.parameters().filter((p) => p.requiresGrad), 5);
     const unmerged = tidy(() => peft.forward(batch).toFloat32Array());
     peft.mergeAdapter('task');

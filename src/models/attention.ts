@@ -56,3 +56,23 @@ export function positionsFromMask(attentionMask: Tensor): Tensor {
   const positions = attentionMask.long().cumsum(-1).sub(1);
   return positions.maskedFill(attentionMask.eq(0), 1);
 }
+
+/**
+ * The mask a decoder-only forward needs, or null when a plain causal attention suffices (no padding, no cached
+ * keys seen by several queries, sliding window not reached): sdpa's own causal path is faster.
+ */
+export function decoderMask(options: {
+  attentionMask?: Tensor | null;
+  batch: number;
+  length: number;
+  pastLength: number;
+  slidingWindow?: number | null;
+  dtype: DType;
+}): Tensor | null {
+  const { attentionMask, batch, length, pastLength, dtype } = options;
+  const window = options.slidingWindow ?? null;
+  const padded = attentionMask !== undefined && attentionMask !== null;
+  const needed = padded || (pastLength > 0 && length > 1) || (window !== null && pastLength + length > window);
+  if (!needed) return null;
+  return additiveMask({ keyMask: attentionMask, batch, queries: length, keys: pastLength + length, pastLength, causal: true, slidingWindow: window, dtype });
+}

@@ -5,7 +5,7 @@ import { Module } from '../nn/module.js';
 import { arange } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { activationByName, type Activation } from './activations.js';
-import { additiveMask } from './attention.js';
+import { decoderMask } from './attention.js';
 import { optionalBoolean, optionalInteger, optionalNumber, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
 import { KVCache } from './kv-cache.js';
 import type { CausalForwardOptions, CausalLM } from './types.js';
@@ -160,10 +160,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     const pastLength = options.cache?.length() ?? 0;
     const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
     let x = embeds.add(this.transformer.wpe.forward(positionIds));
-    const needsMask = options.attentionMask !== undefined && options.attentionMask !== null ? true : pastLength > 0 && length > 1;
-    const mask = needsMask
-      ? additiveMask({ keyMask: options.attentionMask, batch, queries: length, keys: pastLength + length, pastLength, causal: true, dtype: x.dtype })
-      : null;
+    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, dtype: x.dtype });
     for (const block of this.transformer.h) x = block.forward(x, mask, options.cache);
     return this.transformer.ln_f.forward(x);
   }

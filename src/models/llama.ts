@@ -6,7 +6,7 @@ import { Module } from '../nn/module.js';
 import { arange } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { activationByName, type Activation } from './activations.js';
-import { additiveMask } from './attention.js';
+import { decoderMask } from './attention.js';
 import { optionalBoolean, optionalInteger, optionalNumber, optionalObject, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
@@ -209,12 +209,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     const pastLength = options.cache?.length() ?? 0;
     const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
     const rotary = rotaryTables(this.#inverseFrequencies, positionIds);
-    const window = this.config.slidingWindow;
-    const windowBites = window !== null && pastLength + length > window;
-    const needsMask = (options.attentionMask !== undefined && options.attentionMask !== null) || (pastLength > 0 && length > 1) || windowBites;
-    const mask = needsMask
-      ? additiveMask({ keyMask: options.attentionMask, batch, queries: length, keys: pastLength + length, pastLength, causal: true, slidingWindow: window, dtype: x.dtype })
-      : null;
+    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, slidingWindow: this.config.slidingWindow, dtype: x.dtype });
     this.model.layers.forEach((layer, i) => {
       x = layer.forward(x, rotary, mask, options.cache, String(i));
     });

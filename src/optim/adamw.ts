@@ -2,7 +2,7 @@ import { TunekitError } from '../errors.js';
 import { full, zerosLike } from '../torch/ops.js';
 import { noGrad } from '../torch/runtime.js';
 import { callOp, opId, Tensor, tidy } from '../torch/tensor.js';
-import { type Optimizer, type OptimizerState, type ParamsInput, resolveGroups, type ResolvedGroup } from './optimizer.js';
+import { type Optimizer, type OptimizerState, type ParamsInput, resolveGroups, type ResolvedGroup, restoreGroups } from './optimizer.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -167,12 +167,9 @@ export class AdamW implements Optimizer {
   }
 
   loadStateDict(state: OptimizerState): void {
-    if (state.groups.length !== this.groups.length) {
-      throw new TunekitError('E_OPTIMIZER_STATE', `optimizer state has ${state.groups.length} groups, this optimizer ${this.groups.length}`);
-    }
+    restoreGroups(this.groups, state);
     this.#steps = state.step;
-    this.groups.forEach((group, g) => {
-      Object.assign(group.options, state.groups[g]);
+    this.groups.forEach((group) => {
       group.params.forEach((param, i) => {
         const name = group.names[i];
         const expAvg = state.tensors.get(`${name}.exp_avg`);

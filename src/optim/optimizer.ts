@@ -55,3 +55,11 @@ export interface Optimizer {
   loadStateDict(state: OptimizerState): void;
   dispose(): void;
 }
+
+/** Restores each group's hyper-parameters from a saved state, checking that the group counts match. */
+export function restoreGroups<H>(groups: ResolvedGroup<H>[], state: OptimizerState): void {
+  if (state.groups.length !== groups.length) {
+    throw new TunekitError('E_OPTIMIZER_STATE', `optimizer state has ${state.groups.length} groups, this optimizer ${groups.length}`);
+  }
+  groups.forEach((group, g) => Object.assign(group.options as object, state.groups[g]));
+}

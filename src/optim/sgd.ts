@@ -1,7 +1,7 @@
 import { TunekitError } from '../errors.js';
 import { noGrad } from '../torch/runtime.js';
 import { Tensor, tidy } from '../torch/tensor.js';
-import { type Optimizer, type OptimizerState, type ParamsInput, resolveGroups, type ResolvedGroup } from './optimizer.js';
+import { type Optimizer, type OptimizerState, type ParamsInput, resolveGroups, type ResolvedGroup, restoreGroups } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -70,12 +70,9 @@ export class SGD implements Optimizer {
   }
 
   loadStateDict(state: OptimizerState): void {
-    if (state.groups.length !== this.groups.length) {
-      throw new TunekitError('E_OPTIMIZER_STATE', `optimizer state has ${state.groups.length} groups, this optimizer ${this.groups.length}`);
-    }
+    restoreGroups(this.groups, state);
     this.#steps = state.step;
-    this.groups.forEach((group, g) => {
-      Object.assign(group.options, state.groups[g]);
+    this.groups.forEach((group) => {
       group.params.forEach((param, i) => {
         const source = state.tensors.get(`${group.names[i]}.momentum_buffer`);
         if (source === undefined) return;
