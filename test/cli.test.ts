@@ -129,3 +129,20 @@ describe('tunekit merge, generate --adapter and inspect', { skip: hasShared ? fa
     assert.match(refused.stderr, /not a soft prompt/);
   });
 });
+
+describe('tunekit export-gguf', { skip: hasShared ? false : 'no ../shared' }, () => {
+  it('writes a llama.cpp LoRA adapter that reads back with the adapter metadata', async () => {
+    const { readGguf } = await import('../src/io/gguf-writer.js');
+    const llama = path.join(sharedDir, 'reference', 'models', 'hf-tiny', 'llama');
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'tunekit-gguf-')), 'adapter.gguf');
+    const result = run(['export-gguf', '--adapter', path.join(llama, 'adapters', 'lora_default'), '--model', llama, '--out', out]);
+    assert.equal(result.status, 0, result.stderr);
+    const gguf = await readGguf(out);
+    const metadata = new Map([...gguf.metadata].map(([key, entry]) => [key, (entry as { value?: unknown }).value]));
+    assert.equal(metadata.get('general.type'), 'adapter');
+    assert.equal(metadata.get('adapter.type'), 'lora');
+    assert.equal(metadata.get('adapter.lora.alpha'), 8);
+    assert.equal(gguf.tensors.length, 16);
+    rmSync(path.dirname(out), { recursive: true, force: true });
+  });
+});
