@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -519,6 +520,18 @@ Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), previous);
 }
 
+// PyTorch's inference mode (no autograd bookkeeping at all, not even version counters), entered and left across
+// calls: a per-thread guard that lives until setInferenceMode(false).
+thread_local std::unique_ptr<c10::InferenceMode> inferenceGuard;
+
+Napi::Value SetInferenceMode(const Napi::CallbackInfo& info) {
+  bool previous = inferenceGuard != nullptr;
+  bool enable = info[0].As<Napi::Boolean>().Value();
+  if (enable && !previous) inferenceGuard = std::make_unique<c10::InferenceMode>(true);
+  if (!enable && previous) inferenceGuard.reset();
+  return Napi::Boolean::New(info.Env(), previous);
+}
+
 Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
 }
@@ -656,6 +669,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   set("backward", Backward);
   set("setGradEnabled", SetGradEnabled);
   set("isGradEnabled", IsGradEnabled);
+  set("setInferenceMode", SetInferenceMode);
   set("manualSeed", ManualSeed);
   set("setNumThreads", SetNumThreads);
   set("getNumThreads", GetNumThreads);

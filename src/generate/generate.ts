@@ -1,5 +1,5 @@
 import type { LanguageModel } from '../models/types.js';
-import { manualSeed, noGrad } from '../torch/runtime.js';
+import { inferenceMode, manualSeed } from '../torch/runtime.js';
 import { tensor } from '../torch/ops.js';
 import { tidy } from '../torch/tensor.js';
 import { BeamHypotheses } from './beam-hypotheses.js';
@@ -171,7 +171,7 @@ export function generate(model: LanguageModel, inputs: SessionInputs, options: G
   const wasTraining = model.training;
   model.eval();
   try {
-    return noGrad(() => (resolved.numBeams > 1 && !resolved.doSample ? beamSearch(model, inputs, resolved) : searchOneBest(model, inputs, resolved)));
+    return inferenceMode(() => (resolved.numBeams > 1 && !resolved.doSample ? beamSearch(model, inputs, resolved) : searchOneBest(model, inputs, resolved)));
   } finally {
     if (wasTraining) model.train();
   }

@@ -35,6 +35,8 @@ export interface NativeAddon {
   backward(tensor: TensorHandle, gradient: TensorHandle | null, retainGraph?: boolean): void;
   setGradEnabled(enabled: boolean): boolean;
   isGradEnabled(): boolean;
+  /** Enters or leaves PyTorch's inference mode on this thread; returns whether it was on. */
+  setInferenceMode(enabled: boolean): boolean;
   manualSeed(seed: number): void;
   setNumThreads(threads: number): void;
   getNumThreads(): number;

@@ -38,6 +38,19 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Runs `fn` in PyTorch's inference mode: like `noGrad` but without any autograd bookkeeping, for pure inference.
+ * Tensors made inside cannot take part in autograd later; `fn` must be synchronous.
+ */
+export function inferenceMode<T>(fn: () => T): T {
+  const previous = native().setInferenceMode(true);
+  try {
+    return fn();
+  } finally {
+    if (!previous) native().setInferenceMode(false);
+  }
+}
+
 /** Runs `fn` with gradient recording on, even inside `noGrad`. */
 export function enableGrad<T>(fn: () => T): T {
   const previous = native().setGradEnabled(true);
