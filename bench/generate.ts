@@ -4,6 +4,7 @@
  * Prints one JSON line per case with tokens/s of each and `ratio` (tunekit ÷ transformers).
  *
  *   npm run bench:generate -- --json [--threads N] [--new-tokens N] [--prompt N] [--models llama,t5] [--batches 1,8]
+ *                                     [--repeats R]   (each side: the median of R timed runs after a warm-up)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -20,6 +21,7 @@ const newTokens = Number(flags.get('new-tokens') ?? 32);
 const promptLength = Number(flags.get('prompt') ?? 32);
 const models = String(flags.get('models') ?? 'llama,t5').split(',');
 const batches = String(flags.get('batches') ?? '1,8').split(',').map(Number);
+const repeats = Number(flags.get('repeats') ?? 3);
 const python = process.env.PYTHON ?? 'python3';
 const peer = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'peer', 'generate_bench.py');
 
@@ -52,13 +54,18 @@ function randomPrompt(batch: number, vocab: number): number[][] {
   return Array.from({ length: batch }, () => Array.from({ length: promptLength }, () => 3 + next()));
 }
 
+/** Median tokens/s of `repeats` timed runs after one warm-up run. */
 function measureTunekit(model: LanguageModel, batch: number, vocab: number): number {
   const inputIds = randomPrompt(batch, vocab);
   const options = { maxNewTokens: newTokens, eosTokenIds: [] as number[], padTokenId: 0 };
   generate(model, { inputIds }, options);
-  const start = performance.now();
-  generate(model, { inputIds }, options);
-  return (batch * newTokens) / ((performance.now() - start) / 1000);
+  const rates: number[] = [];
+  for (let run = 0; run < repeats; run++) {
+    const start = performance.now();
+    generate(model, { inputIds }, options);
+    rates.push((batch * newTokens) / ((performance.now() - start) / 1000));
+  }
+  return rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)];
 }
 
 setNumThreads(threads);
@@ -72,7 +79,7 @@ for (const name of models) {
     const ours = measureTunekit(model, batch, config.vocab_size as number);
     let theirs: { tokens_per_s: number; peak_rss_mb: number; transformers: string } | null = null;
     if (withPython) {
-      const spec = { kind, config, batch, prompt: promptLength, new: newTokens, threads };
+      const spec = { kind, config, batch, prompt: promptLength, new: newTokens, threads, repeats };
       theirs = JSON.parse(execFileSync(python, [peer, JSON.stringify(spec)], { encoding: 'utf8' }).trim().split('\n').pop() as string);
     }
     console.log(
@@ -82,6 +89,7 @@ for (const name of models) {
         batch,
         promptTokens: promptLength,
         newTokens,
+        repeats,
         threads: getNumThreads(),
         libtorch: torchVersion(),
         tunekit_tokens_per_s: Number(ours.toFixed(2)),
