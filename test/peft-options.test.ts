@@ -125,3 +125,34 @@ describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
     assert.deepEqual(warnings, []);
   });
 });
+
+describe('IA³ merge', { skip: hasShared ? false : 'no ../shared' }, () => {
+  for (const model of ['llama', 'gpt2', 't5_flan']) {
+    it(`${model}: a trained IA³ adapter merged gives the unmerged outputs; unmerge restores the weights`, async () => {
+      manualSeed(9);
+      const base = await loadModelFromFolder(path.join(root, model));
+      const before = new Map([...base.stateDict()].map(([key, value]) => [key, value.toFloat32Array()]));
+      const peft = new PeftModel(base);
+      peft.addAdapter('default', { ...common, taskType: model === 't5_flan' ? 'SEQ_2_SEQ_LM' : 'CAUSAL_LM', peftType: 'IA3', targetModules: null, feedforwardModules: null, fanInFanOut: false, initIa3Weights: true, modulesToSave: null });
+      const input = model === 't5_flan' ? { inputIds: batch.inputIds, labels: [[61, 7, 42, 19, 1]] } : batch;
+      const optimizer = new AdamW(peft.parameters().filter((p) => p.requiresGrad), { lr: 5e-2 });
+      for (let step = 0; step < 3; step++) {
+        tidy(() => peft.loss(input).backward());
+        optimizer.step();
+        optimizer.zeroGrad();
+      }
+      const unmerged = tidy(() => peft.forward(input).toFloat32Array());
+      peft.mergeAdapter();
+      const merged = tidy(() => peft.forward(input).toFloat32Array());
+      const scale = Math.max(...Array.from(unmerged, Math.abs));
+      assert.ok(Math.max(...Array.from(unmerged, (v, i) => Math.abs(v - merged[i]))) <= 1e-5 * scale);
+      peft.unmergeAdapter();
+      for (const [key, value] of base.stateDict()) {
+        const original = before.get(key);
+        if (original === undefined) continue;
+        const now = value.toFloat32Array();
+        for (let i = 0; i < now.length; i++) assert.ok(Math.abs(now[i] - original[i]) <= 1e-5 * Math.max(1, Math.abs(original[i])), key);
+      }
+    });
+  }
+});

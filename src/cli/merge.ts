@@ -7,11 +7,11 @@ import type { Verb } from './verb.js';
 
 export const mergeVerb: Verb = {
   name: 'merge',
-  summary: 'merge a LoRA adapter into its base model and save a plain model folder',
+  summary: 'merge a LoRA or IA³ adapter into its base model and save a plain model folder',
   help: [
     'usage: tunekit merge --model ID|DIR --adapter DIR --out DIR',
     '',
-    'Adds scaling·B·A to every adapted weight (in float32), drops the adapter and saves the model in the',
+    'Adds scaling·B·A to every adapted weight (LoRA; IA³ rescales them), in float32, drops the adapter and saves the model in the',
     'transformers layout (config.json, safetensors, tokenizer files). The result needs no PEFT to load.',
     ...MODEL_FLAGS_HELP,
     ADAPTER_FLAG_HELP,

@@ -1,7 +1,8 @@
 import { ParameterDict } from '../nn/container.js';
 import { type LinearAdapter, ProjectionLayer } from '../nn/layers.js';
 import { ones } from '../torch/ops.js';
-import { Tensor } from '../torch/tensor.js';
+import { noGrad } from '../torch/runtime.js';
+import { Tensor, tidy } from '../torch/tensor.js';
 
 /**
  * IA³ on one projection: a learned vector per adapter that rescales the layer's output (attention keys and values)
@@ -11,6 +12,7 @@ import { Tensor } from '../torch/tensor.js';
 export class Ia3Layer implements LinearAdapter {
   readonly vectors: ParameterDict;
   readonly feedforward = new Map<string, boolean>();
+  readonly merged = new Set<string>();
   active: string[] = [];
 
   constructor(readonly layer: ProjectionLayer) {
@@ -29,14 +31,51 @@ export class Ia3Layer implements LinearAdapter {
     this.feedforward.set(name, feedforward);
   }
 
-  delete(name: string): void {
+  delete(name: string, options: { keepMerged?: boolean } = {}): void {
+    if (this.merged.has(name) && !options.keepMerged) this.unmerge(name);
+    this.merged.delete(name);
     this.vectors.delete(name);
     this.feedforward.delete(name);
     this.active = this.active.filter((active) => active !== name);
   }
 
   private scale(name: string): Tensor | undefined {
-    return this.vectors.get(name)?.flatten();
+    return this.merged.has(name) ? undefined : this.vectors.get(name)?.flatten();
+  }
+
+  /**
+   * Folds the vector into the weight: output rescaling scales the weight's output rows, input rescaling its input
+   * columns (layout-aware for Conv1D). Unmerging divides it out again.
+   */
+  private fold(name: string, inverse: boolean): void {
+    const vector = this.vectors.get(name);
+    if (vector === undefined) return;
+    if (this.layer.quantizedWeight !== null) this.layer.dequantize();
+    noGrad(() =>
+      tidy(() => {
+        const feedforward = this.feedforward.get(name) as boolean;
+        let factor = vector.float().flatten();
+        if (inverse) factor = factor.reciprocal();
+        // Linear weights are [out, in]; Conv1D weights are [in, out].
+        const alongRows = feedforward === this.layer.fanInFanOut;
+        const shaped = alongRows ? factor.unsqueeze(1) : factor.unsqueeze(0);
+        this.layer.weight.copy_(this.layer.weight.float().mul(shaped));
+        if (!feedforward && this.layer.bias !== null) this.layer.bias.copy_(this.layer.bias.float().mul(factor));
+        return undefined;
+      }),
+    );
+  }
+
+  merge(name: string): void {
+    if (this.merged.has(name)) return;
+    this.fold(name, false);
+    this.merged.add(name);
+  }
+
+  unmerge(name: string): void {
+    if (!this.merged.has(name)) return;
+    this.fold(name, true);
+    this.merged.delete(name);
   }
 
   adaptInput(input: Tensor): Tensor {

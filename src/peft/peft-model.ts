@@ -282,25 +282,27 @@ export class PeftModel extends Module {
     if (this.#active === name) this.setAdapter(null);
   }
 
-  /** Merges a LoRA adapter into the base weights (zero inference latency); forward then skips its delta. */
+  /** Merges a LoRA or IA³ adapter into the base weights (zero inference latency); forward then skips it. */
   mergeAdapter(name = this.#active ?? 'default'): void {
     const entry = this.entry(name);
-    if (entry.config.peftType !== 'LORA') throw new TunekitError('E_ADAPTER', `only LoRA adapters can be merged ("${name}" is ${entry.config.peftType})`);
-    for (const layer of entry.layers) (layer as LoraLayer).merge(name);
+    if (entry.config.peftType !== 'LORA' && entry.config.peftType !== 'IA3') {
+      throw new TunekitError('E_ADAPTER', `only LoRA and IA³ adapters can be merged ("${name}" is ${entry.config.peftType})`);
+    }
+    for (const layer of entry.layers) (layer as LoraLayer | Ia3Layer).merge(name);
   }
 
   unmergeAdapter(name = this.#active ?? 'default'): void {
-    for (const layer of this.entry(name).layers) if (layer instanceof LoraLayer) layer.unmerge(name);
+    for (const layer of this.entry(name).layers) if (layer instanceof LoraLayer || layer instanceof Ia3Layer) layer.unmerge(name);
   }
 
-  /** Merges the active LoRA adapter, removes every adapter and returns the plain base model (ready to save). */
+  /** Merges the active LoRA or IA³ adapter, removes every adapter and returns the plain base model (ready to save). */
   mergeAndUnload(): LanguageModel {
     const name = this.#active;
     if (name !== null) this.mergeAdapter(name);
     for (const [adapterName, entry] of [...this.#adapters]) {
       for (const layer of new Set(entry.layers)) {
-        if (layer instanceof LoraLayer) layer.delete(adapterName, { keepMerged: adapterName === name });
-        else layer.delete(adapterName);
+        if (layer instanceof BottleneckLayer) layer.delete(adapterName);
+        else layer.delete(adapterName, { keepMerged: adapterName === name });
       }
       for (const layer of new Set(entry.layers)) {
         const empty = layer instanceof LoraLayer ? layer.names.length === 0 : layer instanceof Ia3Layer ? layer.feedforward.size === 0 : layer.settings.size === 0;
