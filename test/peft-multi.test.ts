@@ -63,3 +63,16 @@ describe('several named adapters on one base, swapped per task', { skip: hasShar
     assert.ok(Math.abs(nearest[0][0].similarity - 2 / Math.hypot(2, 0.1)) < 1e-6);
   });
 });
+
+describe('a failed addAdapter leaves the model as it was', { skip: hasShared ? false : 'no ../shared' }, () => {
+  it('modules_to_save that match nothing: the LoRA layers attached before the error are removed', async () => {
+    const peft = new PeftModel(await loadModelFromFolder(path.join(root, 'llama')));
+    const before = peft.namedParameters().map(([name]) => name);
+    const { loraConfig } = await import('./helpers/peft-configs.js');
+    assert.throws(() => peft.addAdapter('broken', loraConfig({ modulesToSave: ['no_such_module'] })), /modules_to_save \["no_such_module"\] match no module/);
+    assert.deepEqual(peft.namedParameters().map(([name]) => name), before);
+    assert.deepEqual(peft.adapterNames, []);
+    peft.addAdapter('broken', loraConfig());
+    assert.deepEqual(peft.adapterNames, ['broken']);
+  });
+});

@@ -110,27 +110,48 @@ export class PeftModel extends Module {
     if (this.#adapters.has(name)) throw new TunekitError('E_ADAPTER', `adapter "${name}" already exists`);
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new TunekitError('E_ADAPTER', `adapter name "${name}" must be letters, digits, _ or -`);
     const entry: AdapterEntry = { config, layers: [], savedModules: new Map(), trainedBiases: [] };
-    const modelType = this.model.config.modelType;
-    switch (config.peftType) {
-      case 'LORA':
-        entry.layers = this.attachLora(name, config, modelType);
-        break;
-      case 'IA3':
-        entry.layers = this.attachIa3(name, config, modelType);
-        break;
-      case 'BOTTLENECK_ADAPTER':
-        entry.layers = this.attachBottleneck(name, config);
-        break;
-      case 'PROMPT_TUNING': {
-        entry.prompt = this.promptEncoder.set(name, new SoftPrompt(config, { dtype: this.embeddingDtype() }));
-        entry.prompt.initialize(this.model, { textIds: options.promptInitTextIds });
-        break;
+    this.#adapters.set(name, entry);
+    try {
+      const modelType = this.model.config.modelType;
+      switch (config.peftType) {
+        case 'LORA':
+          entry.layers = this.attachLora(name, config, modelType);
+          break;
+        case 'IA3':
+          entry.layers = this.attachIa3(name, config, modelType);
+          break;
+        case 'BOTTLENECK_ADAPTER':
+          entry.layers = this.attachBottleneck(name, config);
+          break;
+        case 'PROMPT_TUNING': {
+          entry.prompt = this.promptEncoder.set(name, new SoftPrompt(config, { dtype: this.embeddingDtype() }));
+          entry.prompt.initialize(this.model, { textIds: options.promptInitTextIds });
+          break;
+        }
+      }
+      const modulesToSave = 'modulesToSave' in config ? config.modulesToSave : null;
+      if (modulesToSave !== null && modulesToSave !== undefined) this.attachModulesToSave(entry, modulesToSave);
+    } catch (error) {
+      // Whatever was attached before the failure goes, so the model is as it was.
+      entry.layers = this.layersCarrying(name);
+      this.deleteAdapter(name);
+      throw error;
+    }
+    this.setAdapter(name);
+  }
+
+  /** Every adapter layer in the model that holds an adapter named `name`. */
+  private layersCarrying(name: string): LayerAdapter[] {
+    const found: LayerAdapter[] = [];
+    for (const [, module] of this.model.namedModules()) {
+      if (!(module instanceof ProjectionLayer)) continue;
+      for (const adapter of module.adapters) {
+        const holds =
+          adapter instanceof LoraLayer ? adapter.names.includes(name) : adapter instanceof Ia3Layer ? adapter.feedforward.has(name) : adapter instanceof BottleneckLayer ? adapter.settings.has(name) : false;
+        if (holds) found.push(adapter as LayerAdapter);
       }
     }
-    const modulesToSave = 'modulesToSave' in config ? config.modulesToSave : null;
-    if (modulesToSave !== null && modulesToSave !== undefined) this.attachModulesToSave(entry, modulesToSave);
-    this.#adapters.set(name, entry);
-    this.setAdapter(name);
+    return found;
   }
 
   private embeddingDtype(): Tensor['dtype'] {
