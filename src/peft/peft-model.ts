@@ -238,6 +238,7 @@ export class PeftModel extends Module {
     const adapted = new Set(entry.layers.map((layer) => layer.layer));
     entry.trainedBiases = [];
     for (const [moduleName, module] of this.model.namedModules()) {
+      if (/(^|\.)(lora_A|lora_B|adapter_down|adapter_up)(\.|$)/.test(moduleName)) continue;
       if (!(module instanceof ProjectionLayer) && entry.config.bias === 'lora_only') continue;
       if (entry.config.bias === 'lora_only' && !adapted.has(module as ProjectionLayer)) continue;
       const bias = module.namedParameters().find(([parameterName]) => parameterName === 'bias')?.[1];
