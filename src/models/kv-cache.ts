@@ -1,55 +1,87 @@
-import { cat } from '../torch/ops.js';
-import { Tensor } from '../torch/tensor.js';
+import { empty } from '../torch/ops.js';
+import { Tensor, tidy } from '../torch/tensor.js';
 
 interface Entry {
+  /** [batch, heads, capacity, head_dim]; positions 0…length-1 are filled. */
   key: Tensor;
   value: Tensor;
+  length: number;
+  /** Static entries (T5 cross-attention) never grow. */
+  fixed: boolean;
 }
 
 /**
- * Keys and values of past positions, per layer, as [batch, kv_heads, length, head_dim]. The cache owns its tensors
- * (they survive `tidy`); `dispose()` frees them.
+ * Keys and values of past positions, per layer, as [batch, kv_heads, length, head_dim]. Self-attention entries live
+ * in buffers that double when full, so a long generation copies each position a constant number of times instead of
+ * re-concatenating the whole cache at every step. The cache owns its buffers (they survive `tidy`); `dispose()`
+ * frees them.
  */
 export class KVCache {
   readonly #layers = new Map<string, Entry>();
 
   /** Positions cached so far (of the first self-attention layer). */
   length(layer = '0'): number {
+    return this.#layers.get(layer)?.length ?? 0;
+  }
+
+  private view(entry: Entry): { key: Tensor; value: Tensor } {
+    if (entry.fixed) return { key: entry.key, value: entry.value };
+    return { key: entry.key.narrow(2, 0, entry.length), value: entry.value.narrow(2, 0, entry.length) };
+  }
+
+  get(layer: string): { key: Tensor; value: Tensor } | undefined {
     const entry = this.#layers.get(layer);
-    return entry === undefined ? 0 : entry.key.shape[2];
+    return entry === undefined ? undefined : this.view(entry);
   }
 
-  get(layer: string): Entry | undefined {
-    return this.#layers.get(layer);
-  }
-
-  /** Appends new keys/values along the sequence and returns the full ones (owned by the cache). */
-  append(layer: string, key: Tensor, value: Tensor): Entry {
-    const previous = this.#layers.get(layer);
-    const entry = previous === undefined ? { key: key.alias().keep(), value: value.alias().keep() } : { key: cat([previous.key, key], 2).keep(), value: cat([previous.value, value], 2).keep() };
-    previous?.key.dispose();
-    previous?.value.dispose();
-    this.#layers.set(layer, entry);
-    return entry;
+  /** Appends new keys/values along the sequence and returns views of all positions so far. */
+  append(layer: string, key: Tensor, value: Tensor): { key: Tensor; value: Tensor } {
+    let entry = this.#layers.get(layer);
+    const added = key.shape[2];
+    const needed = (entry?.length ?? 0) + added;
+    if (entry === undefined || entry.key.shape[2] < needed) {
+      const capacity = Math.max(needed, 2 * (entry?.key.shape[2] ?? 0), 64);
+      const grow = (source: Tensor, old: Tensor | undefined): Tensor =>
+        tidy(() => {
+          const [batch, heads, , width] = source.shape;
+          const buffer = empty([batch, heads, capacity, width], { dtype: source.dtype, device: source.device as 'cpu' });
+          if (old !== undefined && entry !== undefined && entry.length > 0) buffer.narrow(2, 0, entry.length).copy_(old.narrow(2, 0, entry.length));
+          return buffer;
+        }).keep();
+      const grown: Entry = { key: grow(key, entry?.key), value: grow(value, entry?.value), length: entry?.length ?? 0, fixed: false };
+      entry?.key.dispose();
+      entry?.value.dispose();
+      entry = grown;
+      this.#layers.set(layer, entry);
+    }
+    const start = entry.length;
+    tidy(() => {
+      (entry as Entry).key.narrow(2, start, added).copy_(key);
+      (entry as Entry).value.narrow(2, start, added).copy_(value);
+      return undefined;
+    });
+    entry.length = needed;
+    return this.view(entry);
   }
 
   /** Stores keys/values that never grow (T5 cross-attention over the encoder output). */
-  setStatic(layer: string, key: Tensor, value: Tensor): Entry {
-    const entry = { key: key.keep(), value: value.keep() };
+  setStatic(layer: string, key: Tensor, value: Tensor): { key: Tensor; value: Tensor } {
     this.#layers.get(layer)?.key.dispose();
     this.#layers.get(layer)?.value.dispose();
+    const entry: Entry = { key: key.keep(), value: value.keep(), length: key.shape[2], fixed: true };
     this.#layers.set(layer, entry);
-    return entry;
+    return this.view(entry);
   }
 
   /** Keeps the batch rows `indices` (in that order): beam search reorders hypotheses. */
   select(indices: Tensor): void {
-    for (const [name, entry] of this.#layers) {
+    for (const entry of this.#layers.values()) {
       const key = entry.key.indexSelect(0, indices).keep();
       const value = entry.value.indexSelect(0, indices).keep();
       entry.key.dispose();
       entry.value.dispose();
-      this.#layers.set(name, { key, value });
+      entry.key = key;
+      entry.value = value;
     }
   }
 
@@ -61,3 +93,4 @@ export class KVCache {
     this.#layers.clear();
   }
 }
+
