@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
@@ -23,6 +23,13 @@ describe('tunekit CLI', () => {
       assert.equal(help.status, 0, verb);
       assert.match(help.stdout, new RegExp(`usage: tunekit ${verb}`));
     }
+  });
+
+  it('the package bin is executable, so `npx tunekit` can run it', () => {
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+    assert.equal(path.join(repoRoot, pkg.bin.tunekit), cli);
+    accessSync(cli, constants.X_OK);
+    assert.match(readFileSync(cli, 'utf8'), /^#!\/usr\/bin\/env node/);
   });
 
   it('rejects an unknown verb', () => {
