@@ -61,6 +61,28 @@ function addInto(sum: number[], row: readonly number[]): void {
   for (let index = 0; index < row.length; index++) sum[index] += row[index];
 }
 
+/** What both paired tests start from: the two systems' scores, their distance, and a seeded generator. */
+function pairedStart(
+  statisticsA: readonly (readonly number[])[],
+  statisticsB: readonly (readonly number[])[],
+  score: (sum: readonly number[], count: number) => number,
+  seed: number,
+) {
+  checkPaired(statisticsA, statisticsB);
+  const count = statisticsA.length;
+  const scoreA = score(sumRows(statisticsA), count);
+  const scoreB = score(sumRows(statisticsB), count);
+  return {
+    count,
+    scoreA,
+    scoreB,
+    observed: Math.abs(scoreB - scoreA),
+    random: new SeededRandom(seed),
+    sumA: new Array<number>(statisticsA[0].length),
+    sumB: new Array<number>(statisticsB[0].length),
+  };
+}
+
 /** Paired bootstrap resampling test on per-segment statistics. */
 export function pairedBootstrapTest(
   statisticsA: readonly (readonly number[])[],
@@ -68,17 +90,10 @@ export function pairedBootstrapTest(
   score: (sum: readonly number[], count: number) => number,
   options: PairedTestOptions = {},
 ): PairedTestResult {
-  checkPaired(statisticsA, statisticsB);
   const samples = options.samples ?? 1000;
   const seed = options.seed ?? 12345;
-  const count = statisticsA.length;
-  const scoreA = score(sumRows(statisticsA), count);
-  const scoreB = score(sumRows(statisticsB), count);
-  const observed = Math.abs(scoreB - scoreA);
-  const random = new SeededRandom(seed);
+  const { count, scoreA, scoreB, observed, random, sumA, sumB } = pairedStart(statisticsA, statisticsB, score, seed);
   const differences = new Float64Array(samples);
-  const sumA = new Array<number>(statisticsA[0].length);
-  const sumB = new Array<number>(statisticsB[0].length);
   for (let sample = 0; sample < samples; sample++) {
     sumA.fill(0);
     sumB.fill(0);
@@ -112,16 +127,9 @@ export function approximateRandomizationTest(
   score: (sum: readonly number[], count: number) => number,
   options: PairedTestOptions = {},
 ): PairedTestResult {
-  checkPaired(statisticsA, statisticsB);
   const samples = options.samples ?? 10000;
   const seed = options.seed ?? 12345;
-  const count = statisticsA.length;
-  const scoreA = score(sumRows(statisticsA), count);
-  const scoreB = score(sumRows(statisticsB), count);
-  const observed = Math.abs(scoreB - scoreA);
-  const random = new SeededRandom(seed);
-  const sumA = new Array<number>(statisticsA[0].length);
-  const sumB = new Array<number>(statisticsB[0].length);
+  const { count, scoreA, scoreB, observed, random, sumA, sumB } = pairedStart(statisticsA, statisticsB, score, seed);
   let exceed = 0;
   for (let trial = 0; trial < samples; trial++) {
     sumA.fill(0);

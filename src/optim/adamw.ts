@@ -2,7 +2,7 @@ import { TunekitError } from '../errors.js';
 import { full, zerosLike } from '../torch/ops.js';
 import { noGrad } from '../torch/runtime.js';
 import { callOp, opId, Tensor, tidy } from '../torch/tensor.js';
-import { type Optimizer, type OptimizerState, type ParamsInput, resolveGroups, type ResolvedGroup, restoreGroups } from './optimizer.js';
+import { type Optimizer, type OptimizerState, type ParamsInput, restoreGroups, GroupedOptimizer } from './optimizer.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -35,13 +35,12 @@ function fusedAvailable(): boolean {
 }
 
 /** AdamW (decoupled weight decay), numerically as torch.optim.AdamW. */
-export class AdamW implements Optimizer {
-  readonly groups: ResolvedGroup<AdamWOptions>[];
+export class AdamW extends GroupedOptimizer<AdamWOptions> implements Optimizer {
   readonly #state = new Map<Tensor, ParamState>();
   #steps = 0;
 
   constructor(params: ParamsInput<AdamWOptions>, options: Partial<AdamWOptions> = {}) {
-    this.groups = resolveGroups(params, { ...defaults, ...options });
+    super(params, { ...defaults, ...options });
     for (const group of this.groups) {
       const o = group.options;
       if (!(o.lr >= 0) || !(o.eps >= 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) {
@@ -143,10 +142,6 @@ export class AdamW implements Optimizer {
       const denominator = second.sqrt().div_(biasCorrection2Sqrt).add_(o.eps);
       param.addcdiv_(state.expAvg, denominator, -o.lr / biasCorrection1);
     });
-  }
-
-  zeroGrad(): void {
-    for (const group of this.groups) for (const param of group.params) param.zeroGrad();
   }
 
   /** State keyed `<param name>.exp_avg`, `.exp_avg_sq`, `.max_exp_avg_sq`, `.step`. Tensors are live, not copies. */

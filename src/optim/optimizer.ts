@@ -46,6 +46,19 @@ export interface OptimizerState {
   tensors: Map<string, Tensor>;
 }
 
+/** What every optimizer here shares: resolved parameter groups and dropping gradients. */
+export abstract class GroupedOptimizer<H> {
+  readonly groups: ResolvedGroup<H>[];
+
+  constructor(params: ParamsInput<H>, defaults: H) {
+    this.groups = resolveGroups(params, defaults);
+  }
+
+  zeroGrad(): void {
+    for (const group of this.groups) for (const param of group.params) param.zeroGrad();
+  }
+}
+
 export interface Optimizer {
   /** The learning rate of each group, as schedules set it. */
   readonly groups: { options: { lr: number } }[];

@@ -1,7 +1,7 @@
 import { TunekitError } from '../errors.js';
 import { noGrad } from '../torch/runtime.js';
 import { Tensor, tidy } from '../torch/tensor.js';
-import { type Optimizer, type OptimizerState, type ParamsInput, resolveGroups, type ResolvedGroup, restoreGroups } from './optimizer.js';
+import { type Optimizer, type OptimizerState, type ParamsInput, restoreGroups, GroupedOptimizer } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -14,13 +14,12 @@ export interface SGDOptions {
 const defaults: SGDOptions = { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false };
 
 /** Stochastic gradient descent with optional momentum and Nesterov, as torch.optim.SGD. */
-export class SGD implements Optimizer {
-  readonly groups: ResolvedGroup<SGDOptions>[];
+export class SGD extends GroupedOptimizer<SGDOptions> implements Optimizer {
   readonly #momentum = new Map<Tensor, Tensor>();
   #steps = 0;
 
   constructor(params: ParamsInput<SGDOptions>, options: Partial<SGDOptions> = {}) {
-    this.groups = resolveGroups(params, { ...defaults, ...options });
+    super(params, { ...defaults, ...options });
     for (const { options: o } of this.groups) {
       if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
         throw new TunekitError('E_OPTIMIZER', 'Nesterov momentum needs momentum > 0 and dampening 0');
@@ -52,10 +51,6 @@ export class SGD implements Optimizer {
         }
       }),
     );
-  }
-
-  zeroGrad(): void {
-    for (const group of this.groups) for (const param of group.params) param.zeroGrad();
   }
 
   stateDict(): OptimizerState {
