@@ -449,17 +449,6 @@ Napi::Value ReportToGc(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  Slot* slot = slotOf(info[0], "isDisposed");
-  return Napi::Boolean::New(info.Env(), slot == nullptr || !slot->tensor.defined());
-}
-
-Napi::Value SameStorage(const Napi::CallbackInfo& info) {
-  const at::Tensor& a = unwrapTensor(info[0], "sameTensor");
-  const at::Tensor& b = unwrapTensor(info[1], "sameTensor");
-  return Napi::Boolean::New(info.Env(), a.unsafeGetTensorImpl() == b.unsafeGetTensorImpl());
-}
-
 // ---------------------------------------------------------------- autograd
 
 Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
@@ -657,9 +646,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   set("device", DeviceOf);
   set("item", Item);
   set("dispose", Dispose);
-  set("isDisposed", IsDisposed);
   set("reportToGc", ReportToGc);
-  set("sameTensor", SameStorage);
   set("requiresGrad", RequiresGrad);
   set("setRequiresGrad", SetRequiresGrad);
   set("grad", Grad);

@@ -29,6 +29,11 @@ export class BottleneckLayer implements LinearAdapter {
     layer.adapters.push(this);
   }
 
+  /** The adapters this layer holds. */
+  get names(): string[] {
+    return [...this.settings.keys()];
+  }
+
   static of(layer: ProjectionLayer): BottleneckLayer {
     const existing = layer.adapters.find((adapter): adapter is BottleneckLayer => adapter instanceof BottleneckLayer);
     return existing ?? new BottleneckLayer(layer);
@@ -65,7 +70,7 @@ export class BottleneckLayer implements LinearAdapter {
   }
 
   detach(): void {
-    for (const name of [...this.settings.keys()]) this.delete(name);
+    for (const name of this.names) this.delete(name);
     this.layer.deleteChild('adapter_down');
     this.layer.deleteChild('adapter_up');
     this.layer.adapters.splice(this.layer.adapters.indexOf(this), 1);

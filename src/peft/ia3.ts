@@ -20,6 +20,11 @@ export class Ia3Layer implements LinearAdapter {
     layer.adapters.push(this);
   }
 
+  /** The adapters this layer holds. */
+  get names(): string[] {
+    return [...this.feedforward.keys()];
+  }
+
   static of(layer: ProjectionLayer): Ia3Layer {
     const existing = layer.adapters.find((adapter): adapter is Ia3Layer => adapter instanceof Ia3Layer);
     return existing ?? new Ia3Layer(layer);
@@ -97,7 +102,7 @@ export class Ia3Layer implements LinearAdapter {
   }
 
   detach(): void {
-    for (const name of [...this.feedforward.keys()]) this.delete(name);
+    for (const name of this.names) this.delete(name);
     this.layer.deleteChild('ia3_l');
     this.layer.adapters.splice(this.layer.adapters.indexOf(this), 1);
   }

@@ -146,9 +146,8 @@ export class PeftModel extends Module {
     for (const [, module] of this.model.namedModules()) {
       if (!(module instanceof ProjectionLayer)) continue;
       for (const adapter of module.adapters) {
-        const holds =
-          adapter instanceof LoraLayer ? adapter.names.includes(name) : adapter instanceof Ia3Layer ? adapter.feedforward.has(name) : adapter instanceof BottleneckLayer ? adapter.settings.has(name) : false;
-        if (holds) found.push(adapter as LayerAdapter);
+        const known = adapter instanceof LoraLayer || adapter instanceof Ia3Layer || adapter instanceof BottleneckLayer;
+        if (known && adapter.names.includes(name)) found.push(adapter);
       }
     }
     return found;
@@ -292,8 +291,7 @@ export class PeftModel extends Module {
     const entry = this.entry(name);
     for (const layer of new Set(entry.layers)) {
       layer.delete(name);
-      const remaining = layer instanceof LoraLayer ? layer.names.length : layer instanceof Ia3Layer ? layer.feedforward.size : layer.settings.size;
-      if (remaining === 0) layer.detach();
+      if (layer.names.length === 0) layer.detach();
     }
     if (entry.prompt !== undefined) this.promptEncoder.delete(name)?.dispose();
     for (const saved of entry.savedModules.values()) {
@@ -327,8 +325,7 @@ export class PeftModel extends Module {
         else layer.delete(adapterName, { keepMerged: adapterName === name });
       }
       for (const layer of new Set(entry.layers)) {
-        const empty = layer instanceof LoraLayer ? layer.names.length === 0 : layer instanceof Ia3Layer ? layer.feedforward.size === 0 : layer.settings.size === 0;
-        if (empty && layer.layer.adapters.includes(layer)) layer.detach();
+        if (layer.names.length === 0 && layer.layer.adapters.includes(layer)) layer.detach();
       }
       if (adapterName !== name) for (const saved of entry.savedModules.values()) callOp('aten::set_data', saved.parameter, saved.original);
       entry.prompt?.dispose();

@@ -22,10 +22,8 @@ export interface NativeAddon {
   device(tensor: TensorHandle): string;
   item(tensor: TensorHandle): number | boolean;
   dispose(tensor: TensorHandle): void;
-  isDisposed(tensor: TensorHandle): boolean;
   /** Reports the tensor's bytes to V8 as external memory (for tensors only the garbage collector may free). */
   reportToGc(tensor: TensorHandle): void;
-  sameTensor(a: TensorHandle, b: TensorHandle): boolean;
   requiresGrad(tensor: TensorHandle): boolean;
   setRequiresGrad(tensor: TensorHandle, value: boolean): void;
   grad(tensor: TensorHandle): TensorHandle | null;

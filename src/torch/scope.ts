@@ -14,11 +14,6 @@ export function track(tensor: Scoped): boolean {
   return true;
 }
 
-export function untrack(tensor: Scoped): void {
-  const scope = scopes[scopes.length - 1];
-  if (scope !== undefined) scope.delete(tensor);
-}
-
 function collect(value: unknown, isTensor: (v: unknown) => v is Scoped, found: Set<Scoped>, depth = 0): void {
   if (value === null || typeof value !== 'object' || depth > 8) return;
   if (isTensor(value)) {
