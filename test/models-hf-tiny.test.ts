@@ -7,7 +7,8 @@ import { loadModelFromFolder } from '../src/models/load.js';
 import { causalLMLoss, seq2seqLoss } from '../src/models/loss.js';
 import { shiftRight } from '../src/models/t5.js';
 import type { LanguageModel } from '../src/models/types.js';
-import { dispose, tensor, Tensor, tidy } from '../src/torch/index.js';
+import { tensor, Tensor, tidy } from '../src/torch/index.js';
+import { maxAbsDiff } from './helpers/compare.js';
 import { hasShared, sharedDir } from './helpers/paths.js';
 
 const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
@@ -35,9 +36,6 @@ function lossFor(model: LanguageModel, inputs: Inputs): Tensor {
   return seq2seqLoss(logits, labels);
 }
 
-function maxAbsDiff(a: Tensor, expected: unknown): number {
-  return tidy(() => a.sub(tensor(expected as number[])).abs().amax().item());
-}
 
 for (const name of models) {
   describe(`hf-tiny ${name} equals transformers`, async () => {

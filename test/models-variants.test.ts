@@ -8,6 +8,7 @@ import { causalLMLoss, seq2seqLoss } from '../src/models/loss.js';
 import { shiftRight } from '../src/models/t5.js';
 import type { LanguageModel } from '../src/models/types.js';
 import { tensor, Tensor, tidy } from '../src/torch/index.js';
+import { maxAbsDiff } from './helpers/compare.js';
 import { repoRoot } from './helpers/paths.js';
 
 // Tiny random models of the configurations the hf-tiny references do not ship (classic T5, tied Llama, rope theta and
@@ -76,9 +77,6 @@ function lossFor(model: LanguageModel, inputs: Inputs): number {
   });
 }
 
-function maxAbsDiff(actual: Tensor, expected: unknown): number {
-  return tidy(() => actual.float().sub(tensor(expected as number[])).abs().amax().item());
-}
 
 /**
  * transformers 5.17's beam search fills the positions after a finished beam's EOS with `pad_token_id or

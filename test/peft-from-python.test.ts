@@ -8,9 +8,10 @@ import { loadModelFromFolder } from '../src/models/load.js';
 import { loadAdapter, PeftModel } from '../src/peft/index.js';
 import { tidy } from '../src/torch/index.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
+import { pythonHas } from './helpers/python.js';
 
 const python = process.env.PYTHON ?? 'python3';
-const hasPeft = spawnSync(python, ['-c', 'import peft, transformers'], { stdio: 'ignore' }).status === 0;
+const hasPeft = pythonHas('peft', 'transformers');
 const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
 const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-from-peft-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));

@@ -7,13 +7,13 @@ import { after, describe, it } from 'node:test';
 import { loadModelFromFolder } from '../src/models/load.js';
 import type { AdapterConfig } from '../src/peft/config.js';
 import { loadAdapter, PeftModel, saveAdapter } from '../src/peft/index.js';
-import { AdamW } from '../src/optim/index.js';
 import { manualSeed, tidy } from '../src/torch/index.js';
-import { common, loraConfig } from './helpers/peft-configs.js';
+import { common, loraConfig, trainBriefly } from './helpers/peft-configs.js';
+import { pythonHas } from './helpers/python.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 const python = process.env.PYTHON ?? 'python3';
-const hasPeft = spawnSync(python, ['-c', 'import peft, transformers, torch'], { stdio: 'ignore' }).status === 0;
+const hasPeft = pythonHas('peft', 'transformers', 'torch');
 const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
 const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-interop-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));
@@ -33,13 +33,7 @@ describe('adapters trained by tunekit load in Python PEFT with the same logits, 
       const baseDir = path.join(root, 'llama');
       const peft = new PeftModel(await loadModelFromFolder(baseDir));
       peft.addAdapter('default', config);
-      const optimizer = new AdamW(peft.parameters().filter((p) => p.requiresGrad), { lr: 5e-2 });
-      for (let step = 0; step < 3; step++) {
-        tidy(() => peft.loss(batch).backward());
-        optimizer.step();
-        optimizer.zeroGrad();
-      }
-      optimizer.dispose();
+      trainBriefly(peft, batch);
       const adapterDir = path.join(workDir, name.replace(/\s/g, '-'));
       await saveAdapter(peft, adapterDir);
       const ours = tidy(() => peft.forward(batch).toFloat32Array());

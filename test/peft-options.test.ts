@@ -10,7 +10,8 @@ import { parseAdapterConfig } from '../src/peft/config.js';
 import { loadAdapter, PeftModel, saveAdapter } from '../src/peft/index.js';
 import { AdamW } from '../src/optim/index.js';
 import { manualSeed, tidy } from '../src/torch/index.js';
-import { common, loraConfig } from './helpers/peft-configs.js';
+import { common, loraConfig, trainBriefly } from './helpers/peft-configs.js';
+import { pythonHas } from './helpers/python.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
@@ -18,18 +19,9 @@ const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-peft-options-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));
 const batch = { inputIds: [[1, 37, 12, 101, 5, 77, 200, 3]], labels: [[1, 37, 12, 101, 5, 77, 200, 3]] };
 const python = process.env.PYTHON ?? 'python3';
-const hasPeft = spawnSync(python, ['-c', 'import peft, transformers'], { stdio: 'ignore' }).status === 0;
+const hasPeft = pythonHas('peft', 'transformers');
 
 
-function trainBriefly(peft: PeftModel): void {
-  const optimizer = new AdamW(peft.parameters().filter((p) => p.requiresGrad), { lr: 5e-2 });
-  for (let step = 0; step < 3; step++) {
-    tidy(() => peft.loss(batch).backward());
-    optimizer.step();
-    optimizer.zeroGrad();
-  }
-  optimizer.dispose();
-}
 
 describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
   it('modules_to_save: trained per adapter, saved, reloaded, and the original restored when switching away', async () => {
@@ -39,7 +31,7 @@ describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
     const peft = new PeftModel(base);
     peft.addAdapter('default', loraConfig({ modulesToSave: ['lm_head'] }));
     assert.ok(peft.namedParameters().some(([name, p]) => name.endsWith('lm_head.weight') && p.requiresGrad));
-    trainBriefly(peft);
+    trainBriefly(peft, batch);
     const trained = tidy(() => peft.forward(batch).toFloat32Array());
     assert.notDeepEqual(base.stateDict().get('lm_head.weight')?.bytes(), headBefore);
     peft.setAdapter(null);
@@ -64,7 +56,7 @@ describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
     peft.addAdapter('default', loraConfig({ targetModules: ['c_attn'], bias: 'all', fanInFanOut: true }));
     const trainable = peft.namedParameters().filter(([, p]) => p.requiresGrad).map(([name]) => name);
     assert.ok(trainable.includes('base_model.model.transformer.h.0.mlp.c_fc.bias') && trainable.includes('base_model.model.transformer.ln_f.bias'));
-    trainBriefly(peft);
+    trainBriefly(peft, batch);
     const dir = path.join(workDir, 'bias-all');
     await saveAdapter(peft, dir);
     const ours = tidy(() => peft.forward(batch).toFloat32Array());

@@ -8,7 +8,8 @@ import { loadModelFromFolder } from '../src/models/load.js';
 import type { LanguageModel } from '../src/models/types.js';
 import { loadAdapter, PeftModel, readAdapterConfig, saveAdapter } from '../src/peft/index.js';
 import { serializeAdapterConfig } from '../src/peft/config.js';
-import { dispose, tensor, Tensor, tidy } from '../src/torch/index.js';
+import { dispose, Tensor, tidy } from '../src/torch/index.js';
+import { maxAbsDiff } from './helpers/compare.js';
 import { hasShared, sharedDir } from './helpers/paths.js';
 
 const root = path.join(sharedDir, 'reference', 'models', 'hf-tiny');
@@ -22,9 +23,6 @@ interface Inputs {
   labels?: number[][];
 }
 
-function maxAbsDiff(a: Tensor, expected: unknown): number {
-  return tidy(() => a.sub(tensor(expected as number[])).abs().amax().item());
-}
 
 function batchOf(inputs: Inputs) {
   return { inputIds: inputs.input_ids, attentionMask: inputs.attention_mask, decoderInputIds: inputs.decoder_input_ids, labels: inputs.labels };

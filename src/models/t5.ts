@@ -258,7 +258,7 @@ class T5Stack extends Module {
   readonly final_layer_norm: HFRMSNorm;
 
   constructor(
-    private readonly config: T5Config,
+    config: T5Config,
     readonly isDecoder: boolean,
     readonly embed_tokens: Embedding,
     options: LayerOptions,

@@ -13,7 +13,7 @@ import { ones, tensor } from '../torch/ops.js';
 import { noGrad } from '../torch/runtime.js';
 import { callOp, Tensor, tidy } from '../torch/tensor.js';
 import { BOTTLENECK_TARGETS, BottleneckLayer } from './bottleneck.js';
-import type { AdapterConfig, BottleneckConfig, IA3Config, LoraConfig, PromptTuningConfig } from './config.js';
+import type { AdapterConfig, BottleneckConfig, IA3Config, LoraConfig } from './config.js';
 import { Ia3Layer } from './ia3.js';
 import { LoraLayer } from './lora.js';
 import { SoftPrompt } from './prompt-tuning.js';

@@ -17,3 +17,9 @@ export function runPythonJson<T>(script: string, args: string[]): T {
   const out = execFileSync(python, [script, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return JSON.parse(out.trim().split('\n').pop() as string) as T;
 }
+
+/** Whether the Python that tests use (PYTHON or python3) can import every one of `modules`. */
+export function pythonHas(...modules: string[]): boolean {
+  const python = process.env.PYTHON ?? 'python3';
+  return spawnSync(python, ['-c', modules.map((m) => `import ${m}`).join('; ')], { stdio: 'ignore' }).status === 0;
+}
