@@ -23,15 +23,16 @@ const variants = existsSync(root) ? readdirSync(root).filter((name) => existsSyn
  * - tunekit computes attention with libtorch's fused SDPA, which keeps the softmax probabilities in float32; the
  *   eager goldens round them to bfloat16 before multiplying by V. transformers' own eager and sdpa logits differ by
  *   0.043 on this fixture (|logits| ≤ 3.5, std 1.0; one bf16 ulp is 0.0156 in [2, 4)), and tunekit's by the same
- *   0.043 from eager while it equals transformers' sdpa logits bit for bit (max |Δ| 0; golden.json `logits_sdpa`).
- *   Bounds: eager logits 0.0625 (measured 0.043 + 50%, four ulps in [2, 4)), sdpa logits 0.016 (one ulp in [2, 4)).
+ *   0.043 from eager while it equals transformers' sdpa logits bit for bit on the CPU that made the goldens (max |Δ| 0; golden.json `logits_sdpa`). On an
+ *   AMD EPYC, whose bf16 kernels accumulate in another order, the same comparison measured 0.0176 (just over one ulp).
+ *   Bounds: eager logits 0.0625 (measured 0.043 + 50%, four ulps in [2, 4)), sdpa logits 0.03125 (two ulps in [2, 4)).
  *   A real bug moves these logits by 0.3–1 (a wrong rope theta or scaling does on the float32 fixtures).
  * - loss vs eager 1e-3 relative (measured 2.3e-4); vs sdpa 1e-4 relative (measured 0).
  * - beam sequences_scores 0.02 absolute (measured 0.0057: mean log-probabilities over ≤ 8 tokens of those logits).
  * Generated ids stay exact: the smallest greedy top-1/top-2 margin of the bf16 fixture is 0.047.
  */
 const logitsTolerance: Record<string, number> = { float32: 1e-4, bfloat16: 0.0625 };
-const sdpaLogitsTolerance = 0.016;
+const sdpaLogitsTolerance = 0.03125;
 const lossTolerance: Record<string, number> = { float32: 1e-4, bfloat16: 1e-3 };
 const sdpaLossTolerance = 1e-4;
 const scoreTolerance: Record<string, number> = { float32: 1e-4, bfloat16: 0.02 };
