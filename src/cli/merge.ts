@@ -1,6 +1,5 @@
 import { TunekitError } from '../errors.js';
 import { checkDestination } from '../io/destination.js';
-import { resolveAdapterSource } from '../io/hub.js';
 import { saveModel } from '../models/save.js';
 import { flagBoolean, flagString, parseArgs } from './args.js';
 import { adapterFromFlags, ADAPTER_FLAG_HELP } from './adapter-options.js';
@@ -27,12 +26,12 @@ export const mergeVerb: Verb = {
     const adapter = flagString(args, 'adapter');
     if (adapter === undefined) throw new TunekitError('E_FLAG', '--adapter DIR is required');
     const destination = { kind: 'directory', overwrite: flagBoolean(args, 'overwrite') } as const;
-    // Refused before the (possibly long) load; checked again with the folders actually read, as a hub id resolves into the cache.
+    // Refused before the (possibly long) load; checked again with the model folder actually read (a hub id resolves into the cache).
     checkDestination(out, { ...destination, inputs: [adapter, flagString(args, 'model')].filter((input) => input !== undefined) });
     const { dir, model } = await loadModelFromFlags(args, { json: false });
     const peft = await adapterFromFlags(args, model);
     if (peft === null) return 1;
-    const target = checkDestination(out, { ...destination, inputs: [dir, await resolveAdapterSource(adapter)] });
+    const target = checkDestination(out, { ...destination, inputs: [dir, adapter] });
     const merged = peft.mergeAndUnload();
     const files = await saveModel(merged, target);
     console.log(`merged model written to ${out}: ${files.join(', ')}`);
