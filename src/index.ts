@@ -24,3 +24,4 @@ export {
 } from './io/hub.js';
 export { Progress, type ProgressOptions } from './train/progress.js';
 export { TunekitError } from './errors.js';
+export * from './io/destination.js';

@@ -1,6 +1,7 @@
 import { TunekitError } from '../errors.js';
+import { checkDestination } from '../io/destination.js';
 import { saveModel } from '../models/save.js';
-import { flagString, parseArgs } from './args.js';
+import { flagBoolean, flagString, parseArgs } from './args.js';
 import { adapterFromFlags, ADAPTER_FLAG_HELP } from './adapter-options.js';
 import { loadModelFromFlags, MODEL_FLAGS_HELP } from './model-options.js';
 import type { Verb } from './verb.js';
@@ -9,24 +10,30 @@ export const mergeVerb: Verb = {
   name: 'merge',
   summary: 'merge a LoRA or IA³ adapter into its base model and save a plain model folder',
   help: [
-    'usage: tunekit merge --model ID|DIR --adapter DIR --out DIR',
+    'usage: tunekit merge --model ID|DIR --adapter DIR --out DIR [--overwrite]',
     '',
     'Adds scaling·B·A to every adapted weight (LoRA; IA³ rescales them), in float32, drops the adapter and saves the model in the',
     'transformers layout (config.json, safetensors, tokenizer files). The result needs no PEFT to load.',
     ...MODEL_FLAGS_HELP,
     ADAPTER_FLAG_HELP,
-    '  --out DIR          the merged model folder (written atomically)',
+    '  --out DIR          the merged model folder (written atomically); its parent folder must exist',
+    '  --overwrite        replace --out if it already holds something (never the model or adapter being read)',
   ].join('\n'),
   async run(argv) {
-    const args = parseArgs(argv);
+    const args = parseArgs(argv, new Set(['overwrite']));
     const out = flagString(args, 'out');
     if (out === undefined) throw new TunekitError('E_FLAG', '--out DIR is required');
-    if (flagString(args, 'adapter') === undefined) throw new TunekitError('E_FLAG', '--adapter DIR is required');
-    const { model } = await loadModelFromFlags(args, { json: false });
+    const adapter = flagString(args, 'adapter');
+    if (adapter === undefined) throw new TunekitError('E_FLAG', '--adapter DIR is required');
+    const destination = { kind: 'directory', overwrite: flagBoolean(args, 'overwrite') } as const;
+    // Refused before the (possibly long) load; checked again with the model folder actually read (a hub id resolves into the cache).
+    checkDestination(out, { ...destination, inputs: [adapter, flagString(args, 'model')].filter((input) => input !== undefined) });
+    const { dir, model } = await loadModelFromFlags(args, { json: false });
     const peft = await adapterFromFlags(args, model);
     if (peft === null) return 1;
+    const target = checkDestination(out, { ...destination, inputs: [dir, adapter] });
     const merged = peft.mergeAndUnload();
-    const files = await saveModel(merged, out);
+    const files = await saveModel(merged, target);
     console.log(`merged model written to ${out}: ${files.join(', ')}`);
     merged.dispose();
     return 0;
