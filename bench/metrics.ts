@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { flagBoolean, flagNumber, flagString, parseArgs } from '../src/cli/args.js';
 import { BLEU, RougeScorer, SeededRandom } from '../src/metrics/index.js';
 
-const args = parseArgs(process.argv.slice(2), new Set(['json']));
+const args = parseArgs(process.argv.slice(2), { json: 'switch', pairs: 'value', repeats: 'value', python: 'value' });
 const json = flagBoolean(args, 'json');
-const pairCount = flagNumber(args, 'pairs', 10_000);
-const repeats = flagNumber(args, 'repeats', 3);
+const pairCount = flagNumber(args, 'pairs', { integer: true, min: 1 }) ?? 10_000;
+const repeats = flagNumber(args, 'repeats', { integer: true, min: 1 }) ?? 3;
 const python = flagString(args, 'python') ?? process.env.PYTHON ?? 'python3';
 
 function findRepoRoot(): string {

@@ -1,13 +1,19 @@
+// The public API, grouped as the layers are (each layer imports only the ones listed before it).
+export { TunekitError } from './errors.js';
+
+// metrics: ROUGE, BLEU, chrF and significance, pure TypeScript.
+export * as metrics from './metrics/index.js';
+
+// torch: tensors over libtorch; nn: modules and layers; optim: optimizers and schedules.
 export * from './torch/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
-export * from './models/index.js';
-export * from './generate/index.js';
-export * from './tokenize/index.js';
-export * as metrics from './metrics/index.js';
+
+// io: safetensors, model folders, the hub, atomic writes and destinations.
 export * from './io/safetensors.js';
 export * from './io/sharded.js';
 export * from './io/atomic.js';
+export * from './io/destination.js';
 export * from './io/half-float.js';
 export * from './io/tensors.js';
 export * from './io/model-folder.js';
@@ -22,6 +28,16 @@ export {
   type HubProgress,
   type ModelSourceOptions,
 } from './io/hub.js';
+
+// tokenize: tokenizer.json and chat templates.
+export * from './tokenize/index.js';
+
+// models: the one model interface and its architectures; peft: methods, adapters, PEFT format, GGUF export.
+export * from './models/index.js';
+export * from './peft/index.js';
+
+// generate: decoding for any model, with or without adapters.
+export * from './generate/index.js';
+
+// train: progress reporting (the trainer comes with its issue).
 export { Progress, type ProgressOptions } from './train/progress.js';
-export { TunekitError } from './errors.js';
-export * from './io/destination.js';

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { generate, openSession } from '../src/generate/index.js';
 import { loadModelFromFolder } from '../src/models/load.js';
 import { causalLMLoss, seq2seqLoss } from '../src/models/loss.js';
-import { shiftRight } from '../src/models/t5.js';
+import { shiftRight } from '../src/models/batch.js';
 import type { LanguageModel } from '../src/models/types.js';
 import { tensor, Tensor, tidy } from '../src/torch/index.js';
 import { maxAbsDiff } from './helpers/compare.js';
@@ -31,7 +31,7 @@ function logitsFor(model: LanguageModel, inputs: Inputs): Tensor {
 function lossFor(model: LanguageModel, inputs: Inputs): Tensor {
   const labels = ids(inputs.labels as number[][]);
   if (model.kind === 'causal') return causalLMLoss(logitsFor(model, inputs), labels);
-  const decoderInputIds = shiftRight(labels, model.config.decoderStartTokenId, model.config.padTokenId ?? 0);
+  const decoderInputIds = shiftRight(labels, model.config.decoderStartTokenId ?? 0, model.config.padTokenId ?? 0);
   const logits = model.forward(ids(inputs.input_ids), { attentionMask: ids(inputs.attention_mask), decoderInputIds });
   return seq2seqLoss(logits, labels);
 }

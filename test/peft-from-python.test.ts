@@ -44,7 +44,7 @@ describe('adapters created by Hugging Face PEFT load in tunekit with the same lo
       const peft = new PeftModel(await loadModelFromFolder(baseDir));
       const warnings: string[] = [];
       await loadAdapter(peft, adapterDir, 'default', { onWarning: (w) => warnings.push(w) });
-      const logits = tidy(() => peft.forward({ inputIds: inputs.input_ids, attentionMask: inputs.attention_mask, decoderInputIds: 'decoder_input_ids' in inputs ? (inputs.decoder_input_ids as number[][]) : undefined }));
+      const logits = tidy(() => peft.logits({ inputIds: inputs.input_ids, attentionMask: inputs.attention_mask, decoderInputIds: 'decoder_input_ids' in inputs ? (inputs.decoder_input_ids as number[][]) : undefined }));
       assert.deepEqual(logits.shape, theirs.shape);
       const ours = logits.toFloat32Array();
       const worst = Math.max(...theirs.logits.map((v, i) => Math.abs(v - ours[i])));

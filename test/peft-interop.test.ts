@@ -36,7 +36,7 @@ describe('adapters trained by tunekit load in Python PEFT with the same logits, 
       trainBriefly(peft, batch);
       const adapterDir = path.join(workDir, name.replace(/\s/g, '-'));
       await saveAdapter(peft, adapterDir);
-      const ours = tidy(() => peft.forward(batch).toFloat32Array());
+      const ours = tidy(() => peft.logits(batch).toFloat32Array());
       const out = spawnSync(python, [path.join(repoRoot, 'bench', 'peer', 'peft_logits.py'), baseDir, adapterDir, JSON.stringify({ input_ids: batch.inputIds, attention_mask: batch.attentionMask })], { encoding: 'utf8' });
       assert.equal(out.status, 0, out.stderr);
       const theirs = JSON.parse(out.stdout.trim().split('\n').pop() as string) as { logits: number[] };
@@ -45,7 +45,7 @@ describe('adapters trained by tunekit load in Python PEFT with the same logits, 
       assert.ok(worst <= 1e-4, `max abs diff vs PEFT ${worst}`);
       const reloaded = new PeftModel(await loadModelFromFolder(baseDir));
       await loadAdapter(reloaded, adapterDir);
-      assert.deepEqual(tidy(() => reloaded.forward(batch).toFloat32Array()), ours);
+      assert.deepEqual(tidy(() => reloaded.logits(batch).toFloat32Array()), ours);
     });
   }
 });

@@ -32,7 +32,7 @@ describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
     peft.addAdapter('default', loraConfig({ modulesToSave: ['lm_head'] }));
     assert.ok(peft.namedParameters().some(([name, p]) => name.endsWith('lm_head.weight') && p.requiresGrad));
     trainBriefly(peft, batch);
-    const trained = tidy(() => peft.forward(batch).toFloat32Array());
+    const trained = tidy(() => peft.logits(batch).toFloat32Array());
     assert.notDeepEqual(base.stateDict().get('lm_head.weight')?.bytes(), headBefore);
     peft.setAdapter(null);
     assert.deepEqual(base.stateDict().get('lm_head.weight')?.bytes(), headBefore);
@@ -41,7 +41,7 @@ describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
     await saveAdapter(peft, dir);
     const reloaded = new PeftModel(await loadModelFromFolder(path.join(root, 'llama')));
     await loadAdapter(reloaded, dir);
-    assert.deepEqual(tidy(() => reloaded.forward(batch).toFloat32Array()), trained);
+    assert.deepEqual(tidy(() => reloaded.logits(batch).toFloat32Array()), trained);
     if (hasPeft) {
       const out = spawnSync(python, [path.join(repoRoot, 'bench', 'peer', 'peft_logits.py'), path.join(root, 'llama'), dir, JSON.stringify({ input_ids: batch.inputIds })], { encoding: 'utf8' });
       assert.equal(out.status, 0, out.stderr);
@@ -59,10 +59,10 @@ describe('PEFT options', { skip: hasShared ? false : 'no ../shared' }, () => {
     trainBriefly(peft, batch);
     const dir = path.join(workDir, 'bias-all');
     await saveAdapter(peft, dir);
-    const ours = tidy(() => peft.forward(batch).toFloat32Array());
+    const ours = tidy(() => peft.logits(batch).toFloat32Array());
     const reloaded = new PeftModel(await loadModelFromFolder(path.join(root, 'gpt2')));
     await loadAdapter(reloaded, dir);
-    assert.deepEqual(tidy(() => reloaded.forward(batch).toFloat32Array()), ours);
+    assert.deepEqual(tidy(() => reloaded.logits(batch).toFloat32Array()), ours);
     if (hasPeft) {
       const out = spawnSync(python, [path.join(repoRoot, 'bench', 'peer', 'peft_logits.py'), path.join(root, 'gpt2'), dir, JSON.stringify({ input_ids: batch.inputIds })], { encoding: 'utf8' });
       assert.equal(out.status, 0, out.stderr);
@@ -133,9 +133,9 @@ describe('IA³ merge', { skip: hasShared ? false : 'no ../shared' }, () => {
         optimizer.step();
         optimizer.zeroGrad();
       }
-      const unmerged = tidy(() => peft.forward(input).toFloat32Array());
+      const unmerged = tidy(() => peft.logits(input).toFloat32Array());
       peft.mergeAdapter();
-      const merged = tidy(() => peft.forward(input).toFloat32Array());
+      const merged = tidy(() => peft.logits(input).toFloat32Array());
       const scale = Math.max(...Array.from(unmerged, Math.abs));
       assert.ok(Math.max(...Array.from(unmerged, (v, i) => Math.abs(v - merged[i]))) <= 1e-5 * scale);
       peft.unmergeAdapter();

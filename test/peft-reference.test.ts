@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadSafetensorsFile } from '../src/io/tensors.js';
+import { generate } from '../src/generate/index.js';
 import { loadModelFromFolder } from '../src/models/load.js';
 import type { LanguageModel } from '../src/models/types.js';
 import { loadAdapter, PeftModel, readAdapterConfig, saveAdapter } from '../src/peft/index.js';
@@ -49,7 +50,7 @@ describe('PEFT reference adapters load and reproduce Hugging Face PEFT', { skip:
       for (const [caseName, testCase] of Object.entries(golden.logits as Record<string, { inputs: Inputs }>)) {
         it(`logits with the adapter: ${caseName}`, () => {
           const want = expected.logits[caseName];
-          const logits = tidy(() => peft.forward(batchOf(testCase.inputs)));
+          const logits = tidy(() => peft.logits(batchOf(testCase.inputs)));
           assert.deepEqual(logits.shape, want.shape);
           const difference = maxAbsDiff(logits, want.logits);
           assert.ok(difference <= 1e-4, `max abs diff ${difference}`);
@@ -64,7 +65,7 @@ describe('PEFT reference adapters load and reproduce Hugging Face PEFT', { skip:
 
       it('greedy generation', () => {
         const inputs = golden.generate.inputs.single as Inputs;
-        const result = peft.generate({ inputIds: inputs.input_ids, attentionMask: inputs.attention_mask }, { maxNewTokens: golden.generate.settings.max_new_tokens });
+        const result = generate(peft, { inputIds: inputs.input_ids, attentionMask: inputs.attention_mask }, { maxNewTokens: golden.generate.settings.max_new_tokens });
         assert.deepEqual(result.sequences, expected.generate_greedy_single);
       });
 
@@ -89,7 +90,7 @@ describe('PEFT reference adapters load and reproduce Hugging Face PEFT', { skip:
         it('merged logits, then unmerge restores the base weights bit for bit', () => {
           peft.mergeAdapter();
           for (const [caseName, testCase] of Object.entries(golden.logits as Record<string, { inputs: Inputs }>)) {
-            const logits = tidy(() => peft.forward(batchOf(testCase.inputs)));
+            const logits = tidy(() => peft.logits(batchOf(testCase.inputs)));
             const difference = maxAbsDiff(logits, expected.merged_logits[caseName].logits);
             assert.ok(difference <= 1e-4, `${caseName}: max abs diff ${difference}`);
             logits.dispose();
@@ -109,7 +110,7 @@ describe('PEFT reference adapters load and reproduce Hugging Face PEFT', { skip:
 
       it('disabling the adapter gives the base model back', () => {
         const inputs = golden.logits.single.inputs as Inputs;
-        const bare = peft.withAdapter(null, () => tidy(() => peft.forward(batchOf(inputs))));
+        const bare = peft.withAdapter(null, () => tidy(() => peft.logits(batchOf(inputs))));
         const difference = maxAbsDiff(bare, golden.logits.single.logits);
         assert.ok(difference <= 1e-4, `max abs diff ${difference}`);
         bare.dispose();

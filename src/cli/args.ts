@@ -1,35 +1,68 @@
-import { TunekitError } from '../errors.js';
+import { parseArgs as parseNodeArgs } from 'node:util';
+import { TunekitError } from '../index.js';
+
+/** The flags a verb takes: each a switch (`--json`) or a flag with a value (`--model DIR`, `--model=DIR`). */
+export type FlagSpec = Record<string, 'switch' | 'value'>;
 
 export interface ParsedArgs {
   positional: string[];
   flags: Map<string, string | true>;
 }
 
-/** Parses `--name value`, `--name=value` and bare `--switch` flags; everything else is positional. */
-export function parseArgs(argv: string[], switches: ReadonlySet<string> = new Set()): ParsedArgs {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--') || arg === '--') {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    if (eq >= 0) {
-      flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-    } else {
-      const name = arg.slice(2);
-      const next = argv[i + 1];
-      if (switches.has(name) || next === undefined || next.startsWith('--')) {
-        flags.set(name, true);
-      } else {
-        flags.set(name, next);
-        i++;
-      }
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
     }
   }
-  return { positional, flags };
+  return row[b.length];
+}
+
+/** " (did you mean --x?)" for the closest known flag, when one is close. */
+function suggestion(flag: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const distance = candidate.startsWith(flag) || flag.startsWith(candidate) ? 1 : editDistance(flag, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(flag.length / 3)) ? ` (did you mean --${best}?)` : '';
+}
+
+/**
+ * Parses argv strictly against `spec` (Node's util.parseArgs): an unknown or misspelled flag, a switch given a
+ * value, or a flag without its value is an error naming the flag (and the nearest known one).
+ */
+export function parseArgs(argv: string[], spec: FlagSpec): ParsedArgs {
+  const known = Object.keys(spec);
+  for (const arg of argv) {
+    if (arg === '--') break;
+    if (!arg.startsWith('-') || arg === '-') continue;
+    const name = arg.replace(/^--?/, '').split('=')[0];
+    if (!arg.startsWith('--') || !Object.hasOwn(spec, name)) throw new TunekitError('E_FLAG', `unknown flag ${arg.split('=')[0]}${suggestion(name, known)}; see --help`);
+  }
+  const options = Object.fromEntries(known.map((name) => [name, { type: spec[name] === 'switch' ? ('boolean' as const) : ('string' as const) }]));
+  let parsed: ReturnType<typeof parseNodeArgs>;
+  try {
+    parsed = parseNodeArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    const message = (error as Error).message;
+    const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? 'a flag';
+    if (/does not take an argument/.test(message)) throw new TunekitError('E_FLAG', `${flag} is a switch and takes no value`);
+    if (/argument missing|ambiguous/.test(message)) throw new TunekitError('E_FLAG', `${flag} needs a value (write ${flag}=VALUE for a value that starts with "-")`);
+    throw new TunekitError('E_FLAG', message.split('\n')[0]);
+  }
+  const flags = new Map<string, string | true>();
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value === true) flags.set(name, true);
+    else if (typeof value === 'string') flags.set(name, value);
+  }
+  return { positional: parsed.positionals, flags };
 }
 
 export function flagString(args: ParsedArgs, name: string): string | undefined {
@@ -38,18 +71,47 @@ export function flagString(args: ParsedArgs, name: string): string | undefined {
   return value;
 }
 
-export function flagNumber(args: ParsedArgs, name: string, fallback: number): number {
+export function requireFlag(args: ParsedArgs, name: string, what: string): string {
   const value = flagString(args, name);
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed)) throw new TunekitError('E_FLAG', `--${name} expects a number, got "${value}"`);
-  return parsed;
+  if (value === undefined || value === '') throw new TunekitError('E_FLAG', `--${name} ${what} is required`);
+  return value;
+}
+
+export interface NumberRange {
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** The lower bound itself is not allowed (min < value). */
+  exclusiveMin?: boolean;
+}
+
+function describeRange(range: NumberRange): string {
+  const kind = range.integer ? 'an integer' : 'a number';
+  const bounds: string[] = [];
+  if (range.min !== undefined) bounds.push(`${range.exclusiveMin ? '>' : '≥'} ${range.min}`);
+  if (range.max !== undefined) bounds.push(`≤ ${range.max}`);
+  return bounds.length === 0 ? kind : `${kind} ${bounds.join(' and ')}`;
+}
+
+/** A numeric flag (decimal notation), range-checked; undefined when absent. */
+export function flagNumber(args: ParsedArgs, name: string, range: NumberRange = {}): number | undefined {
+  const text = flagString(args, name);
+  if (text === undefined) return undefined;
+  const value = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text.trim()) ? Number(text) : NaN;
+  const ok =
+    Number.isFinite(value) &&
+    (!range.integer || Number.isInteger(value)) &&
+    (range.min === undefined || (range.exclusiveMin ? value > range.min : value >= range.min)) &&
+    (range.max === undefined || value <= range.max);
+  if (!ok) throw new TunekitError('E_FLAG', `--${name} expects ${describeRange(range)}, got "${text}"`);
+  return value;
 }
 
 export function flagBoolean(args: ParsedArgs, name: string): boolean {
-  const value = args.flags.get(name);
-  if (value === undefined) return false;
-  if (value === true || value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  throw new TunekitError('E_FLAG', `--${name} is a switch; got "${value}"`);
+  return args.flags.get(name) === true;
+}
+
+/** No positional words beyond the first `allowed`. */
+export function noExtraPositionals(args: ParsedArgs, allowed = 0): void {
+  if (args.positional.length > allowed) throw new TunekitError('E_FLAG', `unexpected argument "${args.positional[allowed]}"; see --help`);
 }

@@ -1,10 +1,5 @@
-import { MiniGPT } from '../models/mini-gpt.js';
-import { AdamW, LRScheduler, clipGradNorm, cosineSchedule } from '../optim/index.js';
-import { getNumThreads, manualSeed, setNumThreads, memory, torchVersion } from '../torch/runtime.js';
-import { randint, arange } from '../torch/ops.js';
-import { Tensor, tidy } from '../torch/tensor.js';
-import { Progress } from '../train/progress.js';
-import { flagBoolean, flagNumber, parseArgs } from './args.js';
+import { arange, getNumThreads, manualSeed, memory, MiniGPT, optim, Progress, randint, setNumThreads, type Tensor, tidy, torchVersion } from '../index.js';
+import { flagBoolean, flagNumber, noExtraPositionals, parseArgs } from './args.js';
 import type { Verb } from './verb.js';
 
 /**
@@ -38,8 +33,8 @@ export function runDemo(options: DemoOptions): DemoResult {
   manualSeed(options.seed);
   const config = { vocabSize: 64, dModel: 64, numHeads: 4, numLayers: 2, maxPositions: 32 };
   const model = new MiniGPT(config);
-  const optimizer = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.01 });
-  const scheduler = new LRScheduler(optimizer, cosineSchedule({ warmupSteps: 10, totalSteps: options.steps }));
+  const optimizer = new optim.AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.01 });
+  const scheduler = new optim.LRScheduler(optimizer, optim.cosineSchedule({ warmupSteps: 10, totalSteps: options.steps }));
   const progress = new Progress({ total: options.steps, label: 'demo', unit: 'step', json: options.json, stream: process.stderr });
   const log = (record: object) => process.stdout.write(JSON.stringify(record) + '\n');
   if (progress.isJson || options.json) log({ event: 'start', torch: torchVersion(), threads: getNumThreads(), model: config, parameters: model.parameterCount().total });
@@ -53,7 +48,7 @@ export function runDemo(options: DemoOptions): DemoResult {
       value.backward();
       return value.item();
     });
-    clipGradNorm(model.parameters(), 1.0);
+    optim.clipGradNorm(model.parameters(), 1.0);
     optimizer.step();
     optimizer.zeroGrad();
     scheduler.step();
@@ -85,9 +80,11 @@ export const demoVerb: Verb = {
     '  --json        JSON lines on stdout instead of text',
   ].join('\n'),
   async run(argv) {
-    const args = parseArgs(argv, new Set(['json']));
-    const threads = args.flags.has('threads') ? flagNumber(args, 'threads', 1) : undefined;
-    const result = runDemo({ steps: flagNumber(args, 'steps', 200), seed: flagNumber(args, 'seed', 0), json: flagBoolean(args, 'json'), threads });
+    const args = parseArgs(argv, { steps: 'value', seed: 'value', threads: 'value', json: 'switch' });
+    noExtraPositionals(args);
+    const threads = flagNumber(args, 'threads', { integer: true, min: 1, max: 1024 });
+    const steps = flagNumber(args, 'steps', { integer: true, min: 1, max: 1_000_000 }) ?? 200;
+    const result = runDemo({ steps, seed: flagNumber(args, 'seed', { integer: true, min: 0 }) ?? 0, json: flagBoolean(args, 'json'), threads });
     return result.lastLoss < result.firstLoss ? 0 : 1;
   },
 };

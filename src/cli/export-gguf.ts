@@ -1,11 +1,7 @@
-import { TunekitError } from '../errors.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { checkDestination } from '../io/destination.js';
-import { hubDownload, resolveAdapterSource } from '../io/hub.js';
-import { readModelConfig } from '../io/model-folder.js';
-import { exportLoraToGguf, type GgufOutType } from '../peft/gguf.js';
-import { flagBoolean, flagString, parseArgs } from './args.js';
+import { checkDestination, exportLoraToGguf, type GgufOutType, hubDownload, readModelConfig, resolveAdapterSource, TunekitError } from '../index.js';
+import { flagBoolean, flagString, noExtraPositionals, parseArgs, requireFlag } from './args.js';
 import type { Verb } from './verb.js';
 
 export const exportGgufVerb: Verb = {
@@ -24,11 +20,11 @@ export const exportGgufVerb: Verb = {
     '  --type T           tensor type: f32 (default), f16 or bf16',
   ].join('\n'),
   async run(argv) {
-    const args = parseArgs(argv, new Set(['overwrite']));
-    const adapter = flagString(args, 'adapter');
-    const model = flagString(args, 'model');
-    const out = flagString(args, 'out');
-    if (adapter === undefined || model === undefined || out === undefined) throw new TunekitError('E_FLAG', '--adapter, --model and --out are required');
+    const args = parseArgs(argv, { adapter: 'value', model: 'value', out: 'value', overwrite: 'switch', type: 'value' });
+    noExtraPositionals(args);
+    const adapter = requireFlag(args, 'adapter', 'DIR|ID');
+    const model = requireFlag(args, 'model', 'ID|DIR');
+    const out = requireFlag(args, 'out', 'FILE.gguf');
     const type = flagString(args, 'type') ?? 'f32';
     if (!['f32', 'f16', 'bf16'].includes(type)) throw new TunekitError('E_FLAG', `--type must be f32, f16 or bf16, got "${type}"`);
     const adapterDir = await resolveAdapterSource(adapter);

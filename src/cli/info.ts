@@ -1,7 +1,6 @@
-import { modelSource } from '../models/load.js';
-import { dtypeByteSize } from '../torch/dtype.js';
-import { flagBoolean, parseArgs } from './args.js';
-import { loadModelFromFlags, MODEL_FLAGS_HELP } from './model-options.js';
+import { describeModel } from '../index.js';
+import { flagBoolean, noExtraPositionals, parseArgs } from './args.js';
+import { loadModelFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './model-options.js';
 import type { Verb } from './verb.js';
 
 function formatBytes(bytes: number): string {
@@ -20,33 +19,23 @@ export const infoVerb: Verb = {
   summary: 'print a model\'s architecture, parameter count, dtype and memory',
   help: ['usage: tunekit info --model ID|DIR [--json]', '', ...MODEL_FLAGS_HELP, '  --json           print one JSON object'].join('\n'),
   async run(argv) {
-    const args = parseArgs(argv, new Set(['json']));
+    const args = parseArgs(argv, { ...MODEL_FLAGS, json: 'switch' });
+    noExtraPositionals(args);
     const json = flagBoolean(args, 'json');
-    const { dir, model, tokenizer } = await loadModelFromFlags(args, { json });
+    const { source, model, tokenizer } = await loadModelFromFlags(args, { json });
     try {
-      const parameters = model.parameters();
-      const dtypes = [...new Set(parameters.map((p) => p.dtype))];
-      const bytes = parameters.reduce((sum, p) => sum + p.numel * dtypeByteSize[p.dtype], 0);
-      const config = modelSource(model)?.config ?? {};
+      const description = describeModel(model);
       const info = {
-        folder: dir,
-        modelType: model.config.modelType,
-        architecture: model.constructor.name,
-        kind: model.kind,
-        parameters: model.parameterCount().total,
-        dtype: dtypes.join(','),
-        parameterBytes: bytes,
-        vocabSize: model.config.vocabSize,
-        layers: config.num_hidden_layers ?? config.n_layer ?? config.num_layers,
-        hiddenSize: config.hidden_size ?? config.n_embd ?? config.d_model,
-        contextLength: config.max_position_embeddings ?? config.n_positions ?? null,
+        folder: source.dir,
+        ...description,
+        contextLength: description.contextLength ?? null,
         tokenizer: tokenizer !== null,
         chatTemplate: tokenizer !== null && tokenizer.chatTemplates.length > 0,
       };
       if (json) console.log(JSON.stringify(info));
       else {
-        console.log(`${info.architecture} (${info.modelType}, ${info.kind}) from ${dir}`);
-        console.log(`parameters ${info.parameters.toLocaleString('en-US')}  dtype ${info.dtype}  memory ${formatBytes(bytes)}`);
+        console.log(`${info.architecture} (${info.modelType}, ${info.kind}) from ${source.dir}`);
+        console.log(`parameters ${info.parameters.toLocaleString('en-US')}  dtype ${info.dtype}  memory ${formatBytes(info.parameterBytes)}`);
         console.log(`layers ${info.layers}  hidden ${info.hiddenSize}  vocab ${info.vocabSize}  context ${info.contextLength ?? 'n/a'}`);
         console.log(`tokenizer ${info.tokenizer ? 'yes' : 'no'}${info.chatTemplate ? ' (chat template)' : ''}`);
       }

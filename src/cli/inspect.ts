@@ -1,8 +1,6 @@
-import { TunekitError } from '../errors.js';
-import { nearestTokens } from '../peft/index.js';
-import { flagBoolean, flagNumber, parseArgs } from './args.js';
-import { adapterFromFlags, ADAPTER_FLAG_HELP } from './adapter-options.js';
-import { loadModelFromFlags, MODEL_FLAGS_HELP } from './model-options.js';
+import { nearestTokens, TunekitError } from '../index.js';
+import { flagBoolean, flagNumber, noExtraPositionals, parseArgs, requireFlag } from './args.js';
+import { ADAPTER_FLAG_HELP, ADAPTER_FLAGS, adapterFromFlags, loadModelFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './model-options.js';
 import type { Verb } from './verb.js';
 
 export const inspectVerb: Verb = {
@@ -19,19 +17,22 @@ export const inspectVerb: Verb = {
     '  --json             one JSON object per virtual token',
   ].join('\n'),
   async run(argv) {
-    const args = parseArgs(argv, new Set(['json']));
+    const args = parseArgs(argv, { ...MODEL_FLAGS, ...ADAPTER_FLAGS, 'top-k': 'value', json: 'switch' });
+    noExtraPositionals(args, 1);
     const what = args.positional[0];
     if (what !== 'soft-prompt') throw new TunekitError('E_FLAG', `inspect what? expected "soft-prompt", got ${what === undefined ? 'nothing' : `"${what}"`}`);
-    const { model, tokenizer } = await loadModelFromFlags(args, { json: flagBoolean(args, 'json') });
-    const peft = await adapterFromFlags(args, model);
-    if (peft === null) throw new TunekitError('E_FLAG', '--adapter DIR is required');
+    requireFlag(args, 'adapter', 'DIR');
+    const loaded = await loadModelFromFlags(args, { json: flagBoolean(args, 'json') });
+    const { model, tokenizer } = loaded;
+    const peft = await adapterFromFlags(args, loaded);
+    if (peft === null) return 1;
     const config = peft.adapterConfig('default');
     if (config.peftType !== 'PROMPT_TUNING') throw new TunekitError('E_ADAPTER', `the adapter is ${config.peftType}, not a soft prompt (PROMPT_TUNING)`);
     const prompt = peft.promptEncoder.get('default')?.embedding.weight;
     if (prompt === undefined) return 1;
     const vocabulary = model.namedParameters().find(([name]) => /(embed_tokens|shared|wte)\.weight$/.test(name))?.[1];
     if (vocabulary === undefined) throw new TunekitError('E_MODEL', 'the model has no token embedding to compare with');
-    const neighbours = nearestTokens(prompt, vocabulary, flagNumber(args, 'top-k', 5));
+    const neighbours = nearestTokens(prompt, vocabulary, flagNumber(args, 'top-k', { integer: true, min: 1 }) ?? 5);
     neighbours.forEach((row, index) => {
       const entries = row.map(({ id, similarity }) => ({ id, token: tokenizer?.idToToken(id) ?? null, similarity: Number(similarity.toFixed(4)) }));
       if (flagBoolean(args, 'json')) console.log(JSON.stringify({ virtualToken: index, used: index < config.numVirtualTokens, nearest: entries }));

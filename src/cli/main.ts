@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { TunekitError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { TunekitError } from '../index.js';
 import type { Verb } from './verb.js';
 
 /** Verbs load lazily so `tunekit score` never pays for loading libtorch. */
@@ -21,6 +22,11 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    console.log(manifest.version);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? 1 : 0;

@@ -1,9 +1,6 @@
-import { TunekitError } from '../errors.js';
-import { checkDestination } from '../io/destination.js';
-import { saveModel } from '../models/save.js';
-import { flagBoolean, flagString, parseArgs } from './args.js';
-import { adapterFromFlags, ADAPTER_FLAG_HELP } from './adapter-options.js';
-import { loadModelFromFlags, MODEL_FLAGS_HELP } from './model-options.js';
+import { checkDestination, saveModel } from '../index.js';
+import { flagBoolean, noExtraPositionals, parseArgs, requireFlag } from './args.js';
+import { ADAPTER_FLAG_HELP, ADAPTER_FLAGS, adapterFromFlags, loadModelFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './model-options.js';
 import type { Verb } from './verb.js';
 
 export const mergeVerb: Verb = {
@@ -20,18 +17,18 @@ export const mergeVerb: Verb = {
     '  --overwrite        replace --out if it already holds something (never the model or adapter being read)',
   ].join('\n'),
   async run(argv) {
-    const args = parseArgs(argv, new Set(['overwrite']));
-    const out = flagString(args, 'out');
-    if (out === undefined) throw new TunekitError('E_FLAG', '--out DIR is required');
-    const adapter = flagString(args, 'adapter');
-    if (adapter === undefined) throw new TunekitError('E_FLAG', '--adapter DIR is required');
+    const args = parseArgs(argv, { ...MODEL_FLAGS, ...ADAPTER_FLAGS, out: 'value', overwrite: 'switch' });
+    noExtraPositionals(args);
+    const out = requireFlag(args, 'out', 'DIR');
+    const adapter = requireFlag(args, 'adapter', 'DIR');
+    const model = requireFlag(args, 'model', 'ID|DIR');
     const destination = { kind: 'directory', overwrite: flagBoolean(args, 'overwrite') } as const;
     // Refused before the (possibly long) load; checked again with the model folder actually read (a hub id resolves into the cache).
-    checkDestination(out, { ...destination, inputs: [adapter, flagString(args, 'model')].filter((input) => input !== undefined) });
-    const { dir, model } = await loadModelFromFlags(args, { json: false });
-    const peft = await adapterFromFlags(args, model);
+    checkDestination(out, { ...destination, inputs: [adapter, model] });
+    const loaded = await loadModelFromFlags(args, { json: false });
+    const peft = await adapterFromFlags(args, loaded);
     if (peft === null) return 1;
-    const target = checkDestination(out, { ...destination, inputs: [dir, adapter] });
+    const target = checkDestination(out, { ...destination, inputs: [loaded.source.dir, adapter] });
     const merged = peft.mergeAndUnload();
     const files = await saveModel(merged, target);
     console.log(`merged model written to ${out}: ${files.join(', ')}`);

@@ -1,14 +1,8 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { TunekitError } from '../errors.js';
-import { type HubProgress, resolveModelSource } from '../io/hub.js';
-import { loadModelFromFolder } from '../models/load.js';
-import type { LanguageModel } from '../models/types.js';
-import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
-import type { DType } from '../torch/dtype.js';
-import { setNumThreads } from '../torch/runtime.js';
-import { Progress } from '../train/progress.js';
-import { flagNumber, flagString, type ParsedArgs } from './args.js';
+import { type DType, type HubProgress, loadModel, type LoadedModel, PeftModel, Progress, setNumThreads, TunekitError } from '../index.js';
+import { type FlagSpec, flagNumber, flagString, type ParsedArgs, requireFlag } from './args.js';
+
+export const MODEL_FLAGS: FlagSpec = { model: 'value', revision: 'value', dtype: 'value', threads: 'value' };
+export const ADAPTER_FLAGS: FlagSpec = { adapter: 'value' };
 
 export const MODEL_FLAGS_HELP = [
   '  --model ID|DIR   a local model folder or a Hugging Face hub repo id (downloaded into the shared cache)',
@@ -16,6 +10,8 @@ export const MODEL_FLAGS_HELP = [
   '  --dtype D        float32 or bfloat16 (default: the checkpoint\'s)',
   '  --threads T      libtorch threads (default: TUNEKIT_THREADS or the cores available)',
 ];
+
+export const ADAPTER_FLAG_HELP = '  --adapter DIR|ID   a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) or hub repo id';
 
 /** Draws one progress bar per downloaded file. */
 function downloadReporter(json: boolean): (progress: HubProgress) => void {
@@ -31,20 +27,24 @@ function downloadReporter(json: boolean): (progress: HubProgress) => void {
   };
 }
 
-export interface LoadedModel {
-  dir: string;
-  model: LanguageModel;
-  tokenizer: Tokenizer | null;
+/** Applies --threads (before any tensor work). */
+export function threadsFromFlags(args: ParsedArgs): void {
+  const threads = flagNumber(args, 'threads', { integer: true, min: 1, max: 1024 });
+  if (threads !== undefined) setNumThreads(threads);
 }
 
+/** The model (with tokenizer and generation config) that --model, --revision, --dtype and --threads name. */
 export async function loadModelFromFlags(args: ParsedArgs, options: { json: boolean }): Promise<LoadedModel> {
-  const id = flagString(args, 'model');
-  if (id === undefined) throw new TunekitError('E_FLAG', '--model is required (a model folder or a hub repo id)');
-  if (args.flags.has('threads')) setNumThreads(flagNumber(args, 'threads', 1));
+  const id = requireFlag(args, 'model', 'ID|DIR (a model folder or a hub repo id)');
+  threadsFromFlags(args);
   const dtype = flagString(args, 'dtype');
   if (dtype !== undefined && dtype !== 'float32' && dtype !== 'bfloat16') throw new TunekitError('E_FLAG', `--dtype must be float32 or bfloat16, got "${dtype}"`);
-  const dir = await resolveModelSource(id, { revision: flagString(args, 'revision'), onProgress: downloadReporter(options.json) });
-  const model = await loadModelFromFolder(dir, { dtype: dtype as DType | undefined });
-  const tokenizer = existsSync(path.join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null;
-  return { dir, model, tokenizer };
+  return loadModel(id, { dtype: dtype as DType | undefined, hub: { revision: flagString(args, 'revision'), onProgress: downloadReporter(options.json) } });
+}
+
+/** The model wrapped with the adapter --adapter names (frozen), or null when the flag is absent. */
+export async function adapterFromFlags(args: ParsedArgs, loaded: LoadedModel): Promise<PeftModel | null> {
+  const adapter = flagString(args, 'adapter');
+  if (adapter === undefined) return null;
+  return PeftModel.fromPretrained(loaded.model, adapter, { onWarning: (message) => console.error(`tunekit: warning: ${message}`) });
 }

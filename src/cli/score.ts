@@ -1,18 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { TunekitError } from '../errors.js';
-import {
-  BLEU,
-  CHRF,
-  rouge,
-  RougeScorer,
-  type BleuScore,
-  type BleuTokenizerName,
-  type ChrfScore,
-  type MetricWarning,
-  type RougeCorpusOptions,
-  type SmoothMethod,
-} from '../metrics/index.js';
-import { flagBoolean, flagNumber, flagString, parseArgs, type ParsedArgs } from './args.js';
+import { metrics, TunekitError } from '../index.js';
+import { type FlagSpec, flagBoolean, flagNumber, flagString, parseArgs, type ParsedArgs } from './args.js';
+
+const { BLEU, CHRF, rouge, RougeScorer } = metrics;
+type BleuScore = metrics.BleuScore;
+type BleuTokenizerName = metrics.BleuTokenizerName;
+type ChrfScore = metrics.ChrfScore;
+type MetricWarning = metrics.MetricWarning;
+type RougeCorpusOptions = metrics.RougeCorpusOptions;
+type SmoothMethod = metrics.SmoothMethod;
 import type { Verb } from './verb.js';
 
 /** One input record: a prediction and its references. */
@@ -46,6 +42,9 @@ const FLAGS: Record<string, readonly string[]> = {
   ],
   chrf: [...COMMON_FLAGS, 'char-order', 'word-order', 'beta', 'lowercase', 'whitespace', 'eps-smoothing'],
 };
+
+/** Every flag of every metric, for the strict parse; each metric then refuses the others'. */
+const SPEC: FlagSpec = Object.fromEntries([...new Set(Object.values(FLAGS).flat())].map((flag) => [flag, SWITCHES.has(flag) ? 'switch' : 'value']));
 
 /** Parses JSON lines of `{prediction, reference}` or `{prediction, references}`; `source` names the input. */
 export function parseScoreRecords(text: string, source: string): ScoreRecord[] {
@@ -120,15 +119,11 @@ async function readInput(args: ParsedArgs): Promise<{ text: string; source: stri
 }
 
 function optionalNumber(args: ParsedArgs, name: string): number | undefined {
-  return args.flags.has(name) ? flagNumber(args, name, 0) : undefined;
+  return flagNumber(args, name);
 }
 
 function optionalInteger(args: ParsedArgs, name: string, minimum: number): number | undefined {
-  const value = optionalNumber(args, name);
-  if (value !== undefined && (!Number.isInteger(value) || value < minimum)) {
-    throw new TunekitError('E_FLAG', `--${name} expects an integer ≥ ${minimum}, got ${value}`);
-  }
-  return value;
+  return flagNumber(args, name, { integer: true, min: minimum });
 }
 
 function writeJson(value: unknown): void {
@@ -280,7 +275,7 @@ export const scoreVerb: Verb = {
   summary: 'ROUGE, BLEU or chrF of predictions against references (JSON lines in, JSON out)',
   help: HELP,
   async run(argv: string[]): Promise<number> {
-    const args = parseArgs(argv, SWITCHES);
+    const args = parseArgs(argv, SPEC);
     const metric = args.positional[0];
     if (metric === undefined || FLAGS[metric] === undefined) {
       throw new TunekitError(

@@ -1,4 +1,4 @@
-import type { LanguageModel } from '../models/types.js';
+import { decoderStartToken, type LanguageModel } from '../models/types.js';
 import { inferenceMode, manualSeed } from '../torch/runtime.js';
 import { tensor } from '../torch/ops.js';
 import { tidy } from '../torch/tensor.js';
@@ -30,7 +30,7 @@ function expandInputs(inputs: SessionInputs, times: number): SessionInputs {
 
 function prefixes(model: LanguageModel, inputs: SessionInputs): number[][] {
   if (model.kind === 'causal') return inputs.inputIds.map((row) => [...row]);
-  return (inputs.decoderInputIds ?? inputs.inputIds.map(() => [model.config.decoderStartTokenId])).map((row) => [...row]);
+  return (inputs.decoderInputIds ?? inputs.inputIds.map(() => [decoderStartToken(model)])).map((row) => [...row]);
 }
 
 function newTokenBudget(options: ResolvedGenerationOptions, prefixLength: number): number {

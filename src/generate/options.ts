@@ -75,3 +75,31 @@ export function resolveGenerationOptions(options: GenerationOptions, modelDefaul
     decode: options.decode,
   };
 }
+
+/** The generation_config.json keys that set decoding defaults, and their GenerationOptions names. */
+const CONFIG_KEYS: [string, keyof GenerationOptions][] = [
+  ['max_new_tokens', 'maxNewTokens'],
+  ['num_beams', 'numBeams'],
+  ['num_return_sequences', 'numReturnSequences'],
+  ['length_penalty', 'lengthPenalty'],
+  ['repetition_penalty', 'repetitionPenalty'],
+  ['temperature', 'temperature'],
+  ['top_p', 'topP'],
+  ['top_k', 'topK'],
+  ['pad_token_id', 'padTokenId'],
+];
+
+/** Decoding defaults from a model's generation_config.json, as transformers' GenerationConfig reads them. */
+export function generationOptionsFromConfig(config: Record<string, unknown> | null | undefined): GenerationOptions {
+  const options: GenerationOptions = {};
+  if (config === null || config === undefined) return options;
+  for (const [key, name] of CONFIG_KEYS) {
+    const value = config[key];
+    if (typeof value === 'number') (options as Record<string, unknown>)[name] = value;
+  }
+  if (config.do_sample === true) options.doSample = true;
+  const eos = config.eos_token_id;
+  if (typeof eos === 'number') options.eosTokenIds = [eos];
+  else if (Array.isArray(eos) && eos.every((id) => typeof id === 'number')) options.eosTokenIds = eos as number[];
+  return options;
+}

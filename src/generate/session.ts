@@ -1,6 +1,6 @@
 import { KVCache } from '../models/kv-cache.js';
 import { positionsFromMask } from '../models/attention.js';
-import type { CausalLM, LanguageModel, Seq2SeqLM } from '../models/types.js';
+import { type CausalLM, decoderStartToken, type LanguageModel, type Seq2SeqLM } from '../models/types.js';
 import { cat, ones, tensor } from '../torch/ops.js';
 import { Tensor, tidy } from '../torch/tensor.js';
 
@@ -158,6 +158,6 @@ export interface SessionInputs {
 
 export function openSession(model: LanguageModel, inputs: SessionInputs): DecodingSession {
   if (model.kind === 'causal') return new CausalSession(model, inputs.inputIds, inputs.attentionMask, inputs.inputsEmbeds);
-  const starts = inputs.decoderInputIds ?? inputs.inputIds.map(() => [model.config.decoderStartTokenId]);
+  const starts = inputs.decoderInputIds ?? inputs.inputIds.map(() => [decoderStartToken(model)]);
   return new Seq2SeqSession(model, inputs.inputIds, inputs.attentionMask, starts, inputs.inputsEmbeds);
 }

@@ -8,7 +8,8 @@ import { activationByName, type Activation } from './activations.js';
 import { decoderMask } from './attention.js';
 import { optionalBoolean, optionalInteger, optionalNumber, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
 import { KVCache } from './kv-cache.js';
-import type { CausalForwardOptions, CausalLM } from './types.js';
+import { batchLogits, batchLoss } from './batch.js';
+import type { Batch, CausalForwardOptions, CausalLM, ModelSource } from './types.js';
 
 export interface GPT2Config {
   modelType: string;
@@ -133,6 +134,7 @@ class GPT2Model extends Module {
 
 export class GPT2LMHeadModel extends Module implements CausalLM {
   readonly kind = 'causal' as const;
+  source: ModelSource | null = null;
   readonly transformer: GPT2Model;
   readonly lm_head: Linear;
 
@@ -169,5 +171,13 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     let hidden = this.hiddenStates(inputIds, options);
     if (options.lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);
     return this.lm_head.forward(hidden);
+  }
+
+  logits(batch: Batch): Tensor {
+    return batchLogits(this, batch);
+  }
+
+  loss(batch: Batch): Tensor {
+    return batchLoss(this, batch);
   }
 }

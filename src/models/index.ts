@@ -1,10 +1,12 @@
-export { loadModel, loadModelFromFolder, modelSource, readConfig, type LoadModelOptions, type LoadOptions, type ModelSource } from './load.js';
+export { loadModel, loadModelFromFolder, readConfig, type LoadedModel, type LoadModelOptions, type LoadOptions } from './load.js';
 export { saveModel, type SaveModelOptions } from './save.js';
-export { architectureFor, registerArchitecture, type Architecture } from './registry.js';
+export { architectureFor, registerArchitecture, type Architecture, type ModelDimensions } from './registry.js';
 export { causalLMLoss, seq2seqLoss } from './loss.js';
 export { LlamaForCausalLM, parseLlamaConfig, type LlamaConfig } from './llama.js';
 export { GPT2LMHeadModel, parseGPT2Config, type GPT2Config } from './gpt2.js';
-export { T5ForConditionalGeneration, parseT5Config, shiftRight, type T5Config } from './t5.js';
+export { T5ForConditionalGeneration, parseT5Config, type T5Config } from './t5.js';
+export { batchLogits, batchLoss, batchTensor, shiftRight } from './batch.js';
 export { KVCache } from './kv-cache.js';
 export { MiniGPT, type MiniGPTConfig } from './mini-gpt.js';
-export type { CausalLM, Seq2SeqLM, LanguageModel, CausalForwardOptions, EncoderOptions, DecoderOptions } from './types.js';
+export { decoderStartToken, type Batch, type CausalLM, type Seq2SeqLM, type LanguageModel, type LanguageModelConfig, type ModelSource, type CausalForwardOptions, type EncoderOptions, type DecoderOptions } from './types.js';
+export { describeModel, type ModelDescription } from './describe.js';

@@ -11,7 +11,8 @@ import { optionalBoolean, optionalInteger, optionalNumber, optionalObject, optio
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
 import { applyRotary, inverseFrequencies, type RopeConfig, rotaryTables } from './rope.js';
-import type { CausalLM, CausalForwardOptions } from './types.js';
+import { batchLogits, batchLoss } from './batch.js';
+import type { Batch, CausalForwardOptions, CausalLM, ModelSource } from './types.js';
 
 /** Llama, Mistral, Qwen2 and every model of the same shape (RoPE, GQA, RMSNorm, gated MLP). */
 export interface LlamaConfig {
@@ -171,6 +172,7 @@ class LlamaModel extends Module {
 
 export class LlamaForCausalLM extends Module implements CausalLM {
   readonly kind = 'causal' as const;
+  source: ModelSource | null = null;
   readonly model: LlamaModel;
   readonly lm_head: Linear;
   readonly #inverseFrequencies: Tensor;
@@ -221,5 +223,13 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     let hidden = this.hiddenStates(inputIds, options);
     if (options.lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);
     return this.lm_head.forward(hidden);
+  }
+
+  logits(batch: Batch): Tensor {
+    return batchLogits(this, batch);
+  }
+
+  loss(batch: Batch): Tensor {
+    return batchLoss(this, batch);
   }
 }

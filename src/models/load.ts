@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { type ModelSourceOptions, resolveModelSource } from '../io/hub.js';
@@ -8,7 +9,8 @@ import { type DType } from '../torch/dtype.js';
 import { dispose, type Device, Tensor, tidy } from '../torch/tensor.js';
 import type { RawConfig } from './config.js';
 import { architectureFor } from './registry.js';
-import type { LanguageModel } from './types.js';
+import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
+import type { LanguageModel, ModelSource } from './types.js';
 
 export interface LoadModelOptions {
   /** Compute dtype; defaults to the config's `torch_dtype`/`dtype` when it is float32 or bfloat16, else float32. */
@@ -27,19 +29,6 @@ function configDtype(config: RawConfig): DType {
   return declared === 'bfloat16' ? 'bfloat16' : 'float32';
 }
 
-/** Where a loaded model came from: its config.json values, generation_config.json and folder. */
-export interface ModelSource {
-  dir: string;
-  config: Record<string, unknown>;
-  generationConfig?: Record<string, unknown>;
-}
-
-const sources = new WeakMap<object, ModelSource>();
-
-export function modelSource(model: LanguageModel): ModelSource | undefined {
-  return sources.get(model);
-}
-
 /**
  * transformers ties the output head to the input embedding only when the checkpoint has no head of its own (or an
  * identical one); a config that says "tied" next to a distinct saved head loads untied.
@@ -56,8 +45,11 @@ function untieIfSaved(config: RawConfig, weights: Map<string, Tensor>): RawConfi
   return { values, source: config.source };
 }
 
-/** Builds the model config.json describes and loads its safetensors weights (single file or shards). */
-export async function loadModelFromFolder(dir: string, options: LoadModelOptions = {}): Promise<LanguageModel> {
+/**
+ * Builds the model config.json describes and loads its safetensors weights (single file or shards). `id` is what
+ * the model is known by in `model.source` (default: the folder).
+ */
+export async function loadModelFromFolder(dir: string, options: LoadModelOptions & { id?: string } = {}): Promise<LanguageModel> {
   const config = await readConfig(dir);
   const architecture = architectureFor(config);
   const dtype = options.dtype ?? configDtype(config);
@@ -89,7 +81,7 @@ export async function loadModelFromFolder(dir: string, options: LoadModelOptions
   }
   if (options.device !== undefined && options.device !== 'cpu') model.to(options.device);
   model.eval();
-  sources.set(model, { dir, config: effective.values, generationConfig: await readGenerationConfig(dir) });
+  model.source = { id: options.id ?? dir, dir, config: effective.values, generationConfig: (await readGenerationConfig(dir)) ?? null };
   return model;
 }
 
@@ -98,8 +90,29 @@ export interface LoadOptions extends LoadModelOptions {
   hub?: ModelSourceOptions;
 }
 
-/** Loads a model from a local folder or a Hugging Face hub repo id (downloaded into the shared cache). */
-export async function loadModel(idOrPath: string, options: LoadOptions = {}): Promise<LanguageModel> {
+/** Everything loading a model folder found. */
+export interface LoadedModel {
+  model: LanguageModel;
+  /** From tokenizer.json (with tokenizer_config.json and chat templates); null when the folder has none. */
+  tokenizer: Tokenizer | null;
+  /** generation_config.json (see `generationOptionsFromConfig`); null when absent. */
+  generationConfig: Record<string, unknown> | null;
+  source: ModelSource;
+}
+
+/**
+ * Loads a model, its tokenizer and its generation config from a local folder or a Hugging Face hub repo id
+ * (downloaded into the shared cache), as `from_pretrained` does for each.
+ */
+export async function loadModel(idOrPath: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const dir = await resolveModelSource(idOrPath, options.hub);
-  return loadModelFromFolder(dir, options);
+  const model = await loadModelFromFolder(dir, { ...options, id: idOrPath });
+  try {
+    const tokenizer = existsSync(path.join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null;
+    const source = model.source as ModelSource;
+    return { model, tokenizer, generationConfig: source.generationConfig, source };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
 }

@@ -14,6 +14,14 @@ export interface Architecture {
   tiedKeys(config: RawConfig): string[];
   /** Keys older checkpoints carry that are derived state, not weights (skipped on load). */
   ignoredKeys?: RegExp;
+  /** Depth, width and the longest sequence its positions cover (null where positions are relative). */
+  dimensions(config: RawConfig): ModelDimensions;
+}
+
+export interface ModelDimensions {
+  layers: number;
+  hiddenSize: number;
+  contextLength: number | null;
 }
 
 const llamaFamily: Architecture = {
@@ -21,6 +29,10 @@ const llamaFamily: Architecture = {
   create: (config, options) => new LlamaForCausalLM(parseLlamaConfig(config), options),
   tiedKeys: (config) => (parseLlamaConfig(config).tieWordEmbeddings ? ['lm_head.weight'] : []),
   ignoredKeys: /\.rotary_emb\.inv_freq$/,
+  dimensions: (config) => {
+    const parsed = parseLlamaConfig(config);
+    return { layers: parsed.numLayers, hiddenSize: parsed.hiddenSize, contextLength: parsed.maxPositionEmbeddings };
+  },
 };
 
 const gpt2: Architecture = {
@@ -28,12 +40,20 @@ const gpt2: Architecture = {
   create: (config, options) => new GPT2LMHeadModel(parseGPT2Config(config), options),
   tiedKeys: (config) => (parseGPT2Config(config).tieWordEmbeddings ? ['lm_head.weight'] : []),
   ignoredKeys: /\.attn\.(bias|masked_bias)$/,
+  dimensions: (config) => {
+    const parsed = parseGPT2Config(config);
+    return { layers: parsed.numLayers, hiddenSize: parsed.hiddenSize, contextLength: parsed.maxPositions };
+  },
 };
 
 const t5: Architecture = {
   name: 't5',
   create: (config, options) => new T5ForConditionalGeneration(parseT5Config(config), options),
   tiedKeys: (config) => ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight', ...(parseT5Config(config).tieWordEmbeddings ? ['lm_head.weight'] : [])],
+  dimensions: (config) => {
+    const parsed = parseT5Config(config);
+    return { layers: parsed.numLayers, hiddenSize: parsed.dModel, contextLength: null };
+  },
 };
 
 const architectures = new Map<string, Architecture>([

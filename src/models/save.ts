@@ -4,7 +4,6 @@ import { TunekitError } from '../errors.js';
 import { saveModelFolder } from '../io/model-folder.js';
 import { tensorsToRecords } from '../io/tensors.js';
 import { Tensor } from '../torch/tensor.js';
-import { modelSource } from './load.js';
 import { architectureFor } from './registry.js';
 import type { LanguageModel } from './types.js';
 
@@ -26,7 +25,7 @@ export interface SaveModelOptions {
  * The folder appears whole or not at all.
  */
 export async function saveModel(model: LanguageModel, dir: string, options: SaveModelOptions = {}): Promise<string[]> {
-  const source = modelSource(model);
+  const source = model.source;
   const baseConfig = options.config ?? source?.config;
   if (baseConfig === undefined) throw new TunekitError('E_MODEL_FOLDER', `saveModel(${dir}): pass options.config — the model was not loaded from a folder`);
   const architecture = architectureFor({ values: baseConfig, source: `${dir}/config.json` });
@@ -38,13 +37,13 @@ export async function saveModel(model: LanguageModel, dir: string, options: Save
   if ('dtype' in config || !('torch_dtype' in config)) config.dtype = dtype;
   if ('torch_dtype' in config) config.torch_dtype = dtype;
   const extraFiles: Record<string, Uint8Array> = {};
-  if ((options.copyTokenizer ?? true) && source !== undefined) {
+  if ((options.copyTokenizer ?? true) && source !== null) {
     const present = new Set(await readdir(source.dir));
     for (const name of TOKENIZER_FILES) if (present.has(name)) extraFiles[name] = await readFile(path.join(source.dir, name));
   }
   return saveModelFolder(dir, {
     config,
-    generationConfig: options.generationConfig ?? source?.generationConfig,
+    generationConfig: options.generationConfig ?? source?.generationConfig ?? undefined,
     tensors: tensorsToRecords(tensors),
     maxShardBytes: options.maxShardBytes,
     extraFiles,

@@ -3,14 +3,15 @@ import { ModuleList } from '../nn/container.js';
 import * as F from '../nn/functional.js';
 import { Embedding, type LayerOptions, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { arange, cat, fullLike, where, zeros } from '../torch/ops.js';
+import { arange, fullLike, where, zeros } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { activationByName, type Activation } from './activations.js';
 import { additiveMask } from './attention.js';
 import { optionalBoolean, optionalInteger, optionalNumber, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
-import type { DecoderOptions, EncoderOptions, Seq2SeqLM } from './types.js';
+import { batchLogits, batchLoss } from './batch.js';
+import type { Batch, DecoderOptions, EncoderOptions, ModelSource, Seq2SeqLM } from './types.js';
 
 export interface T5Config {
   modelType: string;
@@ -304,6 +305,7 @@ class T5Stack extends Module {
 
 export class T5ForConditionalGeneration extends Module implements Seq2SeqLM {
   readonly kind = 'seq2seq' as const;
+  source: ModelSource | null = null;
   readonly shared: Embedding;
   readonly encoder: T5Stack;
   readonly decoder: T5Stack;
@@ -350,12 +352,12 @@ export class T5ForConditionalGeneration extends Module implements Seq2SeqLM {
     const encoderHidden = this.encode(inputIds, options);
     return this.decode(options.decoderInputIds, { encoderHidden, encoderMask: options.attentionMask });
   }
-}
 
-/** Decoder inputs from labels: decoder_start followed by labels[:-1], with -100 replaced by pad. */
-export function shiftRight(labels: Tensor, decoderStartTokenId: number, padTokenId: number): Tensor {
-  const [batch] = labels.shape;
-  const start = zeros([batch, 1], { dtype: 'int64' }).add(decoderStartTokenId);
-  const shifted = cat([start, labels.narrow(1, 0, labels.shape[1] - 1)], 1);
-  return shifted.maskedFill(shifted.eq(-100), padTokenId);
+  logits(batch: Batch): Tensor {
+    return batchLogits(this, batch);
+  }
+
+  loss(batch: Batch): Tensor {
+    return batchLoss(this, batch);
+  }
 }

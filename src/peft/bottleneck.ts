@@ -1,9 +1,29 @@
 import { ModuleDict } from '../nn/container.js';
 import * as F from '../nn/functional.js';
-import { Linear, type LinearAdapter, ProjectionLayer } from '../nn/layers.js';
+import { Linear, ProjectionLayer } from '../nn/layers.js';
 import { noGrad } from '../torch/runtime.js';
 import { Tensor } from '../torch/tensor.js';
-import type { BottleneckConfig } from './config.js';
+import { type AdapterConfigBase, COMMON_DEFAULTS, type ConfigOptions } from './config.js';
+import { type AdapterLayer, type PeftMethod, registerPeftMethod } from './method.js';
+import { selectProjections } from './targets.js';
+
+/** tunekit's own bottleneck adapters (PEFT has none), stored in the same two-file layout. */
+export interface BottleneckConfig extends AdapterConfigBase {
+  peftType: 'BOTTLENECK_ADAPTER';
+  bottleneckSize: number;
+  nonLinearity: 'relu' | 'gelu' | 'silu' | 'tanh';
+  /** houlsby: after the attention and the feed-forward sublayers; pfeiffer: after the feed-forward sublayer only. */
+  placement: 'houlsby' | 'pfeiffer';
+  /** Multiplier on the adapter's output before it is added back. */
+  scaling: number;
+}
+
+const BOTTLENECK_DEFAULTS: Omit<BottleneckConfig, keyof AdapterConfigBase> = { bottleneckSize: 64, nonLinearity: 'relu', placement: 'pfeiffer', scaling: 1 };
+
+/** A bottleneck adapter config (default: Pfeiffer placement, size 64, ReLU, scaling 1). */
+export function bottleneckConfig(options: ConfigOptions<BottleneckConfig> = {}): BottleneckConfig {
+  return { ...COMMON_DEFAULTS, ...BOTTLENECK_DEFAULTS, ...options, peftType: 'BOTTLENECK_ADAPTER' };
+}
 
 const activations: Record<BottleneckConfig['nonLinearity'], (x: Tensor) => Tensor> = {
   relu: F.relu,
@@ -17,7 +37,7 @@ const activations: Record<BottleneckConfig['nonLinearity'], (x: Tensor) => Tenso
  * h ← h + scaling·up(σ(down(h))), applied before the block's residual connection. `up` starts at zero, so a new
  * adapter is the identity. Registered as `adapter_down.<name>` and `adapter_up.<name>`.
  */
-export class BottleneckLayer implements LinearAdapter {
+export class BottleneckLayer implements AdapterLayer {
   readonly down: ModuleDict<Linear>;
   readonly up: ModuleDict<Linear>;
   readonly settings = new Map<string, BottleneckConfig>();
@@ -82,3 +102,27 @@ export const BOTTLENECK_TARGETS: Record<BottleneckConfig['placement'], string[]>
   pfeiffer: ['mlp.down_proj', 'DenseReluDense.wo', 'mlp.c_proj'],
   houlsby: ['mlp.down_proj', 'DenseReluDense.wo', 'mlp.c_proj', 'self_attn.o_proj', 'SelfAttention.o', 'EncDecAttention.o', 'attn.c_proj'],
 };
+
+export const bottleneckMethod: PeftMethod<BottleneckConfig> = {
+  peftType: 'BOTTLENECK_ADAPTER',
+  moduleKeys: ['adapter_down', 'adapter_up'],
+  configKeys: ['bottleneck_size', 'non_linearity', 'placement', 'scaling'],
+  mergeable: false,
+  parseConfig: (read) => ({
+    bottleneckSize: read.number('bottleneck_size', BOTTLENECK_DEFAULTS.bottleneckSize),
+    nonLinearity: read.string('non_linearity', BOTTLENECK_DEFAULTS.nonLinearity, ['relu', 'gelu', 'silu', 'tanh'] as const) as BottleneckConfig['nonLinearity'],
+    placement: read.string('placement', BOTTLENECK_DEFAULTS.placement, ['houlsby', 'pfeiffer'] as const) as BottleneckConfig['placement'],
+    scaling: read.number('scaling', BOTTLENECK_DEFAULTS.scaling),
+  }),
+  serializeConfig: (config) => ({ bottleneck_size: config.bottleneckSize, non_linearity: config.nonLinearity, placement: config.placement, scaling: config.scaling }),
+  attach({ model, name }, config) {
+    const layers = selectProjections(model, { targets: BOTTLENECK_TARGETS[config.placement] }).map(([, layer]) => {
+      const adapter = BottleneckLayer.of(layer);
+      adapter.add(name, config);
+      return adapter;
+    });
+    return { layers, copies: [], sharedTrainable: [] };
+  },
+};
+
+registerPeftMethod(bottleneckMethod);

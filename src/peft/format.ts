@@ -6,18 +6,19 @@ import { parseJson } from '../io/json-file.js';
 import { loadSafetensorsFile, saveSafetensorsFile } from '../io/tensors.js';
 import { noGrad } from '../torch/runtime.js';
 import { dispose, Tensor } from '../torch/tensor.js';
-import { type AdapterConfig, parseAdapterConfig, serializeAdapterConfig } from './config.js';
+import { type AdapterConfig, type AdapterConfigBase, parseAdapterConfig, serializeAdapterConfig } from './config.js';
+import { ProjectionLayer } from '../nn/layers.js';
+import { adapterLayersOf, adapterParameterPattern } from './method.js';
 import type { PeftModel } from './peft-model.js';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 const PREFIX = 'base_model.model.';
-const ADAPTER_LAYERS = /\.(lora_A|lora_B|ia3_l|adapter_down|adapter_up)\.([^.]+)(\.|$)/;
 
 /** PEFT's file key for an adapter tensor: the adapter name dropped, `base_model.model.` in front. */
 function fileKeyOf(modelKey: string, adapter: string): string {
   if (modelKey === `prompt_encoder.${adapter}.embedding.weight`) return 'prompt_embeddings';
-  return PREFIX + modelKey.replace(ADAPTER_LAYERS, (_, kind: string, _name: string, tail: string) => `.${kind}${tail}`);
+  return PREFIX + modelKey.replace(adapterParameterPattern(adapter), (_, kind: string, _name: string, tail: string) => `.${kind}${tail}`);
 }
 
 /** Every tensor of adapter `name` under the key PEFT writes to adapter_model.safetensors. */
@@ -27,17 +28,18 @@ export function adapterStateDict(model: PeftModel, name: string): Map<string, Te
   // PEFT names the bias of a layer it wrapped after the wrapped base layer: `…q_proj.base_layer.bias`.
   for (const [key, tensor] of model.trainedBiases(name)) {
     const moduleName = key.slice(0, -'.bias'.length);
-    const wrapped = model.model.getSubmodule(moduleName)?.child('lora_A') !== undefined;
+    const module = model.model.getSubmodule(moduleName);
+    const wrapped = module instanceof ProjectionLayer && adapterLayersOf(module).length > 0;
     state.set(PREFIX + (wrapped ? `${moduleName}.base_layer.bias` : key), tensor);
   }
   // PEFT ≥ 0.10 writes modules_to_save under the module's own key (older versions added ".modules_to_save").
-  for (const { moduleName, parameterName, value } of model.savedModules(name)) state.set(`${PREFIX}${moduleName}.${parameterName}`, value);
+  for (const copy of model.parameterCopies(name)) state.set(PREFIX + copy.name, copy.adapterValue);
   return state;
 }
 
 /** Writes adapter_config.json + adapter_model.safetensors, as PeftModel.save_pretrained does; the folder appears whole. */
-export async function saveAdapter(model: PeftModel, dir: string, name = model.activeAdapter ?? 'default', extraConfig: Partial<AdapterConfig> = {}): Promise<void> {
-  const config = { ...model.adapterConfig(name), ...extraConfig } as AdapterConfig;
+export async function saveAdapter(model: PeftModel, dir: string, name = model.activeAdapter ?? 'default', extraConfig: Partial<AdapterConfigBase> = {}): Promise<void> {
+  const config: AdapterConfigBase = { ...model.adapterConfig(name), ...extraConfig };
   const state = adapterStateDict(model, name);
   await withAtomicDirectory(dir, async (temporary) => {
     await writeFileAtomic(path.join(temporary, ADAPTER_CONFIG_FILE), JSON.stringify(serializeAdapterConfig(config), null, 2) + '\n');

@@ -1,11 +1,24 @@
-export { PeftModel, type Batch, type TrainableSummary } from './peft-model.js';
+export { PeftModel, getPeftModel, type FromPretrainedOptions, type TrainableSummary } from './peft-model.js';
+export {
+  adapterLayersOf,
+  adapterModulePattern,
+  peftMethod,
+  peftMethods,
+  registerPeftMethod,
+  type AdapterLayer,
+  type Attachment,
+  type AttachContext,
+  type ParameterCopy,
+  type PeftMethod,
+} from './method.js';
 export { loadAdapter, saveAdapter, readAdapterConfig, adapterStateDict, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type LoadAdapterOptions } from './format.js';
-export { parseAdapterConfig, serializeAdapterConfig, type AdapterConfig, type LoraConfig, type PromptTuningConfig, type IA3Config, type BottleneckConfig } from './config.js';
-export { LoraLayer, loraScaling } from './lora.js';
-export { Ia3Layer } from './ia3.js';
-export { BottleneckLayer } from './bottleneck.js';
-export { SoftPrompt } from './prompt-tuning.js';
-export { DEFAULT_LORA_TARGETS, DEFAULT_IA3_TARGETS, selectProjections, isTargeted } from './targets.js';
-export { selectTrainable, type SelectiveOptions } from './selective.js';
+export { configReader, parseAdapterConfig, serializeAdapterConfig, COMMON_DEFAULTS, type AdapterConfig, type AdapterConfigBase, type ConfigOptions, type ConfigReader, type TaskType } from './config.js';
+export { LoraLayer, loraConfig, loraScaling, LORA_DEFAULTS, type LoraBias, type LoraConfig, type LoraSettings } from './lora.js';
+export { qloraConfig, quantizeModel, dequantizeModel, requantizeLayers, type QLoraConfig, type QuantizeOptions, type QuantizeReport } from './qlora.js';
+export { Ia3Layer, ia3Config, type IA3Config } from './ia3.js';
+export { BottleneckLayer, bottleneckConfig, type BottleneckConfig } from './bottleneck.js';
+export { SoftPrompt, promptTuningConfig, type PromptTuningConfig } from './prompt-tuning.js';
+export { selectParameters, selectTrainable, selectiveConfig, type SelectiveConfig, type SelectiveOptions } from './selective.js';
+export { DEFAULT_LORA_TARGETS, DEFAULT_IA3_TARGETS, selectProjections, isTargeted, type TargetModules } from './targets.js';
 export { nearestTokens, type NearestToken } from './inspect.js';
-export { quantizeModel, dequantizeModel, requantizeLayers, type QuantizeOptions, type QuantizeReport } from './qlora.js';
+export { exportLoraToGguf, permuteRotaryRows, GGUF_EXPORT_ERROR, type ExportLoraToGgufOptions, type ExportLoraToGgufResult, type GgufOutType } from './gguf.js';

@@ -1,10 +1,58 @@
 import { TunekitError } from '../errors.js';
+import type { LanguageModel } from '../models/types.js';
 import { ModuleDict } from '../nn/container.js';
 import * as F from '../nn/functional.js';
-import { Linear, type LinearAdapter, ProjectionLayer } from '../nn/layers.js';
+import { Linear, ProjectionLayer } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { noGrad } from '../torch/runtime.js';
 import { Tensor, tidy } from '../torch/tensor.js';
+import { type AdapterConfigBase, COMMON_DEFAULTS, type ConfigOptions, type ConfigReader, type Json } from './config.js';
+import { copyModules } from './copies.js';
+import { adapterModulePattern, type AdapterLayer, type Attachment, type PeftMethod, registerPeftMethod } from './method.js';
+import { DEFAULT_LORA_TARGETS, patternValue, selectProjections, type TargetModules } from './targets.js';
+
+export type LoraBias = 'none' | 'all' | 'lora_only';
+
+export interface LoraConfig extends AdapterConfigBase {
+  peftType: 'LORA';
+  r: number;
+  loraAlpha: number;
+  loraDropout: number;
+  targetModules: TargetModules | null;
+  useRslora: boolean;
+  initLoraWeights: boolean | 'gaussian';
+  bias: LoraBias;
+  fanInFanOut: boolean;
+  modulesToSave: string[] | null;
+  layersToTransform: number[] | number | null;
+  layersPattern: string | string[] | null;
+  rankPattern: Record<string, number>;
+  alphaPattern: Record<string, number>;
+}
+
+/** The LoRA fields of a config, as PEFT's LoraConfig defaults them. */
+export type LoraFields = Omit<LoraConfig, keyof AdapterConfigBase>;
+
+export const LORA_DEFAULTS: LoraFields = {
+  r: 8,
+  loraAlpha: 8,
+  loraDropout: 0,
+  targetModules: null,
+  useRslora: false,
+  initLoraWeights: true,
+  bias: 'none',
+  fanInFanOut: false,
+  modulesToSave: null,
+  layersToTransform: null,
+  layersPattern: null,
+  rankPattern: {},
+  alphaPattern: {},
+};
+
+/** A LoRA config with Hugging Face PEFT's defaults: `loraConfig({ r: 8, targetModules: 'all-linear' })`. */
+export function loraConfig(options: ConfigOptions<LoraConfig> = {}): LoraConfig {
+  return { ...COMMON_DEFAULTS, ...LORA_DEFAULTS, ...options, peftType: 'LORA' };
+}
 
 /** One LoRA adapter's settings for a layer. */
 export interface LoraSettings {
@@ -36,7 +84,7 @@ class LoraDropout extends Module {
  * output += dropout(x)·Aᵀ·Bᵀ·scaling. Registered on the layer as `lora_A.<name>`, `lora_B.<name>`, so parameter names
  * follow PEFT's (`…q_proj.lora_A.default.weight`). Adapters merged into the weight contribute nothing here.
  */
-export class LoraLayer implements LinearAdapter {
+export class LoraLayer implements AdapterLayer {
   readonly loraA: ModuleDict<Linear>;
   readonly loraB: ModuleDict<Linear>;
   readonly dropout: ModuleDict<LoraDropout>;
@@ -140,3 +188,98 @@ export class LoraLayer implements LinearAdapter {
     if (index >= 0) this.layer.adapters.splice(index, 1);
   }
 }
+
+export function parseLoraFields(read: ConfigReader, json: Json, file: string): LoraFields {
+  if (json.use_dora === true) throw new TunekitError('E_ADAPTER_CONFIG', `${file}: "use_dora": true (DoRA) is not supported`);
+  if (json.lora_bias === true) throw new TunekitError('E_ADAPTER_CONFIG', `${file}: "lora_bias": true is not supported`);
+  const init = json.init_lora_weights ?? LORA_DEFAULTS.initLoraWeights;
+  if (init !== true && init !== false && init !== 'gaussian') throw new TunekitError('E_ADAPTER_CONFIG', `${file}: "init_lora_weights" must be true, false or "gaussian", found ${JSON.stringify(init)}`);
+  return {
+    r: read.number('r', LORA_DEFAULTS.r),
+    loraAlpha: read.number('lora_alpha', LORA_DEFAULTS.loraAlpha),
+    loraDropout: read.number('lora_dropout', LORA_DEFAULTS.loraDropout),
+    targetModules: read.targets('target_modules'),
+    useRslora: read.boolean('use_rslora', LORA_DEFAULTS.useRslora),
+    initLoraWeights: init,
+    bias: read.string('bias', LORA_DEFAULTS.bias, ['none', 'all', 'lora_only'] as const) as LoraBias,
+    fanInFanOut: read.boolean('fan_in_fan_out', LORA_DEFAULTS.fanInFanOut),
+    modulesToSave: read.stringList('modules_to_save'),
+    layersToTransform: read.integers('layers_to_transform'),
+    layersPattern: read.stringOrList('layers_pattern'),
+    rankPattern: read.numberMap('rank_pattern'),
+    alphaPattern: read.numberMap('alpha_pattern'),
+  };
+}
+
+export function serializeLoraFields(config: LoraFields): Json {
+  return {
+    alpha_pattern: config.alphaPattern,
+    bias: config.bias,
+    fan_in_fan_out: config.fanInFanOut,
+    init_lora_weights: config.initLoraWeights,
+    layers_pattern: config.layersPattern,
+    layers_to_transform: config.layersToTransform,
+    loftq_config: {},
+    lora_alpha: config.loraAlpha,
+    lora_dropout: config.loraDropout,
+    megatron_config: null,
+    megatron_core: 'megatron.core',
+    modules_to_save: config.modulesToSave,
+    r: config.r,
+    rank_pattern: config.rankPattern,
+    target_modules: config.targetModules,
+    use_rslora: config.useRslora,
+  };
+}
+
+/** The biases LoRA's `bias` setting trains: "all" every bias of the base model, "lora_only" those of adapted layers. */
+function trainedBiases(model: LanguageModel, bias: LoraBias, adapted: ReadonlySet<ProjectionLayer>): string[] {
+  if (bias === 'none') return [];
+  const internal = adapterModulePattern();
+  const biases: string[] = [];
+  for (const [moduleName, module] of model.namedModules()) {
+    if (internal.test(moduleName)) continue;
+    if (bias === 'lora_only' && !(module instanceof ProjectionLayer && adapted.has(module))) continue;
+    if (module.namedParameters().some(([parameterName]) => parameterName === 'bias')) biases.push(moduleName === '' ? 'bias' : `${moduleName}.bias`);
+  }
+  return biases;
+}
+
+/** Attaches LoRA to the targeted projections (with modules_to_save copies and trained biases). */
+export function attachLora(model: LanguageModel, name: string, config: LoraFields): Attachment {
+  const modelType = model.config.modelType;
+  const targets = config.targetModules ?? DEFAULT_LORA_TARGETS[modelType];
+  if (targets === undefined) throw new TunekitError('E_ADAPTER_TARGETS', `no default LoRA target modules for model_type "${modelType}": set targetModules`);
+  const selected = selectProjections(model, { targets, layersToTransform: config.layersToTransform, layersPattern: config.layersPattern });
+  const layers: LoraLayer[] = [];
+  for (const [moduleName, layer] of selected) {
+    const lora = LoraLayer.of(layer);
+    lora.add(name, {
+      r: patternValue(moduleName, config.rankPattern, config.r),
+      alpha: patternValue(moduleName, config.alphaPattern, config.loraAlpha),
+      dropout: config.loraDropout,
+      useRslora: config.useRslora,
+      init: config.initLoraWeights === 'gaussian' ? 'gaussian' : 'kaiming',
+    });
+    layers.push(lora);
+  }
+  const copies = copyModules(model, config.modulesToSave);
+  return { layers, copies, sharedTrainable: trainedBiases(model, config.bias, new Set(layers.map((lora) => lora.layer))) };
+}
+
+export const LORA_CONFIG_KEYS = ['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'init_lora_weights', 'bias', 'fan_in_fan_out', 'modules_to_save', 'layers_to_transform', 'layers_pattern', 'rank_pattern', 'alpha_pattern', 'megatron_config', 'megatron_core', 'loftq_config', 'use_dora', 'exclude_modules', 'lora_bias', 'layer_replication', 'runtime_config', 'eva_config', 'corda_config', 'use_qalora', 'qalora_group_size', 'trainable_token_indices', 'target_parameters', 'arrow_config', 'alora_invocation_tokens', 'ensure_weight_tying'];
+
+/** LoRA's module names inside an adapted layer. */
+export const LORA_MODULE_KEYS = ['lora_A', 'lora_B', 'lora_dropout'];
+
+export const loraMethod: PeftMethod<LoraConfig> = {
+  peftType: 'LORA',
+  moduleKeys: LORA_MODULE_KEYS,
+  configKeys: LORA_CONFIG_KEYS,
+  mergeable: true,
+  parseConfig: parseLoraFields,
+  serializeConfig: serializeLoraFields,
+  attach: ({ model, name }, config) => attachLora(model, name, config),
+};
+
+registerPeftMethod(loraMethod);

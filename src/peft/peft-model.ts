@@ -1,50 +1,30 @@
 import { TunekitError } from '../errors.js';
-import { generate as generateTokens, type GenerationResult } from '../generate/generate.js';
-import type { GenerationOptions } from '../generate/options.js';
-import type { SessionInputs } from '../generate/session.js';
+import { type ModelSourceOptions, resolveAdapterSource } from '../io/hub.js';
+import { batchLogits, batchLoss } from '../models/batch.js';
+import type { Batch, CausalForwardOptions, DecoderOptions, EncoderOptions, LanguageModel, LanguageModelConfig, ModelSource } from '../models/types.js';
 import { ModuleDict } from '../nn/container.js';
 import { Module } from '../nn/module.js';
 import { ProjectionLayer } from '../nn/layers.js';
-import { causalLMLoss, seq2seqLoss } from '../models/loss.js';
-import { shiftRight } from '../models/t5.js';
-import type { LanguageModel } from '../models/types.js';
 import { dtypeByteSize } from '../torch/dtype.js';
-import { ones, tensor } from '../torch/ops.js';
-import { noGrad } from '../torch/runtime.js';
-import { callOp, Tensor, tidy } from '../torch/tensor.js';
-import { BOTTLENECK_TARGETS, BottleneckLayer } from './bottleneck.js';
-import type { AdapterConfig, BottleneckConfig, IA3Config, LoraConfig } from './config.js';
-import { Ia3Layer } from './ia3.js';
-import { LoraLayer } from './lora.js';
-import { SoftPrompt } from './prompt-tuning.js';
-import { DEFAULT_IA3_TARGETS, DEFAULT_LORA_TARGETS, isTargeted, patternValue, selectProjections } from './targets.js';
+import { arange, cat, ones } from '../torch/ops.js';
+import { callOp, Tensor } from '../torch/tensor.js';
+import './builtin.js';
+import type { AdapterConfig, AdapterConfigBase } from './config.js';
+import { loadAdapter, saveAdapter, type LoadAdapterOptions } from './format.js';
+import { type AdapterLayer, adapterLayersOf, adapterParameterPattern, type Attachment, type ParameterCopy, type PeftMethod, peftMethod } from './method.js';
+import type { SoftPrompt } from './prompt-tuning.js';
 
-type LayerAdapter = LoraLayer | Ia3Layer | BottleneckLayer;
-
-interface SavedModule {
-  moduleName: string;
-  parameterName: string;
-  /** The live parameter, which points at `adapterValue` while the adapter is active and at `original` otherwise. */
-  parameter: Tensor;
-  original: Tensor;
-  adapterValue: Tensor;
-}
-
-interface AdapterEntry {
-  config: AdapterConfig;
-  layers: LayerAdapter[];
-  prompt?: SoftPrompt;
-  /** modules_to_save: parameter name (model naming) → copies. */
-  savedModules: Map<string, SavedModule>;
-  /** Base biases this adapter trains (LoRA bias "all" / "lora_only"). */
-  trainedBiases: string[];
+interface AdapterEntry extends Attachment {
+  config: AdapterConfigBase;
+  method: PeftMethod;
 }
 
 /** Holds the wrapped model at `base_model.model`, so parameter names are PEFT's. */
 class BaseModelHolder extends Module {
   constructor(readonly model: LanguageModel) {
     super();
-    this.setChild('model', model);
+    // Every LanguageModel is a Module; the interface leaves out Module's private fields.
+    this.setChild('model', model as unknown as Module);
   }
 }
 
@@ -56,31 +36,50 @@ export interface TrainableSummary {
   optimizerBytes: number;
 }
 
-export interface Batch {
-  inputIds: number[][] | Tensor;
-  attentionMask?: number[][] | Tensor;
-  /** Causal: same shape as inputIds, -100 where no loss; seq2seq: the target ids with -100 padding. */
-  labels?: number[][] | Tensor;
-  /** Seq2seq: decoder inputs (default: labels shifted right). */
-  decoderInputIds?: number[][] | Tensor;
+export interface FromPretrainedOptions extends LoadAdapterOptions {
+  /** Default "default". */
+  adapterName?: string;
+  /** Hub options when the adapter is a repo id. */
+  hub?: ModelSourceOptions;
 }
 
-const asIds = (value: number[][] | Tensor): Tensor => (value instanceof Tensor ? value : tensor(value, { dtype: 'int64' }));
-
 /**
- * A base model carrying named PEFT adapters (LoRA, IA³, prompt tuning, bottleneck adapters), one active at a time
- * (or none). Parameter names follow PEFT's in-memory names (`base_model.model.…lora_A.default.weight`).
+ * A base model carrying named PEFT adapters, one active at a time (or none), that is itself a language model:
+ * `forward`, `logits`, `loss`, `encode`/`decode` and `generate(peft, …)` run the active adapter, a soft prompt
+ * entering through the input embeddings. Parameter names follow PEFT's (`base_model.model.…lora_A.default.weight`).
+ * Every method (LoRA, QLoRA, IA³, prompt tuning, bottleneck adapters, selective) comes from the method registry.
  */
 export class PeftModel extends Module {
   readonly baseModel: BaseModelHolder;
   readonly promptEncoder: ModuleDict<SoftPrompt>;
   readonly #adapters = new Map<string, AdapterEntry>();
   #active: string | null = null;
+  readonly kind: LanguageModel['kind'];
 
   constructor(readonly model: LanguageModel) {
     super();
+    this.kind = model.kind;
     this.baseModel = this.registerModule('base_model', new BaseModelHolder(model));
     this.promptEncoder = this.registerModule('prompt_encoder', new ModuleDict<SoftPrompt>());
+  }
+
+  /**
+   * PEFT's `PeftModel.from_pretrained`: wraps `model` and loads the adapter folder (or hub repo id) as
+   * `adapterName`, frozen unless `trainable`.
+   */
+  static async fromPretrained(model: LanguageModel, adapter: string, options: FromPretrainedOptions = {}): Promise<PeftModel> {
+    const dir = await resolveAdapterSource(adapter, options.hub);
+    const peft = new PeftModel(model);
+    await loadAdapter(peft, dir, options.adapterName ?? 'default', options);
+    return peft;
+  }
+
+  get config(): LanguageModelConfig {
+    return this.model.config;
+  }
+
+  get source(): ModelSource | null {
+    return this.model.source;
   }
 
   get adapterNames(): string[] {
@@ -92,7 +91,7 @@ export class PeftModel extends Module {
   }
 
   adapterConfig(name: string): AdapterConfig {
-    return this.entry(name).config;
+    return this.entry(name).config as AdapterConfig;
   }
 
   private entry(name: string): AdapterEntry {
@@ -106,108 +105,34 @@ export class PeftModel extends Module {
    * N(0,1), text or vocabulary rows) and makes it the active one. `promptInitTextIds` are the tokens of
    * `promptTuningInitText` for TEXT initialization.
    */
-  addAdapter(name: string, config: AdapterConfig, options: { promptInitTextIds?: number[] } = {}): void {
+  addAdapter(name: string, config: AdapterConfig | AdapterConfigBase, options: { promptInitTextIds?: number[] } = {}): void {
     if (this.#adapters.has(name)) throw new TunekitError('E_ADAPTER', `adapter "${name}" already exists`);
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new TunekitError('E_ADAPTER', `adapter name "${name}" must be letters, digits, _ or -`);
-    const entry: AdapterEntry = { config, layers: [], savedModules: new Map(), trainedBiases: [] };
-    this.#adapters.set(name, entry);
+    const method = peftMethod(config.peftType);
+    const complete = method.complete?.(config, this.model) ?? config;
+    let attachment: Attachment;
     try {
-      const modelType = this.model.config.modelType;
-      switch (config.peftType) {
-        case 'LORA':
-          entry.layers = this.attachLora(name, config, modelType);
-          break;
-        case 'IA3':
-          entry.layers = this.attachIa3(name, config, modelType);
-          break;
-        case 'BOTTLENECK_ADAPTER':
-          entry.layers = this.attachBottleneck(name, config);
-          break;
-        case 'PROMPT_TUNING': {
-          entry.prompt = this.promptEncoder.set(name, new SoftPrompt(config, { dtype: this.embeddingDtype() }));
-          entry.prompt.initialize(this.model, { textIds: options.promptInitTextIds });
-          break;
-        }
-      }
-      const modulesToSave = 'modulesToSave' in config ? config.modulesToSave : null;
-      if (modulesToSave !== null && modulesToSave !== undefined) this.attachModulesToSave(entry, modulesToSave);
+      attachment = method.attach({ model: this.model, name, promptInitTextIds: options.promptInitTextIds }, complete);
     } catch (error) {
       // Whatever was attached before the failure goes, so the model is as it was.
-      entry.layers = this.layersCarrying(name);
-      this.deleteAdapter(name);
+      for (const layer of this.layersCarrying(name)) {
+        layer.delete(name);
+        if (layer.names.length === 0) layer.detach();
+      }
       throw error;
     }
+    if (attachment.prompt !== undefined) this.promptEncoder.set(name, attachment.prompt);
+    this.#adapters.set(name, { ...attachment, config: complete, method });
     this.setAdapter(name);
   }
 
   /** Every adapter layer in the model that holds an adapter named `name`. */
-  private layersCarrying(name: string): LayerAdapter[] {
-    const found: LayerAdapter[] = [];
+  private layersCarrying(name: string): AdapterLayer[] {
+    const found: AdapterLayer[] = [];
     for (const [, module] of this.model.namedModules()) {
-      if (!(module instanceof ProjectionLayer)) continue;
-      for (const adapter of module.adapters) {
-        const known = adapter instanceof LoraLayer || adapter instanceof Ia3Layer || adapter instanceof BottleneckLayer;
-        if (known && adapter.names.includes(name)) found.push(adapter);
-      }
+      if (module instanceof ProjectionLayer) found.push(...adapterLayersOf(module).filter((layer) => layer.names.includes(name)));
     }
     return found;
-  }
-
-  private embeddingDtype(): Tensor['dtype'] {
-    return this.model.parameters()[0]?.dtype ?? 'float32';
-  }
-
-  private attachLora(name: string, config: LoraConfig, modelType: string): LayerAdapter[] {
-    const targets = config.targetModules ?? DEFAULT_LORA_TARGETS[modelType];
-    if (targets === undefined) throw new TunekitError('E_ADAPTER_TARGETS', `no default LoRA target modules for model_type "${modelType}": set targetModules`);
-    const selected = selectProjections(this.model, { targets, layersToTransform: config.layersToTransform, layersPattern: config.layersPattern });
-    const layers: LayerAdapter[] = [];
-    for (const [moduleName, layer] of selected) {
-      const lora = LoraLayer.of(layer);
-      lora.add(name, {
-        r: patternValue(moduleName, config.rankPattern, config.r),
-        alpha: patternValue(moduleName, config.alphaPattern, config.loraAlpha),
-        dropout: config.loraDropout,
-        useRslora: config.useRslora,
-        init: config.initLoraWeights === 'gaussian' ? 'gaussian' : 'kaiming',
-      });
-      layers.push(lora);
-    }
-    return layers;
-  }
-
-  private attachIa3(name: string, config: IA3Config, modelType: string): LayerAdapter[] {
-    const defaults = DEFAULT_IA3_TARGETS[modelType];
-    const targets = config.targetModules ?? defaults?.targets;
-    const feedforward = config.feedforwardModules ?? defaults?.feedforward ?? [];
-    if (targets === undefined) throw new TunekitError('E_ADAPTER_TARGETS', `no default IA³ target modules for model_type "${modelType}": set targetModules`);
-    return selectProjections(this.model, { targets }).map(([moduleName, layer]) => {
-      const ia3 = Ia3Layer.of(layer);
-      ia3.add(name, isTargeted(moduleName, feedforward));
-      return ia3;
-    });
-  }
-
-  private attachBottleneck(name: string, config: BottleneckConfig): LayerAdapter[] {
-    return selectProjections(this.model, { targets: BOTTLENECK_TARGETS[config.placement] }).map(([, layer]) => {
-      const adapter = BottleneckLayer.of(layer);
-      adapter.add(name, config);
-      return adapter;
-    });
-  }
-
-  /** modules_to_save: whole modules trained (and saved) per adapter, the originals kept for the other adapters. */
-  private attachModulesToSave(entry: AdapterEntry, modules: string[]): void {
-    const matched = [...this.model.namedModules()].filter(([moduleName]) => moduleName !== '' && modules.some((target) => moduleName === target || moduleName.endsWith(`.${target}`)));
-    if (matched.length === 0) throw new TunekitError('E_ADAPTER_TARGETS', `modules_to_save ${JSON.stringify(modules)} match no module`);
-    for (const [moduleName, module] of matched) {
-      for (const [parameterName, parameter] of module.namedParameters()) {
-        if (/(^|\.)(lora_|ia3_l|adapter_)/.test(parameterName)) continue;
-        const original = noGrad(() => parameter.clone()).keep();
-        const adapterValue = noGrad(() => parameter.clone()).keep();
-        entry.savedModules.set(`${moduleName}.${parameterName}`, { moduleName, parameterName, parameter, original, adapterValue });
-      }
-    }
   }
 
   /** Makes `name` the active adapter (or none with null): only its parameters are trainable, the base is frozen. */
@@ -216,64 +141,48 @@ export class PeftModel extends Module {
     for (const [adapterName, entry] of this.#adapters) {
       const on = adapterName === name;
       for (const layer of entry.layers) layer.active = on ? [adapterName] : layer.active.filter((active) => active !== adapterName);
-      for (const saved of entry.savedModules.values()) if (!on) callOp('aten::set_data', saved.parameter, saved.original);
+      for (const copy of entry.copies) if (!on) callOp('aten::set_data', copy.parameter, copy.original);
     }
     this.#active = name;
     this.model.freeze();
-    for (const prompt of this.promptEncoder.entries()) for (const p of prompt[1].parameters()) p.requiresGrad = false;
+    for (const [, prompt] of this.promptEncoder.entries()) for (const p of prompt.parameters()) p.requiresGrad = false;
     if (name === null) return;
     const entry = this.entry(name);
-    for (const saved of entry.savedModules.values()) {
-      callOp('aten::set_data', saved.parameter, saved.adapterValue);
-      saved.parameter.requiresGrad = true;
+    for (const copy of entry.copies) {
+      callOp('aten::set_data', copy.parameter, copy.adapterValue);
+      copy.parameter.requiresGrad = true;
     }
     for (const parameter of this.adapterParameters(name).values()) parameter.requiresGrad = true;
-    this.markBiases(entry);
-  }
-
-  /** LoRA `bias`: "all" trains every bias of the base model, "lora_only" those of the adapted layers. */
-  private markBiases(entry: AdapterEntry): void {
-    if (entry.config.peftType !== 'LORA' || entry.config.bias === 'none') return;
-    const adapted = new Set(entry.layers.map((layer) => layer.layer));
-    entry.trainedBiases = [];
-    for (const [moduleName, module] of this.model.namedModules()) {
-      if (/(^|\.)(lora_A|lora_B|adapter_down|adapter_up)(\.|$)/.test(moduleName)) continue;
-      if (!(module instanceof ProjectionLayer) && entry.config.bias === 'lora_only') continue;
-      if (entry.config.bias === 'lora_only' && !adapted.has(module as ProjectionLayer)) continue;
-      const bias = module.namedParameters().find(([parameterName]) => parameterName === 'bias')?.[1];
-      if (bias === undefined) continue;
-      bias.requiresGrad = true;
-      entry.trainedBiases.push(moduleName === '' ? 'bias' : `${moduleName}.bias`);
-    }
+    for (const parameter of this.trainedBiases(name).values()) parameter.requiresGrad = true;
   }
 
   /**
    * The adapter's own tensors by model parameter name (`model.layers.0.self_attn.q_proj.lora_A.default.weight`,
-   * `prompt_encoder.<name>.embedding.weight`), plus trained biases and modules_to_save copies.
+   * `prompt_encoder.<name>.embedding.weight`); see also `trainedBiases` and `parameterCopies`.
    */
   adapterParameters(name: string): Map<string, Tensor> {
     const entry = this.entry(name);
     const result = new Map<string, Tensor>();
-    const marker = new RegExp(`\\.(lora_A|lora_B|ia3_l|adapter_down|adapter_up)\\.${name}(\\.|$)`);
+    const marker = adapterParameterPattern(name);
     for (const [parameterName, parameter] of this.model.namedParameters()) if (marker.test(parameterName)) result.set(parameterName, parameter);
     if (entry.prompt !== undefined) result.set(`prompt_encoder.${name}.embedding.weight`, entry.prompt.embedding.weight);
     return result;
   }
 
-  /** Base biases the adapter trains and saves, by model parameter name. */
+  /** Base parameters shared by all adapters that this one trains and saves (LoRA's bias), by model parameter name. */
   trainedBiases(name: string): Map<string, Tensor> {
     const parameters = new Map(this.model.namedParameters());
     const result = new Map<string, Tensor>();
-    for (const bias of this.entry(name).trainedBiases) {
+    for (const bias of this.entry(name).sharedTrainable) {
       const parameter = parameters.get(bias);
       if (parameter !== undefined) result.set(bias, parameter);
     }
     return result;
   }
 
-  /** modules_to_save copies of the adapter: module name, parameter name and the adapter's values. */
-  savedModules(name: string): { moduleName: string; parameterName: string; value: Tensor }[] {
-    return [...this.entry(name).savedModules.values()].map(({ moduleName, parameterName, adapterValue }) => ({ moduleName, parameterName, value: adapterValue }));
+  /** The adapter's own copies of base parameters (modules_to_save, selective fine-tuning). */
+  parameterCopies(name: string): readonly ParameterCopy[] {
+    return this.entry(name).copies;
   }
 
   /** Runs `fn` with another adapter active (or none with null), then restores the previous one. */
@@ -294,46 +203,48 @@ export class PeftModel extends Module {
       if (layer.names.length === 0) layer.detach();
     }
     if (entry.prompt !== undefined) this.promptEncoder.delete(name)?.dispose();
-    for (const saved of entry.savedModules.values()) {
-      callOp('aten::set_data', saved.parameter, saved.original);
-      saved.adapterValue.dispose();
+    for (const copy of entry.copies) {
+      callOp('aten::set_data', copy.parameter, copy.original);
+      copy.adapterValue.dispose();
     }
     this.#adapters.delete(name);
     if (this.#active === name) this.setAdapter(null);
   }
 
-  /** Merges a LoRA or IA³ adapter into the base weights (zero inference latency); forward then skips it. */
+  /** Merges an adapter of a mergeable method (LoRA, QLoRA, IA³) into the base weights; forward then skips it. */
   mergeAdapter(name = this.#active ?? 'default'): void {
     const entry = this.entry(name);
-    if (entry.config.peftType !== 'LORA' && entry.config.peftType !== 'IA3') {
+    if (!entry.method.mergeable) {
       throw new TunekitError('E_ADAPTER', `only LoRA and IA³ adapters can be merged ("${name}" is ${entry.config.peftType})`);
     }
-    for (const layer of entry.layers) (layer as LoraLayer | Ia3Layer).merge(name);
+    for (const layer of entry.layers) layer.merge?.(name);
   }
 
   unmergeAdapter(name = this.#active ?? 'default'): void {
-    for (const layer of this.entry(name).layers) if (layer instanceof LoraLayer || layer instanceof Ia3Layer) layer.unmerge(name);
+    for (const layer of this.entry(name).layers) layer.unmerge?.(name);
   }
 
-  /** Merges the active LoRA or IA³ adapter, removes every adapter and returns the plain base model (ready to save). */
+  /** Merges the active adapter, removes every adapter and returns the plain base model (ready to save). */
   mergeAndUnload(): LanguageModel {
     const name = this.#active;
     if (name !== null) this.mergeAdapter(name);
     for (const [adapterName, entry] of [...this.#adapters]) {
-      for (const layer of new Set(entry.layers)) {
-        if (layer instanceof BottleneckLayer) layer.delete(adapterName);
-        else layer.delete(adapterName, { keepMerged: adapterName === name });
-      }
+      for (const layer of new Set(entry.layers)) layer.delete(adapterName, { keepMerged: adapterName === name });
       for (const layer of new Set(entry.layers)) {
         if (layer.names.length === 0 && layer.layer.adapters.includes(layer)) layer.detach();
       }
-      if (adapterName !== name) for (const saved of entry.savedModules.values()) callOp('aten::set_data', saved.parameter, saved.original);
+      if (adapterName !== name) for (const copy of entry.copies) callOp('aten::set_data', copy.parameter, copy.original);
       entry.prompt?.dispose();
       this.#adapters.delete(adapterName);
     }
     this.#active = null;
     this.model.unfreeze();
     return this.model;
+  }
+
+  /** Saves one adapter (default: the active one) as PEFT's `save_pretrained` does: adapter_config.json + weights. */
+  async savePretrained(dir: string, adapterName = this.#active ?? 'default'): Promise<void> {
+    await saveAdapter(this, dir, adapterName);
   }
 
   /** Trainable vs total parameters (base and adapters), and what AdamW would need for the trainable ones. */
@@ -351,46 +262,78 @@ export class PeftModel extends Module {
     return { trainable, total, percent: total === 0 ? 0 : (100 * trainable) / total, optimizerBytes };
   }
 
-  /** Logits with the active adapter: [batch, length, vocab] (decoder-only with a soft prompt: virtual positions included). */
-  forward(batch: Batch): Tensor {
-    const prompt = this.#active === null ? undefined : this.#adapters.get(this.#active)?.prompt;
-    const ids = asIds(batch.inputIds);
-    const mask = batch.attentionMask === undefined ? ones(ids.shape, { dtype: 'int64' }) : asIds(batch.attentionMask);
-    if (this.model.kind === 'causal') {
-      if (prompt === undefined) return this.model.forward(ids, { attentionMask: mask });
-      return this.model.forward(null, { inputsEmbeds: prompt.prepend(this.model.embedTokens(ids)), attentionMask: prompt.prependMask(mask) });
+  private activePrompt(): SoftPrompt | undefined {
+    return this.#active === null ? undefined : this.#adapters.get(this.#active)?.prompt;
+  }
+
+  embedTokens(ids: Tensor): Tensor {
+    return this.model.embedTokens(ids);
+  }
+
+  /** The encoder's input with the active soft prompt in front (mask included), as PEFT builds it. */
+  private promptedEncoderInputs(prompt: SoftPrompt, inputIds: Tensor | null, options: EncoderOptions): { inputsEmbeds: Tensor; attentionMask: Tensor } {
+    const embeds = options.inputsEmbeds ?? this.model.embedTokens(inputIds as Tensor);
+    const mask = options.attentionMask ?? ones([embeds.shape[0], embeds.shape[1]], { dtype: 'int64' });
+    return { inputsEmbeds: prompt.prepend(embeds), attentionMask: prompt.prependMask(mask) };
+  }
+
+  /**
+   * The one forward: logits with the active adapter. Decoder-only with a soft prompt: on the first call (no cache
+   * yet) the prompt goes in front of the input embeddings and its virtual positions come first in the logits; the
+   * mask and position ids the caller gives (generation) cover the real tokens only and are shifted here.
+   */
+  forward(inputIds: Tensor | null, options: CausalForwardOptions & { decoderInputIds?: Tensor } = {}): Tensor {
+    const prompt = this.activePrompt();
+    if (this.model.kind === 'seq2seq') {
+      const decoderInputIds = options.decoderInputIds;
+      if (decoderInputIds === undefined) throw new TunekitError('E_BATCH', 'a seq2seq forward needs decoderInputIds');
+      const encoderInputs = prompt === undefined ? { inputsEmbeds: options.inputsEmbeds, attentionMask: options.attentionMask } : this.promptedEncoderInputs(prompt, inputIds, options);
+      return this.model.forward(prompt === undefined ? inputIds : null, { ...encoderInputs, decoderInputIds });
     }
-    const decoderInputIds =
-      batch.decoderInputIds !== undefined
-        ? asIds(batch.decoderInputIds)
-        : shiftRight(asIds(batch.labels as number[][]), this.model.config.decoderStartTokenId, this.model.config.padTokenId ?? 0);
-    if (prompt === undefined) return this.model.forward(ids, { attentionMask: mask, decoderInputIds });
-    return this.model.forward(null, { inputsEmbeds: prompt.prepend(this.model.embedTokens(ids)), attentionMask: prompt.prependMask(mask), decoderInputIds });
+    if (prompt === undefined) return this.model.forward(inputIds, options);
+    const virtual = prompt.numVirtualTokens;
+    const attentionMask = options.attentionMask === undefined || options.attentionMask === null ? options.attentionMask : prompt.prependMask(options.attentionMask);
+    if ((options.cache?.length() ?? 0) > 0) {
+      return this.model.forward(inputIds, { ...options, attentionMask, positionIds: options.positionIds?.add(virtual) });
+    }
+    const embeds = options.inputsEmbeds ?? this.model.embedTokens(inputIds as Tensor);
+    const positionIds = options.positionIds === undefined ? undefined : cat([arange(0, virtual).unsqueeze(0).expand([embeds.shape[0], -1]), options.positionIds.add(virtual)], 1);
+    return this.model.forward(null, { ...options, inputsEmbeds: prompt.prepend(embeds), attentionMask, positionIds });
   }
 
-  /** Mean cross-entropy over labels that are not -100 (causal: next-token, labels aligned with inputs). */
+  encode(inputIds: Tensor | null, options: EncoderOptions = {}): Tensor {
+    if (this.model.kind !== 'seq2seq') throw new TunekitError('E_MODEL_KIND', `${this.model.config.modelType} is a decoder-only model: it has no encoder`);
+    const prompt = this.activePrompt();
+    if (prompt === undefined) return this.model.encode(inputIds, options);
+    return this.model.encode(null, this.promptedEncoderInputs(prompt, inputIds, options));
+  }
+
+  /** Decodes against encoder states from `encode`; an encoder mask without the soft prompt's positions gets them. */
+  decode(decoderInputIds: Tensor, options: DecoderOptions): Tensor {
+    if (this.model.kind !== 'seq2seq') throw new TunekitError('E_MODEL_KIND', `${this.model.config.modelType} is a decoder-only model: it has no decoder of its own`);
+    const prompt = this.activePrompt();
+    if (prompt === undefined) return this.model.decode(decoderInputIds, options);
+    const [batch, encoded] = options.encoderHidden.shape;
+    const mask = options.encoderMask ?? ones([batch, encoded - prompt.numVirtualTokens], { dtype: 'int64' });
+    const encoderMask = mask.shape[1] < encoded ? prompt.prependMask(mask) : mask;
+    return this.model.decode(decoderInputIds, { ...options, encoderMask });
+  }
+
+  logits(batch: Batch): Tensor {
+    return batchLogits(this, batch);
+  }
+
   loss(batch: Batch): Tensor {
-    if (batch.labels === undefined) throw new TunekitError('E_BATCH', 'loss needs labels');
-    const labels = asIds(batch.labels);
-    const logits = this.forward(batch);
-    if (this.model.kind === 'seq2seq') return seq2seqLoss(logits, labels);
-    const prompt = this.#active === null ? undefined : this.#adapters.get(this.#active)?.prompt;
-    return causalLMLoss(logits, prompt === undefined ? labels : prompt.prependLabels(labels));
+    return batchLoss(this, batch);
   }
+}
 
-  /** Generates with the active adapter, or with `adapter` for this call only (null: the bare base model). */
-  generate(inputs: SessionInputs, options: GenerationOptions = {}, adapter?: string | null): GenerationResult {
-    const run = (): GenerationResult => {
-      const prompt = this.#active === null ? undefined : this.#adapters.get(this.#active)?.prompt;
-      if (prompt === undefined) return generateTokens(this.model, inputs, options);
-      const embeds = noGrad(() => tidy(() => prompt.prepend(this.model.embedTokens(tensor(inputs.inputIds, { dtype: 'int64' })))));
-      const mask = (inputs.attentionMask ?? inputs.inputIds.map((row) => row.map(() => 1))).map((row) => [...new Array<number>(prompt.numVirtualTokens).fill(1), ...row]);
-      try {
-        return generateTokens(this.model, { ...inputs, inputsEmbeds: embeds, attentionMask: mask }, options);
-      } finally {
-        embeds.dispose();
-      }
-    };
-    return adapter === undefined ? run() : this.withAdapter(adapter, run);
-  }
+/**
+ * PEFT's `get_peft_model`: wraps `model` with a new adapter made from `config` (its `baseModelNameOrPath` taken
+ * from the model when unset), active and trainable.
+ */
+export function getPeftModel(model: LanguageModel, config: AdapterConfig | AdapterConfigBase, adapterName = 'default', options: { promptInitTextIds?: number[] } = {}): PeftModel {
+  const peft = new PeftModel(model);
+  peft.addAdapter(adapterName, { ...config, baseModelNameOrPath: config.baseModelNameOrPath ?? model.source?.id ?? null }, options);
+  return peft;
 }

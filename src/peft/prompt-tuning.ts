@@ -5,7 +5,41 @@ import type { LanguageModel } from '../models/types.js';
 import { cat, ones, randint, tensor } from '../torch/ops.js';
 import { noGrad } from '../torch/runtime.js';
 import { Tensor, tidy } from '../torch/tensor.js';
-import type { PromptTuningConfig } from './config.js';
+import { type AdapterConfigBase, COMMON_DEFAULTS, type ConfigOptions } from './config.js';
+import { type PeftMethod, registerPeftMethod } from './method.js';
+
+export interface PromptTuningConfig extends AdapterConfigBase {
+  peftType: 'PROMPT_TUNING';
+  numVirtualTokens: number;
+  /** The token-embedding width; null until attached (PEFT derives it from the base model). */
+  tokenDim: number | null;
+  /** 1 for decoder-only models, 2 for encoder-decoder ones; null until attached. */
+  numTransformerSubmodules: number | null;
+  numAttentionHeads: number | null;
+  numLayers: number | null;
+  promptTuningInit: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB';
+  promptTuningInitText: string | null;
+  tokenizerNameOrPath: string | null;
+}
+
+const PROMPT_TUNING_DEFAULTS: Omit<PromptTuningConfig, keyof AdapterConfigBase> = {
+  numVirtualTokens: 20,
+  tokenDim: null,
+  numTransformerSubmodules: null,
+  numAttentionHeads: null,
+  numLayers: null,
+  promptTuningInit: 'RANDOM',
+  promptTuningInitText: null,
+  tokenizerNameOrPath: null,
+};
+
+/** A prompt-tuning config with Hugging Face PEFT's defaults; the sizes come from the base model when attached. */
+export function promptTuningConfig(options: ConfigOptions<PromptTuningConfig> = {}): PromptTuningConfig {
+  return { ...COMMON_DEFAULTS, ...PROMPT_TUNING_DEFAULTS, ...options, peftType: 'PROMPT_TUNING' };
+}
+
+/** The sizes a soft prompt needs, known once it is attached. */
+type CompletePromptConfig = PromptTuningConfig & { tokenDim: number; numTransformerSubmodules: number };
 
 /**
  * Soft prompt: `numVirtualTokens × numTransformerSubmodules` trainable vectors in the token-embedding space
@@ -15,7 +49,7 @@ import type { PromptTuningConfig } from './config.js';
 export class SoftPrompt extends Module {
   readonly embedding: Embedding;
 
-  constructor(readonly config: PromptTuningConfig, options: { dtype?: Tensor['dtype'] } = {}) {
+  constructor(readonly config: CompletePromptConfig, options: { dtype?: Tensor['dtype'] } = {}) {
     super();
     this.embedding = this.registerModule('embedding', new Embedding(config.numVirtualTokens * config.numTransformerSubmodules, config.tokenDim, options));
   }
@@ -70,3 +104,57 @@ export class SoftPrompt extends Module {
     );
   }
 }
+
+export const promptTuningMethod: PeftMethod<PromptTuningConfig> = {
+  peftType: 'PROMPT_TUNING',
+  moduleKeys: [],
+  configKeys: ['num_virtual_tokens', 'token_dim', 'num_transformer_submodules', 'num_attention_heads', 'num_layers', 'prompt_tuning_init', 'prompt_tuning_init_text', 'tokenizer_name_or_path', 'tokenizer_kwargs', 'modules_to_save'],
+  mergeable: false,
+  parseConfig: (read) => ({
+    numVirtualTokens: read.number('num_virtual_tokens'),
+    tokenDim: read.number('token_dim'),
+    numTransformerSubmodules: read.number('num_transformer_submodules', 1),
+    numAttentionHeads: read.number('num_attention_heads', 0),
+    numLayers: read.number('num_layers', 0),
+    promptTuningInit: read.string('prompt_tuning_init', 'RANDOM', ['RANDOM', 'TEXT', 'SAMPLE_VOCAB'] as const) as PromptTuningConfig['promptTuningInit'],
+    promptTuningInitText: read.string('prompt_tuning_init_text', null),
+    tokenizerNameOrPath: read.string('tokenizer_name_or_path', null),
+  }),
+  serializeConfig: (config) => ({
+    num_attention_heads: config.numAttentionHeads,
+    num_layers: config.numLayers,
+    num_transformer_submodules: config.numTransformerSubmodules,
+    num_virtual_tokens: config.numVirtualTokens,
+    prompt_tuning_init: config.promptTuningInit,
+    prompt_tuning_init_text: config.promptTuningInitText,
+    token_dim: config.tokenDim,
+    tokenizer_kwargs: null,
+    tokenizer_name_or_path: config.tokenizerNameOrPath,
+  }),
+  /** PEFT's `_prepare_prompt_learning_config`: sizes from the base model where the config leaves them unset. */
+  complete(config, model) {
+    const sizes = model.config as { numLayers?: number; numHeads?: number };
+    const tokenDim = tidy(() => model.embedTokens(tensor([[0]], { dtype: 'int64' })).shape[2]);
+    return {
+      ...config,
+      tokenDim: config.tokenDim ?? tokenDim,
+      numTransformerSubmodules: config.numTransformerSubmodules ?? (model.kind === 'seq2seq' ? 2 : 1),
+      numAttentionHeads: config.numAttentionHeads ?? sizes.numHeads ?? null,
+      numLayers: config.numLayers ?? sizes.numLayers ?? null,
+    };
+  },
+  attach({ model, promptInitTextIds }, config) {
+    if (config.tokenDim === null || config.numTransformerSubmodules === null) throw new TunekitError('E_ADAPTER_CONFIG', 'a prompt-tuning config needs token_dim and num_transformer_submodules (complete it with the base model)');
+    const dtype = model.parameters()[0]?.dtype ?? 'float32';
+    const prompt = new SoftPrompt(config as CompletePromptConfig, { dtype });
+    try {
+      prompt.initialize(model, { textIds: promptInitTextIds });
+      return { layers: [], prompt, copies: [], sharedTrainable: [] };
+    } catch (error) {
+      prompt.dispose();
+      throw error;
+    }
+  },
+};
+
+registerPeftMethod(promptTuningMethod);

@@ -5,6 +5,9 @@ import type { DType } from '../torch/dtype.js';
 import { dtypeByteSize } from '../torch/dtype.js';
 import { noGrad } from '../torch/runtime.js';
 import { tidy } from '../torch/tensor.js';
+import { COMMON_DEFAULTS, type ConfigOptions } from './config.js';
+import { attachLora, LORA_CONFIG_KEYS, LORA_DEFAULTS, LORA_MODULE_KEYS, type LoraConfig, parseLoraFields, serializeLoraFields } from './lora.js';
+import { type PeftMethod, registerPeftMethod } from './method.js';
 import { selectProjections, type TargetModules } from './targets.js';
 
 export interface QuantizeOptions {
@@ -73,3 +76,33 @@ export function requantizeLayers(layers: ProjectionLayer[], options: QuantizeOpt
   });
   return worst;
 }
+
+/**
+ * QLoRA: LoRA on a base whose projections are NF4 (`quantizeModel`). On disk it is a plain LoRA adapter, as PEFT
+ * writes it (the quantization belongs to how the base is loaded, not to the adapter), so it reads back as LORA.
+ */
+export interface QLoraConfig extends Omit<LoraConfig, 'peftType'> {
+  peftType: 'QLORA';
+  quantization: QuantizeOptions;
+}
+
+/** A QLoRA config: LoRA with PEFT's defaults on an NF4 base (block 64, scales per 256 blocks, float32 compute). */
+export function qloraConfig(options: ConfigOptions<QLoraConfig> = {}): QLoraConfig {
+  return { ...COMMON_DEFAULTS, ...LORA_DEFAULTS, quantization: {}, ...options, peftType: 'QLORA' };
+}
+
+export const qloraMethod: PeftMethod<QLoraConfig> = {
+  peftType: 'QLORA',
+  filePeftType: 'LORA',
+  moduleKeys: LORA_MODULE_KEYS,
+  configKeys: LORA_CONFIG_KEYS,
+  mergeable: true,
+  parseConfig: (read, json, file) => ({ ...parseLoraFields(read, json, file), quantization: {} }),
+  serializeConfig: serializeLoraFields,
+  attach({ model, name }, config) {
+    quantizeModel(model, config.quantization);
+    return attachLora(model, name, config);
+  },
+};
+
+registerPeftMethod(qloraMethod);

@@ -1,6 +1,7 @@
 import { TunekitError } from '../errors.js';
 import { ProjectionLayer } from '../nn/layers.js';
 import type { LanguageModel } from '../models/types.js';
+import { adapterModulePattern } from './method.js';
 
 /** PEFT's default LoRA/IA³ targets per model_type (transformers' naming). */
 export const DEFAULT_LORA_TARGETS: Record<string, string[]> = {
@@ -43,9 +44,6 @@ export function isTargeted(name: string, targets: TargetModules): boolean {
   return targets.some((target) => name === target || name.endsWith(`.${target}`));
 }
 
-function isAdapterInternal(name: string): boolean {
-  return /(^|\.)(lora_A|lora_B|lora_dropout|ia3_l|adapter_down|adapter_up)(\.|$)/.test(name);
-}
 
 /** The output head, which "all-linear" leaves alone (every architecture here names it so). */
 const OUTPUT_HEAD = 'lm_head';
@@ -59,8 +57,9 @@ export interface SelectOptions {
 /** The projection layers a PEFT method should attach to, with their dotted names. */
 export function selectProjections(model: LanguageModel, options: SelectOptions): [string, ProjectionLayer][] {
   const projections: [string, ProjectionLayer][] = [];
+  const internal = adapterModulePattern();
   for (const [name, module] of model.namedModules()) {
-    if (name !== '' && module instanceof ProjectionLayer && !isAdapterInternal(name)) projections.push([name, module]);
+    if (name !== '' && module instanceof ProjectionLayer && !internal.test(name)) projections.push([name, module]);
   }
   const allLinear = options.targets === 'all-linear';
   const layers = options.layersToTransform === undefined || options.layersToTransform === null ? null : ([] as number[]).concat(options.layersToTransform);

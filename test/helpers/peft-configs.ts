@@ -1,6 +1,7 @@
 import type { AdapterConfig } from '../../src/peft/config.js';
 import { AdamW } from '../../src/optim/index.js';
-import type { Batch, PeftModel } from '../../src/peft/index.js';
+import type { Batch } from '../../src/models/index.js';
+import type { PeftModel } from '../../src/peft/index.js';
 import { tidy } from '../../src/torch/index.js';
 
 /** The fields every adapter config carries. */
