@@ -230,7 +230,8 @@ function metadataOf(hubResponse: HubResponse, target: HubTarget): FileMetadata {
   return {
     commitHash,
     etag: normalizeEtag(etag),
-    size: parseSize(response.headers.get('x-linked-size') ?? response.headers.get('content-length')),
+    // a redirect's Content-Length is of the redirect's own body, as huggingface_hub also reads it
+    size: parseSize(response.headers.get('x-linked-size') ?? (location === null ? response.headers.get('content-length') : null)),
     downloadUrl: location === null ? url : redirectTarget(location, url).href,
   };
 }
@@ -337,15 +338,15 @@ async function downloadBlob(
     throw new TunekitError('E_HUB_TOO_LARGE', `${what}: the hub announces ${expectedSize} bytes, more than maxFileBytes (${resolved.maxFileBytes}); refused`);
   }
 
-  let resumeFrom = (await sizeOf(partialPath)) ?? 0;
-  if (expectedSize !== undefined && resumeFrom > expectedSize) resumeFrom = 0;
+  const partialSize = await sizeOf(partialPath);
+  let resumeFrom = partialSize === undefined || (expectedSize !== undefined && partialSize > expectedSize) ? 0 : partialSize;
 
   // sha256 is hashed as the bytes arrive, so a large LFS file is not read back; bytes kept from an earlier try are
   // read once. Git blobs (the small files outside LFS) are hashed afterwards, as their hash starts with the size.
   const sha256 = metadata.etag.length === 64 ? createHash('sha256') : undefined;
   let hashedAll = false;
   let totalBytes = expectedSize;
-  if (expectedSize === undefined || resumeFrom < expectedSize) {
+  if (partialSize === undefined || expectedSize === undefined || resumeFrom < expectedSize) {
     const requested = await requestBytes(metadata, resolved, target, resumeFrom);
     const { response } = requested;
     resumeFrom = requested.resumeFrom;
