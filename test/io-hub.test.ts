@@ -536,9 +536,14 @@ describe('hubDownload: resumable and verified downloads', () => {
     assert.deepEqual(readFileSync(local), bigBlob);
   });
 
-  it('detects a size other than the hub announced', async () => {
+  it('refuses, before writing, a Content-Length other than the size the hub announced', async () => {
     hub.wrongSize.set(sha256(singleWeights), singleWeights.length + 10);
-    await rejectsWith(hubDownload('org/tiny', 'model.safetensors', options()), 'E_HUB_CHECKSUM', new RegExp(`expected ${singleWeights.length + 10} bytes, received ${singleWeights.length}`));
+    await rejectsWith(
+      hubDownload('org/tiny', 'model.safetensors', options()),
+      'E_HUB_CHECKSUM',
+      new RegExp(`expected ${singleWeights.length + 10} bytes, the Content-Length header of \\S+ announces ${singleWeights.length}; refused before writing`),
+    );
+    assert.deepEqual(readdirSync(blobDir()), []);
   });
 
   it('downloads a blob once when asked for it twice at the same time', async () => {

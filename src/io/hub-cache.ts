@@ -9,6 +9,11 @@
  *
  * `<cache>` is `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else
  * `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`.
+ *
+ * Every name that becomes a path here comes from the server or the user, so each is validated (blob names are hex
+ * digests, commits 40 hex digits, file names and revisions relative paths without `.`, `..`, empty segments or
+ * backslashes), and `RepoCache.prepare` proves a path is inside the repo folder, with no symlink on the way, before
+ * anything is written to it.
  */
 import { copyFile, lstat, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -59,20 +64,36 @@ export function validateRepoId(repoId: string): void {
   }
 }
 
-/** Repo file names are relative POSIX paths inside the repo. */
-export function validateRepoFilename(filename: string): void {
-  const parts = filename.split('/');
-  if (filename === '' || filename.includes('\\') || parts.some((part) => part === '' || part === '.' || part === '..')) {
-    throw new TunekitError('E_HUB_INVALID', `"${filename}" is not a file name inside a hub repo`);
+/** A relative POSIX path that stays where it is joined: no `.`, `..` or empty segment, no `\\`, NUL or drive. */
+function isRelativePath(candidate: string): boolean {
+  return candidate !== '' && !/[\\\0]/.test(candidate) && !/^[A-Za-z]:/.test(candidate)
+    && candidate.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+/**
+ * Repo file names are relative POSIX paths inside the repo. `source` says where the name came from (the user, the
+ * hub's file list, a shard index) for the message.
+ */
+export function validateRepoFilename(filename: string, source?: string): void {
+  if (!isRelativePath(filename)) {
+    throw new TunekitError(
+      'E_HUB_INVALID',
+      `${source ? `${source}: ` : ''}${JSON.stringify(filename)} is not a file name inside a hub repo ` +
+        '(expected a relative path without ".", "..", empty segments or backslashes); refused',
+    );
   }
 }
 
 /** Revisions become a path under refs/, so they must stay inside it. */
 export function validateRevision(revision: string): void {
-  const parts = revision.split('/');
-  if (revision === '' || revision.includes('\\') || parts.some((part) => part === '' || part === '.' || part === '..')) {
-    throw new TunekitError('E_HUB_INVALID', `"${revision}" is not a revision (branch, tag or commit hash)`);
+  if (!isRelativePath(revision)) {
+    throw new TunekitError('E_HUB_INVALID', `${JSON.stringify(revision)} is not a revision (branch, tag or commit hash)`);
   }
+}
+
+/** Blob names are the hub's ETags: a git sha1 (40 hex digits) for regular files, a sha256 (64) for LFS files. */
+export function isBlobName(etag: string): boolean {
+  return /^[0-9a-f]{40}$/.test(etag) || /^[0-9a-f]{64}$/.test(etag);
 }
 
 /** Paths of one repo in the cache. */
@@ -103,6 +124,44 @@ export class RepoCache {
     return path.join(this.root, '.no_exist', commitHash, ...filename.split('/'));
   }
 
+  /**
+   * Makes the folders leading to `target` and proves it safe to write: inside the repo folder, every folder on the
+   * way a real folder (not a symlink that an earlier run, or anyone, left in the cache), and `target` itself absent
+   * or of its kind: a plain `file`; a `pointer` (a file or the symlink we replace); a `folder` (created). Returns
+   * `target`.
+   */
+  async prepare(target: string, kind: 'file' | 'pointer' | 'folder' = 'file'): Promise<string> {
+    const relative = path.relative(this.root, path.resolve(target));
+    if (relative === '' || relative.split(path.sep)[0] === '..' || path.isAbsolute(relative)) {
+      throw new TunekitError('E_HUB_UNSAFE_PATH', `${target}: not inside the cache folder ${this.root}; refused`);
+    }
+    await mkdir(this.root, { recursive: true });
+    const parts = relative.split(path.sep);
+    let current = this.root;
+    for (const [index, part] of parts.entries()) {
+      current = path.join(current, part);
+      const folder = index < parts.length - 1 || kind === 'folder';
+      let info = await lstat(current).catch(() => undefined);
+      if (info === undefined) {
+        if (!folder) return target;
+        await mkdir(current).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EEXIST') throw error;
+        });
+        info = await lstat(current);
+      }
+      const fits = folder ? info.isDirectory() : info.isFile() || (kind === 'pointer' && info.isSymbolicLink());
+      if (!fits) {
+        const found = info.isSymbolicLink() ? 'a symlink' : info.isDirectory() ? 'a folder' : 'not a plain file or folder';
+        throw new TunekitError(
+          'E_HUB_UNSAFE_PATH',
+          `${current}: is ${found} in the cache where ${folder ? 'a folder' : 'a file'} belongs; refused to write ` +
+            `${target} through it (remove it, or the repo's cache folder ${this.root})`,
+        );
+      }
+    }
+    return target;
+  }
+
   /** The commit a revision stands for: itself when it is a hash, else what refs/ recorded; undefined if unknown. */
   async commitFor(revision: string): Promise<string | undefined> {
     if (isCommitHash(revision)) return revision;
@@ -123,7 +182,7 @@ export class RepoCache {
     } catch {
       // not recorded yet
     }
-    await mkdir(path.dirname(refPath), { recursive: true });
+    await this.prepare(refPath);
     await writeFileAtomic(refPath, commitHash);
   }
 
@@ -136,8 +195,7 @@ export class RepoCache {
   }
 
   async markMissing(commitHash: string, filename: string): Promise<void> {
-    const marker = this.noExistPath(commitHash, filename);
-    await mkdir(path.dirname(marker), { recursive: true });
+    const marker = await this.prepare(this.noExistPath(commitHash, filename));
     await writeFileAtomic(marker, '');
   }
 
@@ -146,9 +204,8 @@ export class RepoCache {
    * without developer mode), the blob is copied instead, as huggingface_hub does.
    */
   async linkPointer(commitHash: string, filename: string, etag: string): Promise<string> {
-    const pointer = this.pointerPath(commitHash, filename);
+    const pointer = await this.prepare(this.pointerPath(commitHash, filename), 'pointer');
     const blob = this.blobPath(etag);
-    await mkdir(path.dirname(pointer), { recursive: true });
     if (await pathPresent(pointer)) await rm(pointer, { force: true });
     try {
       await symlink(path.relative(path.dirname(pointer), blob), pointer);

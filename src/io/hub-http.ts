@@ -1,8 +1,15 @@
 /**
- * HTTP for the hub: node's fetch with redirects followed by hand, so that a redirect to another origin (the LFS
- * CDN) never carries the Authorization header, and so that metadata requests can stop at such a redirect (its
- * headers describe the file; the CDN's do not). Hub error responses become TunekitErrors that name the repo, file
- * and revision and say what to do.
+ * HTTP for the hub: node's fetch with redirects followed by hand, and bodies read under an idle timeout. The rules
+ * a server (hostile or not) cannot bend:
+ *
+ * - The Authorization header goes only to the endpoint's origin (scheme, host and port). Once a redirect leaves it
+ *   (the LFS CDN, or anything else), the header is dropped for the rest of the chain, as huggingface_hub does.
+ * - Metadata requests (`same-origin`) follow only redirects within the origin (a renamed repo) and return one to
+ *   another origin as it is: the hub's headers describing the file are on that redirect response.
+ * - Redirects go to http(s) only, never from https down to http, and at most MAX_REDIRECTS of them.
+ * - Response headers must arrive within `timeoutMs`; after that each body chunk within `idleTimeoutMs`.
+ *
+ * Hub error responses become TunekitErrors that name the repo, file and revision and say what to do.
  */
 import { TunekitError } from '../errors.js';
 
@@ -19,11 +26,8 @@ export interface HubTarget {
 export interface HubRequestOptions {
   method: 'GET' | 'HEAD';
   headers: Record<string, string>;
-  /**
-   * `same-host`: follow only redirects that stay on the host (a renamed repo) and return one to another host (the
-   * LFS CDN) as it is, as huggingface_hub does for metadata: the hub's headers are on that redirect response.
-   */
-  redirects: 'all' | 'same-host';
+  /** `same-origin`: follow only redirects within the origin; `all`: any http(s) redirect (for downloads). */
+  redirects: 'all' | 'same-origin';
   /** Time allowed until the response headers arrive. */
   timeoutMs: number;
   /** The origin the Authorization header is meant for; default the first URL's. */
@@ -40,6 +44,24 @@ function withoutAuthorization(headers: Record<string, string>): Record<string, s
   return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
 }
 
+/** The URL a `Location` header points at, refused unless it is http(s) and no downgrade from https. */
+export function redirectTarget(location: string, fromUrl: string): URL {
+  let target: URL | undefined;
+  try {
+    target = new URL(location, fromUrl);
+  } catch {
+    target = undefined;
+  }
+  const from = new URL(fromUrl);
+  if (target === undefined || !['http:', 'https:'].includes(target.protocol) || (from.protocol === 'https:' && target.protocol === 'http:')) {
+    throw new TunekitError(
+      'E_HUB_BAD_RESPONSE',
+      `${fromUrl}: refused the redirect to ${JSON.stringify(location)} (Location header): only http(s) redirects are followed, never from https to http`,
+    );
+  }
+  return target;
+}
+
 async function fetchOnce(url: string, options: HubRequestOptions, headers: Record<string, string>): Promise<Response> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs);
@@ -52,6 +74,7 @@ async function fetchOnce(url: string, options: HubRequestOptions, headers: Recor
       : cause?.code ?? cause?.message ?? (error as Error).message;
     throw new TunekitError('E_HUB_NETWORK', `could not reach ${url} (${reason}); check the network or set HF_HUB_OFFLINE=1 to use the cache only`);
   } finally {
+    // the signal is only for the headers: aborting later would also cut the body, which has its own idle timeout
     clearTimeout(timer);
   }
 }
@@ -66,16 +89,58 @@ export async function hubRequest(url: string, options: HubRequestOptions): Promi
     const response = await fetchOnce(currentUrl, options, headers);
     const location = response.headers.get('location');
     if (response.status < 300 || response.status > 399 || location === null) return { response, url: currentUrl };
-    const nextUrl = new URL(location, currentUrl);
-    if (options.redirects === 'same-host' && nextUrl.hostname !== new URL(currentUrl).hostname) {
+    const nextUrl = redirectTarget(location, currentUrl);
+    if (options.redirects === 'same-origin' && nextUrl.origin !== new URL(currentUrl).origin) {
       return { response, url: currentUrl };
     }
-    await response.body?.cancel();
+    await response.body?.cancel().catch(() => undefined);
     if (hop === MAX_REDIRECTS) {
       throw new TunekitError('E_HUB_NETWORK', `${url}: more than ${MAX_REDIRECTS} redirects`);
     }
     currentUrl = nextUrl.href;
   }
+}
+
+/**
+ * The chunks of a response body, each of which must arrive within `idleTimeoutMs` of the one before; else an
+ * E_HUB_NETWORK error that says `what` stalled. Stopping early (an error, a `break`) releases the connection.
+ */
+export async function* bodyChunks(response: Response, idleTimeoutMs: number, what: string): AsyncGenerator<Uint8Array> {
+  if (response.body === null) return;
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new TunekitError('E_HUB_NETWORK', `${what}: no data for ${idleTimeoutMs / 1000} s (idleTimeoutMs), the server stalled`)),
+          idleTimeoutMs,
+        );
+      });
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await Promise.race([reader.read(), idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (chunk.done) return;
+      yield chunk.value;
+    }
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+}
+
+/** A whole small body (JSON from the API), bounded in size and in idle time. */
+export async function readSmallBody(response: Response, url: string, idleTimeoutMs: number, maxBytes: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of bodyChunks(response, idleTimeoutMs, url)) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw new TunekitError('E_HUB_BAD_RESPONSE', `${url}: the response is larger than ${maxBytes} bytes; refused`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Throws the hub's error for a failed response, read from its status and `X-Error-Code` header. */

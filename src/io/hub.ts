@@ -4,20 +4,27 @@
  * commit (`X-Repo-Commit`) and the blob name (`X-Linked-Etag` for LFS files, else `ETag`); a blob already cached is
  * linked, not downloaded again; a file asked for by commit hash and already cached costs no request at all.
  * Downloads go to `blobs/<etag>.incomplete`, resume from it with a Range request, are checked against the
- * expected size (and sha256 for LFS files), then renamed into place.
+ * expected size and the digest the blob name is (sha256 for LFS files, git blob sha1 for the others), then
+ * renamed into place.
+ *
+ * The server is not trusted (huggingface_hub trusts it more): a blob name must be a hex digest, every name that
+ * becomes a path is validated and the path proven inside the cache (hub-cache.ts), the body may not exceed the
+ * size announced (nor `maxFileBytes`), a stalled body fails after `idleTimeoutMs` leaving its partial file to
+ * resume from, and the token goes only to the endpoint's origin (hub-http.ts).
  *
  * Environment, as in Python: HF_ENDPOINT, HF_TOKEN (else $HF_TOKEN_PATH or $HF_HOME/token), HF_HUB_CACHE /
  * HF_HOME, HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) = 1/true/yes/on.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { writeAll } from './atomic.js';
 import {
   defaultHubCacheDir,
   huggingFaceHome,
+  isBlobName,
   isCommitHash,
   isFile,
   RepoCache,
@@ -26,11 +33,17 @@ import {
   validateRevision,
   type HubRepoType,
 } from './hub-cache.js';
-import { hubRequest, raiseForStatus, type HubResponse, type HubTarget } from './hub-http.js';
+import { bodyChunks, hubRequest, raiseForStatus, readSmallBody, redirectTarget, type HubResponse, type HubTarget } from './hub-http.js';
+import { parseSafetensorsIndex, SHARDED_ERROR, shardFiles } from './sharded.js';
 
 export { defaultHubCacheDir, isCommitHash, repoFolderName, type HubRepoType } from './hub-cache.js';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
+
+/** Twice the hub's documented per-file limit (50 GB): a size announced above it is refused. */
+const DEFAULT_MAX_FILE_BYTES = 100 * 1024 ** 3;
+/** The repo listing is JSON of a few KB to a few MB. */
+const MAX_LISTING_BYTES = 64 * 1024 ** 2;
 
 export interface HubProgress {
   /** The repo file being downloaded. */
@@ -55,6 +68,10 @@ export interface HubOptions {
   onProgress?: (progress: HubProgress) => void;
   /** Time allowed for each response's headers; default 10 s (huggingface_hub's etag timeout). */
   timeoutMs?: number;
+  /** Time allowed between two chunks of a body; default 30 s. A download that stalls longer can be resumed. */
+  idleTimeoutMs?: number;
+  /** Largest file accepted, as announced or as received; default 100 GiB. */
+  maxFileBytes?: number;
   /** Where the HF_* variables are read; default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -68,6 +85,8 @@ interface ResolvedOptions {
   offline: boolean;
   onProgress?: (progress: HubProgress) => void;
   timeoutMs: number;
+  idleTimeoutMs: number;
+  maxFileBytes: number;
 }
 
 function isTrue(value: string | undefined): boolean {
@@ -83,10 +102,37 @@ async function readTokenFile(env: NodeJS.ProcessEnv): Promise<string | undefined
   }
 }
 
+/** The endpoint without trailing slashes; refused unless an http(s) URL without credentials, query or fragment. */
+function resolveEndpoint(options: HubOptions, env: NodeJS.ProcessEnv): string {
+  const [value, name] = options.endpoint !== undefined
+    ? [options.endpoint, 'the endpoint option']
+    : env.HF_ENDPOINT ? [env.HF_ENDPOINT, 'HF_ENDPOINT'] : [DEFAULT_HUB_ENDPOINT, 'the default endpoint'];
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new TunekitError(
+      'E_HUB_INVALID',
+      `${name} is ${JSON.stringify(value)}: expected an http(s) URL without credentials, query or fragment, such as ${DEFAULT_HUB_ENDPOINT}`,
+    );
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0)) throw new TunekitError('E_HUB_INVALID', `${name} must be a positive number, got ${value}`);
+  return value;
+}
+
 async function resolveOptions(options: HubOptions): Promise<ResolvedOptions> {
   const env = options.env ?? process.env;
   const revision = options.revision ?? 'main';
   validateRevision(revision);
+  const endpoint = resolveEndpoint(options, env);
   let token: string | undefined;
   if (typeof options.token === 'string') token = options.token;
   else if (options.token !== false) token = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || (await readTokenFile(env));
@@ -95,10 +141,12 @@ async function resolveOptions(options: HubOptions): Promise<ResolvedOptions> {
     repoType: options.repoType ?? 'model',
     cacheDir: options.cacheDir ?? defaultHubCacheDir(env),
     token,
-    endpoint: (options.endpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT)).replace(/\/+$/, ''),
+    endpoint,
     offline: options.offline ?? isTrue(env.HF_HUB_OFFLINE || env.TRANSFORMERS_OFFLINE),
     onProgress: options.onProgress,
-    timeoutMs: options.timeoutMs ?? 10_000,
+    timeoutMs: positive(options.timeoutMs, 10_000, 'timeoutMs'),
+    idleTimeoutMs: positive(options.idleTimeoutMs, 30_000, 'idleTimeoutMs'),
+    maxFileBytes: positive(options.maxFileBytes, DEFAULT_MAX_FILE_BYTES, 'maxFileBytes'),
   };
 }
 
@@ -143,6 +191,7 @@ function notCachedError(repoId: string, resolved: ResolvedOptions, what: string,
 
 interface FileMetadata {
   commitHash: string;
+  /** The blob name: a git sha1 (40 hex digits) or, for LFS files, a sha256 (64). */
   etag: string;
   size: number | undefined;
   /** Where to GET the bytes: the CDN location of an LFS file, else the resolve URL. */
@@ -161,7 +210,8 @@ function parseSize(value: string | null): number | undefined {
 function metadataOf(hubResponse: HubResponse, target: HubTarget): FileMetadata {
   const { response, url } = hubResponse;
   const commitHash = response.headers.get('x-repo-commit');
-  const etag = response.headers.get('x-linked-etag') ?? response.headers.get('etag');
+  const etagHeader = response.headers.has('x-linked-etag') ? 'X-Linked-Etag' : 'ETag';
+  const etag = response.headers.get(etagHeader);
   if (commitHash === null || !isCommitHash(commitHash) || etag === null || normalizeEtag(etag) === '') {
     throw new TunekitError(
       'E_HUB_BAD_RESPONSE',
@@ -169,12 +219,20 @@ function metadataOf(hubResponse: HubResponse, target: HubTarget): FileMetadata {
         `is ${target.repoUrl} a Hugging Face hub (check HF_ENDPOINT)?`,
     );
   }
+  if (!isBlobName(normalizeEtag(etag))) {
+    throw new TunekitError(
+      'E_HUB_BAD_RESPONSE',
+      `${url}: the ${etagHeader} header ${JSON.stringify(etag)} is not a git sha1 or sha256 (40 or 64 lowercase hex ` +
+        `digits); refused, as it names the file "${target.filename ?? ''}" is stored under in the cache`,
+    );
+  }
   const location = response.status >= 300 && response.status <= 399 ? response.headers.get('location') : null;
   return {
     commitHash,
     etag: normalizeEtag(etag),
-    size: parseSize(response.headers.get('x-linked-size') ?? response.headers.get('content-length')),
-    downloadUrl: location === null ? url : new URL(location, url).href,
+    // a redirect's Content-Length is of the redirect's own body, as huggingface_hub also reads it
+    size: parseSize(response.headers.get('x-linked-size') ?? (location === null ? response.headers.get('content-length') : null)),
+    downloadUrl: location === null ? url : redirectTarget(location, url).href,
   };
 }
 
@@ -185,7 +243,7 @@ async function fetchFileMetadata(repoId: string, filename: string, resolved: Res
   const hubResponse = await hubRequest(url, {
     method: 'HEAD',
     headers: baseHeaders(resolved),
-    redirects: 'same-host',
+    redirects: 'same-origin',
     timeoutMs: resolved.timeoutMs,
   });
   const { response } = hubResponse;
@@ -203,11 +261,7 @@ async function fetchFileMetadata(repoId: string, filename: string, resolved: Res
 /** Downloads of one blob in this process share one promise, so parallel callers never write the same file. */
 const downloadsInFlight = new Map<string, Promise<void>>();
 
-function isSha256(etag: string): boolean {
-  return /^[0-9a-f]{64}$/.test(etag);
-}
-
-async function hashFile(filePath: string, hash: ReturnType<typeof createHash>): Promise<void> {
+async function hashFile(filePath: string, hash: Hash): Promise<void> {
   for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
 }
 
@@ -217,6 +271,53 @@ function rangeStart(response: Response): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+async function sizeOf(filePath: string): Promise<number | undefined> {
+  try {
+    return (await stat(filePath)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The GET for the bytes from `resumeFrom` on; starts over at 0 when the partial file does not fit the blob. */
+async function requestBytes(
+  metadata: FileMetadata,
+  resolved: ResolvedOptions,
+  target: HubTarget,
+  resumeFrom: number,
+): Promise<{ response: Response; resumeFrom: number }> {
+  for (;;) {
+    const headers = baseHeaders(resolved);
+    if (resumeFrom > 0) headers.range = `bytes=${resumeFrom}-`;
+    const hubResponse = await hubRequest(metadata.downloadUrl, {
+      method: 'GET',
+      headers,
+      redirects: 'all',
+      timeoutMs: resolved.timeoutMs,
+      origin: new URL(resolved.endpoint).origin,
+    });
+    const { response } = hubResponse;
+    if (resumeFrom > 0 && (response.status === 416 || (response.status === 206 && rangeStart(response) !== resumeFrom))) {
+      await response.body?.cancel().catch(() => undefined);
+      resumeFrom = 0;
+      continue;
+    }
+    await raiseForStatus(hubResponse, target, resolved.token !== undefined);
+    if (response.status < 200 || response.status > 299 || response.body === null) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new TunekitError('E_HUB_BAD_RESPONSE', `${hubResponse.url}: HTTP ${response.status} with no content for "${target.filename}"`);
+    }
+    return { response, resumeFrom: response.status === 206 ? resumeFrom : 0 };
+  }
+}
+
+/** sha1 of `blob <size>\0<content>`: what git names a file by, and the hub's ETag of a file not in LFS. */
+async function gitBlobSha1(filePath: string): Promise<string> {
+  const hash = createHash('sha1').update(`blob ${(await stat(filePath)).size}\0`);
+  await hashFile(filePath, hash);
+  return hash.digest('hex');
+}
+
 async function downloadBlob(
   repoId: string,
   filename: string,
@@ -224,98 +325,94 @@ async function downloadBlob(
   resolved: ResolvedOptions,
   cache: RepoCache,
 ): Promise<void> {
-  const blobPath = cache.blobPath(metadata.etag);
-  const partialPath = `${blobPath}.incomplete`;
-  await mkdir(path.dirname(blobPath), { recursive: true });
+  const blobPath = await cache.prepare(cache.blobPath(metadata.etag));
+  const partialPath = await cache.prepare(`${blobPath}.incomplete`);
   const target = targetOf(repoId, resolved, filename);
+  const what = `"${filename}" from hub repo "${repoId}"`;
+  const refuse = async (code: string, message: string): Promise<never> => {
+    await rm(partialPath, { force: true });
+    throw new TunekitError(code, `${what}: ${message}`);
+  };
   const expectedSize = metadata.size;
-
-  let resumeFrom = 0;
-  try {
-    resumeFrom = (await stat(partialPath)).size;
-  } catch {
-    // nothing to resume
+  if (expectedSize !== undefined && expectedSize > resolved.maxFileBytes) {
+    throw new TunekitError('E_HUB_TOO_LARGE', `${what}: the hub announces ${expectedSize} bytes, more than maxFileBytes (${resolved.maxFileBytes}); refused`);
   }
-  if (expectedSize !== undefined && resumeFrom > expectedSize) resumeFrom = 0;
 
-  // hashed as the bytes arrive, so a large file is not read back; bytes kept from an earlier try are read once
-  const hash = isSha256(metadata.etag) ? createHash('sha256') : undefined;
+  const partialSize = await sizeOf(partialPath);
+  let resumeFrom = partialSize === undefined || (expectedSize !== undefined && partialSize > expectedSize) ? 0 : partialSize;
+
+  // sha256 is hashed as the bytes arrive, so a large LFS file is not read back; bytes kept from an earlier try are
+  // read once. Git blobs (the small files outside LFS) are hashed afterwards, as their hash starts with the size.
+  const sha256 = metadata.etag.length === 64 ? createHash('sha256') : undefined;
   let hashedAll = false;
   let totalBytes = expectedSize;
-  if (expectedSize === undefined || resumeFrom < expectedSize) {
-    let response: Response | undefined;
-    for (let attempt = 0; attempt < 2 && response === undefined; attempt++) {
-      const headers = baseHeaders(resolved);
-      if (resumeFrom > 0) headers.range = `bytes=${resumeFrom}-`;
-      const hubResponse = await hubRequest(metadata.downloadUrl, {
-        method: 'GET',
-        headers,
-        redirects: 'all',
-        timeoutMs: resolved.timeoutMs,
-        origin: new URL(resolved.endpoint).origin,
-      });
-      const candidate = hubResponse.response;
-      if (resumeFrom > 0 && (candidate.status === 416 || (candidate.status === 206 && rangeStart(candidate) !== resumeFrom))) {
-        // the partial file does not fit this blob: start again from nothing
-        await candidate.body?.cancel();
-        resumeFrom = 0;
-        continue;
-      }
-      await raiseForStatus(hubResponse, target, resolved.token !== undefined);
-      if (candidate.status !== 206) resumeFrom = 0;
-      response = candidate;
-    }
-    if (response === undefined || response.body === null) {
-      throw new TunekitError('E_HUB_BAD_RESPONSE', `${metadata.downloadUrl}: no content returned for "${filename}"`);
-    }
+  if (partialSize === undefined || expectedSize === undefined || resumeFrom < expectedSize) {
+    const requested = await requestBytes(metadata, resolved, target, resumeFrom);
+    const { response } = requested;
+    resumeFrom = requested.resumeFrom;
     const contentLength = parseSize(response.headers.get('content-length'));
-    totalBytes ??= contentLength === undefined ? undefined : resumeFrom + contentLength;
+    const announced = contentLength === undefined ? undefined : resumeFrom + contentLength;
+    if (announced !== undefined && expectedSize !== undefined && announced !== expectedSize) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new TunekitError(
+        'E_HUB_CHECKSUM',
+        `${what}: expected ${expectedSize} bytes, the Content-Length header of ${metadata.downloadUrl} announces ` +
+          `${announced}${resumeFrom > 0 ? ` (from byte ${resumeFrom})` : ''}; refused before writing`,
+      );
+    }
+    if (announced !== undefined && announced > resolved.maxFileBytes) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new TunekitError(
+        'E_HUB_TOO_LARGE',
+        `${what}: the Content-Length header of ${metadata.downloadUrl} announces ${announced} bytes, more than maxFileBytes (${resolved.maxFileBytes}); refused before writing`,
+      );
+    }
+    totalBytes ??= announced;
+    const limit = totalBytes ?? resolved.maxFileBytes;
 
-    if (hash !== undefined && resumeFrom > 0) await hashFile(partialPath, hash);
+    if (sha256 !== undefined && resumeFrom > 0) await hashFile(partialPath, sha256);
     const file = await open(partialPath, resumeFrom > 0 ? 'a' : 'w');
+    let overflow = false;
     try {
       let downloadedBytes = resumeFrom;
       resolved.onProgress?.({ file: filename, downloadedBytes, totalBytes });
-      for await (const chunk of response.body) {
+      for await (const chunk of bodyChunks(response, resolved.idleTimeoutMs, metadata.downloadUrl)) {
+        if (downloadedBytes + chunk.byteLength > limit) {
+          overflow = true;
+          break;
+        }
         await writeAll(file, chunk);
-        hash?.update(chunk);
+        sha256?.update(chunk);
         downloadedBytes += chunk.byteLength;
         resolved.onProgress?.({ file: filename, downloadedBytes, totalBytes });
       }
       await file.sync();
       hashedAll = true;
     } catch (error) {
-      if (error instanceof TunekitError) throw error;
+      if (error instanceof TunekitError && error.code !== 'E_HUB_NETWORK') throw error;
       throw new TunekitError(
         'E_HUB_NETWORK',
-        `download of "${filename}" from hub repo "${repoId}" broke off (${(error as Error).message}); ` +
-          `run again to resume from ${partialPath}`,
+        `download of ${what} broke off (${(error as Error).message}); run again to resume from ${partialPath}`,
       );
     } finally {
       await file.close();
     }
+    if (overflow) {
+      await refuse('E_HUB_CHECKSUM', `the server sent more than the ${limit} bytes ${totalBytes === undefined ? 'maxFileBytes allows' : 'expected'}; refused, the partial download was deleted`);
+    }
   }
 
-  const actualSize = (await stat(partialPath)).size;
+  const actualSize = (await sizeOf(partialPath)) ?? 0;
   if (totalBytes !== undefined && actualSize !== totalBytes) {
-    await rm(partialPath, { force: true });
-    throw new TunekitError(
-      'E_HUB_CHECKSUM',
-      `"${filename}" from hub repo "${repoId}": expected ${totalBytes} bytes, received ${actualSize}; the partial ` +
-        'download was deleted, run again to retry',
-    );
+    await refuse('E_HUB_CHECKSUM', `expected ${totalBytes} bytes, received ${actualSize}; the partial download was deleted, run again to retry`);
   }
-  if (hash !== undefined) {
-    if (!hashedAll) await hashFile(partialPath, hash);
-    const digest = hash.digest('hex');
-    if (digest !== metadata.etag) {
-      await rm(partialPath, { force: true });
-      throw new TunekitError(
-        'E_HUB_CHECKSUM',
-        `"${filename}" from hub repo "${repoId}": sha256 ${digest} differs from the hub's ${metadata.etag}; the ` +
-          'download was deleted, run again to retry',
-      );
-    }
+  if (sha256 !== undefined && !hashedAll) await hashFile(partialPath, sha256);
+  const digest = sha256 !== undefined ? sha256.digest('hex') : await gitBlobSha1(partialPath);
+  if (digest !== metadata.etag) {
+    await refuse(
+      'E_HUB_CHECKSUM',
+      `${sha256 !== undefined ? 'sha256' : 'git blob sha1'} ${digest} differs from the hub's ETag ${metadata.etag}; the download was deleted, run again to retry`,
+    );
   }
   await rename(partialPath, blobPath);
 }
@@ -399,19 +496,31 @@ export interface RepoInfo {
   files: string[];
 }
 
-/** `GET {endpoint}/api/{models|datasets|spaces}/{repo}/revision/{revision}`: the commit and the file list. */
+/**
+ * `GET {endpoint}/api/{models|datasets|spaces}/{repo}/revision/{revision}`: the commit and the file list, every
+ * name in it a valid repo file name (a listing with one that is not is refused whole).
+ */
 async function fetchRepoInfo(repoId: string, resolved: ResolvedOptions): Promise<RepoInfo> {
   const url = `${resolved.endpoint}/api/${resolved.repoType}s/${repoId}/revision/${encodeURIComponent(resolved.revision)}`;
   const hubResponse = await hubRequest(url, {
     method: 'GET',
     headers: { ...baseHeaders(resolved), accept: 'application/json' },
-    redirects: 'all',
+    redirects: 'same-origin',
     timeoutMs: resolved.timeoutMs,
   });
   await raiseForStatus(hubResponse, targetOf(repoId, resolved), resolved.token !== undefined);
+  const { response } = hubResponse;
+  if (response.status >= 300) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new TunekitError(
+      'E_HUB_BAD_RESPONSE',
+      `${url}: redirected to another origin (Location header ${JSON.stringify(response.headers.get('location'))}); the file list is only read from the endpoint`,
+    );
+  }
   let body: unknown;
+  const text = (await readSmallBody(response, hubResponse.url, resolved.idleTimeoutMs, MAX_LISTING_BYTES)).toString('utf8');
   try {
-    body = await hubResponse.response.json();
+    body = JSON.parse(text);
   } catch (error) {
     throw new TunekitError('E_HUB_BAD_RESPONSE', `${url}: not JSON (${(error as Error).message}); check HF_ENDPOINT`);
   }
@@ -421,7 +530,9 @@ async function fetchRepoInfo(repoId: string, resolved: ResolvedOptions): Promise
     || !siblings.every((sibling) => typeof sibling?.rfilename === 'string')) {
     throw new TunekitError('E_HUB_BAD_RESPONSE', `${url}: expected {"sha": commit hash, "siblings": [{"rfilename": …}]}`);
   }
-  return { commitHash: info.sha, files: siblings.map((sibling) => sibling.rfilename as string) };
+  const files = siblings.map((sibling) => sibling.rfilename as string);
+  for (const file of files) validateRepoFilename(file, `${url}: "rfilename" of a sibling`);
+  return { commitHash: info.sha, files };
 }
 
 /** The commit and file list of a repo at a revision (online only). */
@@ -472,18 +583,77 @@ export interface SnapshotOptions extends HubOptions {
   ignorePatterns?: string[];
 }
 
-async function offlineSnapshot(repoId: string, resolved: ResolvedOptions, reason: string): Promise<string> {
+/**
+ * A repo at a revision as a caller sees it: online, the hub's file list (and `get` downloads); offline, or when the
+ * hub cannot be reached, the cached snapshot (and `get` finds the file there).
+ */
+interface RepoView {
+  repoId: string;
+  revision: string;
+  /** The hub's file list; undefined offline. */
+  files: string[] | undefined;
+  has(file: string): Promise<boolean>;
+  /** The local path of a file `has` confirmed. */
+  get(file: string): Promise<string>;
+  /** The error for a file that must be there: `absent()` online, "not in the cache" offline. */
+  missing(file: string, absent: () => TunekitError): TunekitError;
+}
+
+/**
+ * The one path from a repo id to a snapshot folder: the listing of the revision, then what `fetchWanted` asks for,
+ * pinned to the listed commit. Offline (or the hub unreachable) `fetchWanted` runs against the cached snapshot of
+ * the revision instead, so the same function checks that the cache holds what it needs.
+ */
+async function resolveSnapshot(repoId: string, options: HubOptions, fetchWanted: (view: RepoView) => Promise<void>): Promise<string> {
+  validateRepoId(repoId);
+  const resolved = await resolveOptions(options);
   const cache = new RepoCache(resolved.cacheDir, repoId, resolved.repoType);
-  const commitHash = await cache.commitFor(resolved.revision);
-  if (commitHash !== undefined) {
-    const snapshot = cache.snapshotDir(commitHash);
-    try {
-      if ((await stat(snapshot)).isDirectory()) return snapshot;
-    } catch {
-      // not there
+
+  const fromCache = async (reason: string): Promise<string> => {
+    const commitHash = await cache.commitFor(resolved.revision);
+    const snapshot = commitHash === undefined ? undefined : cache.snapshotDir(commitHash);
+    if (commitHash === undefined || snapshot === undefined || !(await stat(snapshot).then((info) => info.isDirectory(), () => false))) {
+      throw notCachedError(repoId, resolved, 'a snapshot', reason);
     }
+    const cached = (file: string) => {
+      validateRepoFilename(file);
+      return cache.pointerPath(commitHash, file);
+    };
+    await fetchWanted({
+      repoId,
+      revision: resolved.revision,
+      files: undefined,
+      has: (file) => isFile(cached(file)),
+      get: async (file) => cached(file),
+      missing: (file) => notCachedError(repoId, resolved, `"${file}"`, reason),
+    });
+    return snapshot;
+  };
+  if (resolved.offline) return fromCache('offline mode is on (HF_HUB_OFFLINE)');
+
+  let info: RepoInfo;
+  try {
+    info = await fetchRepoInfo(repoId, resolved);
+  } catch (error) {
+    if (error instanceof TunekitError && error.code === 'E_HUB_NETWORK') {
+      return fromCache('the hub cannot be reached').catch(() => {
+        throw error;
+      });
+    }
+    throw error;
   }
-  throw notCachedError(repoId, resolved, 'a snapshot', reason);
+  await cache.writeRef(resolved.revision, info.commitHash);
+  const pinned = { ...resolved, revision: info.commitHash };
+  const listed = new Set(info.files);
+  await fetchWanted({
+    repoId,
+    revision: resolved.revision,
+    files: info.files,
+    has: async (file) => listed.has(file),
+    get: (file) => downloadResolved(repoId, file, pinned),
+    missing: (_file, absent) => absent(),
+  });
+  return cache.prepare(cache.snapshotDir(info.commitHash), 'folder');
 }
 
 /**
@@ -492,29 +662,9 @@ async function offlineSnapshot(repoId: string, resolved: ResolvedOptions, reason
  * snapshot for the revision as it is.
  */
 export async function snapshotDownload(repoId: string, options: SnapshotOptions = {}): Promise<string> {
-  validateRepoId(repoId);
-  const resolved = await resolveOptions(options);
-  if (resolved.offline) return offlineSnapshot(repoId, resolved, 'offline mode is on (HF_HUB_OFFLINE)');
-  let info: RepoInfo;
-  try {
-    info = await fetchRepoInfo(repoId, resolved);
-  } catch (error) {
-    if (error instanceof TunekitError && error.code === 'E_HUB_NETWORK') {
-      return offlineSnapshot(repoId, resolved, `the hub cannot be reached (${error.message})`).catch(() => {
-        throw error;
-      });
-    }
-    throw error;
-  }
-  const cache = new RepoCache(resolved.cacheDir, repoId, resolved.repoType);
-  await cache.writeRef(resolved.revision, info.commitHash);
-  const pinned = { ...resolved, revision: info.commitHash };
-  for (const file of selectFiles(info.files, options.allowPatterns, options.ignorePatterns)) {
-    await downloadResolved(repoId, file, pinned);
-  }
-  const snapshot = cache.snapshotDir(info.commitHash);
-  await mkdir(snapshot, { recursive: true });
-  return snapshot;
+  return resolveSnapshot(repoId, options, async (view) => {
+    for (const file of selectFiles(view.files ?? [], options.allowPatterns, options.ignorePatterns)) await view.get(file);
+  });
 }
 
 // ---- model and adapter sources -------------------------------------------------------------------------------
@@ -540,11 +690,21 @@ export interface ModelSourceOptions extends HubOptions {
   extraFiles?: string[];
 }
 
-function pickleOnlyError(repoId: string, revision: string, pickleFiles: string[], wanted: string): TunekitError {
-  const shown = pickleFiles.slice(0, 3).join(', ') + (pickleFiles.length > 3 ? `, … (${pickleFiles.length} files)` : '');
+/** The error for a repo without safetensors weights: refused as pickle-only when it has pickle files. */
+function noWeightsError(view: RepoView, wanted: string): TunekitError {
+  const files = view.files ?? [];
+  const pickles = files.filter((file) => PICKLE_WEIGHTS.test(file));
+  if (pickles.length === 0) {
+    return new TunekitError(
+      'E_HUB_NO_WEIGHTS',
+      `hub repo "${view.repoId}" at revision "${view.revision}" has no ${wanted} ` +
+        `(files: ${files.slice(0, 10).join(', ')}${files.length > 10 ? ', …' : ''})`,
+    );
+  }
+  const shown = pickles.slice(0, 3).join(', ') + (pickles.length > 3 ? `, … (${pickles.length} files)` : '');
   return new TunekitError(
     'E_HUB_PICKLE_ONLY',
-    `hub repo "${repoId}" at revision "${revision}" has weights only as pickle files (${shown}), no ${wanted}. ` +
+    `hub repo "${view.repoId}" at revision "${view.revision}" has weights only as pickle files (${shown}), no ${wanted}. ` +
       'tunekit loads only safetensors, because loading a pickle file can run arbitrary code. Use a repo or ' +
       'revision that has safetensors weights (many repos have them on a "refs/pr/N" conversion branch), or convert ' +
       'the weights yourself from Python: `model.save_pretrained(folder, safe_serialization=True)` with transformers ' +
@@ -567,41 +727,8 @@ async function localDirectory(idOrPath: string): Promise<string | undefined> {
   return idOrPath;
 }
 
-function parseWeightMap(text: string, source: string): string[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new TunekitError('E_SAFETENSORS_INDEX', `${source}: not valid JSON (${(error as Error).message})`);
-  }
-  const weightMap = (parsed as { weight_map?: unknown })?.weight_map;
-  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new TunekitError('E_SAFETENSORS_INDEX', `${source}: "weight_map" must be an object {tensor name: shard file}`);
-  }
-  const shards = [...new Set(Object.values(weightMap))];
-  for (const shard of shards) {
-    if (typeof shard !== 'string' || shard !== path.posix.basename(shard) || shard === '..' || shard === '.' || shard === '') {
-      throw new TunekitError('E_SAFETENSORS_INDEX', `${source}: weight_map names ${JSON.stringify(shard)}, not a file in the folder`);
-    }
-  }
-  return (shards as string[]).sort();
-}
-
-/** A model snapshot in the cache is usable offline when it has its config and every weight file. */
-async function checkCachedModel(snapshot: string, repoId: string, resolved: ResolvedOptions, reason: string): Promise<string> {
-  const missing = (file: string) => notCachedError(repoId, resolved, `"${file}"`, reason);
-  if (!(await isFile(path.join(snapshot, MODEL_CONFIG)))) throw missing(MODEL_CONFIG);
-  if (await isFile(path.join(snapshot, SINGLE_WEIGHTS))) return snapshot;
-  const indexPath = path.join(snapshot, WEIGHTS_INDEX);
-  if (!(await isFile(indexPath))) throw missing(SINGLE_WEIGHTS);
-  for (const shard of parseWeightMap(await readFile(indexPath, 'utf8'), indexPath)) {
-    if (!(await isFile(path.join(snapshot, shard)))) throw missing(shard);
-  }
-  return snapshot;
-}
-
-async function cachedModelSnapshot(repoId: string, resolved: ResolvedOptions, reason: string): Promise<string> {
-  return checkCachedModel(await offlineSnapshot(repoId, resolved, reason), repoId, resolved, reason);
+async function getPresent(view: RepoView, files: Iterable<string>): Promise<void> {
+  for (const file of new Set(files)) if (await view.has(file)) await view.get(file);
 }
 
 /**
@@ -613,60 +740,32 @@ async function cachedModelSnapshot(repoId: string, resolved: ResolvedOptions, re
 export async function resolveModelSource(idOrPath: string, options: ModelSourceOptions = {}): Promise<string> {
   const local = await localDirectory(idOrPath);
   if (local !== undefined) return local;
-  const repoId = idOrPath;
-  validateRepoId(repoId);
-  const resolved = await resolveOptions(options);
-  if (resolved.offline) return cachedModelSnapshot(repoId, resolved, 'offline mode is on (HF_HUB_OFFLINE)');
-
-  let info: RepoInfo;
-  try {
-    info = await fetchRepoInfo(repoId, resolved);
-  } catch (error) {
-    if (error instanceof TunekitError && error.code === 'E_HUB_NETWORK') {
-      return cachedModelSnapshot(repoId, resolved, 'the hub cannot be reached').catch(() => {
-        throw error;
-      });
+  return resolveSnapshot(idOrPath, options, async (view) => {
+    if (!(await view.has(MODEL_CONFIG))) {
+      throw view.missing(MODEL_CONFIG, () => new TunekitError(
+        'E_HUB_NOT_A_MODEL',
+        `hub repo "${view.repoId}" at revision "${view.revision}" has no ${MODEL_CONFIG}, so it is not a transformers ` +
+          `model${view.files?.includes(ADAPTER_CONFIG) ? ' (it holds a PEFT adapter: load it as an adapter)' : ''}`,
+      ));
     }
-    throw error;
-  }
-  const available = new Set(info.files);
-  if (!available.has(MODEL_CONFIG)) {
-    throw new TunekitError(
-      'E_HUB_NOT_A_MODEL',
-      `hub repo "${repoId}" at revision "${resolved.revision}" has no ${MODEL_CONFIG}, so it is not a transformers ` +
-        `model${available.has(ADAPTER_CONFIG) ? ` (it holds a PEFT adapter: load it as an adapter)` : ''}`,
-    );
-  }
-  const cache = new RepoCache(resolved.cacheDir, repoId, resolved.repoType);
-  await cache.writeRef(resolved.revision, info.commitHash);
-  const pinned = { ...resolved, revision: info.commitHash };
-  const fetchFile = (file: string) => downloadResolved(repoId, file, pinned);
-
-  const wanted = [MODEL_CONFIG, ...OPTIONAL_MODEL_FILES, ...(options.extraFiles ?? [])].filter((file) => available.has(file));
-  for (const file of new Set(wanted)) await fetchFile(file);
-  if (available.has(SINGLE_WEIGHTS)) {
-    await fetchFile(SINGLE_WEIGHTS);
-  } else if (available.has(WEIGHTS_INDEX)) {
-    const indexPath = await fetchFile(WEIGHTS_INDEX);
-    for (const shard of parseWeightMap(await readFile(indexPath, 'utf8'), `${repoId}/${WEIGHTS_INDEX}`)) {
-      if (!available.has(shard)) {
-        throw new TunekitError(
-          'E_SAFETENSORS_INDEX',
-          `hub repo "${repoId}": ${WEIGHTS_INDEX} lists shard "${shard}", which the repo does not have`,
-        );
+    await getPresent(view, [MODEL_CONFIG, ...OPTIONAL_MODEL_FILES, ...(options.extraFiles ?? [])]);
+    if (await view.has(SINGLE_WEIGHTS)) {
+      await view.get(SINGLE_WEIGHTS);
+    } else if (await view.has(WEIGHTS_INDEX)) {
+      const indexPath = await view.get(WEIGHTS_INDEX);
+      for (const shard of shardFiles(parseSafetensorsIndex(await readFile(indexPath, 'utf8'), indexPath))) {
+        if (!(await view.has(shard))) {
+          throw view.missing(shard, () => new TunekitError(
+            SHARDED_ERROR,
+            `hub repo "${view.repoId}": ${WEIGHTS_INDEX} lists shard "${shard}", which the repo does not have`,
+          ));
+        }
+        await view.get(shard);
       }
-      await fetchFile(shard);
+    } else {
+      throw view.missing(SINGLE_WEIGHTS, () => noWeightsError(view, `${SINGLE_WEIGHTS} or ${WEIGHTS_INDEX}`));
     }
-  } else {
-    const pickles = info.files.filter((file) => PICKLE_WEIGHTS.test(file));
-    if (pickles.length > 0) throw pickleOnlyError(repoId, resolved.revision, pickles, `${SINGLE_WEIGHTS} or ${WEIGHTS_INDEX}`);
-    throw new TunekitError(
-      'E_HUB_NO_WEIGHTS',
-      `hub repo "${repoId}" at revision "${resolved.revision}" has neither ${SINGLE_WEIGHTS} nor ${WEIGHTS_INDEX} ` +
-        `(files: ${info.files.slice(0, 10).join(', ')}${info.files.length > 10 ? ', …' : ''})`,
-    );
-  }
-  return cache.snapshotDir(info.commitHash);
+  });
 }
 
 /**
@@ -676,47 +775,16 @@ export async function resolveModelSource(idOrPath: string, options: ModelSourceO
 export async function resolveAdapterSource(idOrPath: string, options: ModelSourceOptions = {}): Promise<string> {
   const local = await localDirectory(idOrPath);
   if (local !== undefined) return local;
-  const repoId = idOrPath;
-  validateRepoId(repoId);
-  const resolved = await resolveOptions(options);
-  const cachedAdapter = async (reason: string) => {
-    const snapshot = await offlineSnapshot(repoId, resolved, reason);
-    for (const file of [ADAPTER_CONFIG, ADAPTER_WEIGHTS]) {
-      if (!(await isFile(path.join(snapshot, file)))) throw notCachedError(repoId, resolved, `"${file}"`, reason);
+  return resolveSnapshot(idOrPath, options, async (view) => {
+    if (!(await view.has(ADAPTER_CONFIG))) {
+      throw view.missing(ADAPTER_CONFIG, () => new TunekitError(
+        'E_HUB_NOT_AN_ADAPTER',
+        `hub repo "${view.repoId}" at revision "${view.revision}" has no ${ADAPTER_CONFIG}, so it is not a PEFT adapter` +
+          `${view.files?.includes(MODEL_CONFIG) ? ' (it holds a full model: load it as a model)' : ''}`,
+      ));
     }
-    return snapshot;
-  };
-  if (resolved.offline) return cachedAdapter('offline mode is on (HF_HUB_OFFLINE)');
-
-  let info: RepoInfo;
-  try {
-    info = await fetchRepoInfo(repoId, resolved);
-  } catch (error) {
-    if (error instanceof TunekitError && error.code === 'E_HUB_NETWORK') {
-      return cachedAdapter('the hub cannot be reached').catch(() => {
-        throw error;
-      });
-    }
-    throw error;
-  }
-  const available = new Set(info.files);
-  if (!available.has(ADAPTER_CONFIG)) {
-    throw new TunekitError(
-      'E_HUB_NOT_AN_ADAPTER',
-      `hub repo "${repoId}" at revision "${resolved.revision}" has no ${ADAPTER_CONFIG}, so it is not a PEFT adapter` +
-        `${available.has(MODEL_CONFIG) ? ' (it holds a full model: load it as a model)' : ''}`,
-    );
-  }
-  if (!available.has(ADAPTER_WEIGHTS)) {
-    const pickles = info.files.filter((file) => PICKLE_WEIGHTS.test(file));
-    if (pickles.length > 0) throw pickleOnlyError(repoId, resolved.revision, pickles, ADAPTER_WEIGHTS);
-    throw new TunekitError('E_HUB_NO_WEIGHTS', `hub repo "${repoId}" at revision "${resolved.revision}" has no ${ADAPTER_WEIGHTS}`);
-  }
-  const cache = new RepoCache(resolved.cacheDir, repoId, resolved.repoType);
-  await cache.writeRef(resolved.revision, info.commitHash);
-  const pinned = { ...resolved, revision: info.commitHash };
-  const tokenizerFiles = OPTIONAL_MODEL_FILES.filter((file) => file !== 'generation_config.json');
-  const wanted = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, ...tokenizerFiles, ...(options.extraFiles ?? [])];
-  for (const file of new Set(wanted.filter((name) => available.has(name)))) await downloadResolved(repoId, file, pinned);
-  return cache.snapshotDir(info.commitHash);
+    if (!(await view.has(ADAPTER_WEIGHTS))) throw view.missing(ADAPTER_WEIGHTS, () => noWeightsError(view, ADAPTER_WEIGHTS));
+    const tokenizerFiles = OPTIONAL_MODEL_FILES.filter((file) => file !== 'generation_config.json');
+    await getPresent(view, [ADAPTER_CONFIG, ADAPTER_WEIGHTS, ...tokenizerFiles, ...(options.extraFiles ?? [])]);
+  });
 }

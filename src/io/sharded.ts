@@ -57,7 +57,11 @@ async function isFile(candidate: string): Promise<boolean> {
   }
 }
 
-function parseIndex(text: string, source: string): SafetensorsIndex {
+/**
+ * Parses `<prefix>.safetensors.index.json`. Shard names must be plain file names in the index's folder (no `/`,
+ * `\`, `.`, `..` or NUL), as they are joined onto that folder, and onto the hub cache when downloading.
+ */
+export function parseSafetensorsIndex(text: string, source: string): SafetensorsIndex {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -73,7 +77,7 @@ function parseIndex(text: string, source: string): SafetensorsIndex {
     throw new TunekitError(SHARDED_ERROR, `${source}: "weight_map" must be an object {tensor name: shard file}`);
   }
   for (const [name, file] of Object.entries(weightMap)) {
-    if (typeof file !== 'string' || file === '' || file !== path.basename(file) || file === '.' || file === '..') {
+    if (typeof file !== 'string' || file === '' || /[/\\\0]/.test(file) || file === '.' || file === '..') {
       throw new TunekitError(
         SHARDED_ERROR,
         `${source}: weight_map["${name}"] must be a file name in the same folder, got ${JSON.stringify(file)}`,
@@ -105,7 +109,7 @@ export async function readSafetensorsFolder(
       `${directory}: neither ${singleFileName(prefix)} nor ${indexFileName(prefix)} is there`,
     );
   }
-  const index = parseIndex(await readFile(indexPath, 'utf8'), indexPath);
+  const index = parseSafetensorsIndex(await readFile(indexPath, 'utf8'), indexPath);
 
   const namesByFile = new Map<string, string[]>();
   for (const [name, file] of Object.entries(index.weightMap)) {
@@ -147,6 +151,11 @@ export async function readSafetensorsFolder(
     }
   }
   return { metadata: metadata ?? {}, tensors, files, index };
+}
+
+/** The shard files an index names, each once, sorted. */
+export function shardFiles(index: SafetensorsIndex): string[] {
+  return [...new Set(Object.values(index.weightMap))].sort();
 }
 
 export interface ShardedWriteOptions extends FolderOptions {
