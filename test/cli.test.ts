@@ -48,7 +48,7 @@ describe('tunekit CLI', () => {
   it('a bad flag value is a clear error', () => {
     const result = run(['demo', '--steps', 'many']);
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /--steps expects a number, got "many"/);
+    assert.match(result.stderr, /--steps expects an integer .*, got "many"/);
   });
 });
 
@@ -87,7 +87,7 @@ describe('tunekit generate and info', { skip: hasShared ? false : 'no ../shared'
     assert.equal(noTokenizer.status, 1);
     assert.match(noTokenizer.stderr, /no tokenizer\.json: pass --prompt-ids/);
     const badIds = run(['generate', '--model', t5, '--prompt-ids', '1,x']);
-    assert.match(badIds.stderr, /--prompt-ids expects comma-separated token ids/);
+    assert.match(badIds.stderr, /--prompt-ids expects comma-separated decimal token ids/);
   });
 
   it('info reports architecture, parameters, dtype and memory', () => {

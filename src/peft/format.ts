@@ -39,7 +39,8 @@ export function adapterStateDict(model: PeftModel, name: string): Map<string, Te
 
 /** Writes adapter_config.json + adapter_model.safetensors, as PeftModel.save_pretrained does; the folder appears whole. */
 export async function saveAdapter(model: PeftModel, dir: string, name = model.activeAdapter ?? 'default', extraConfig: Partial<AdapterConfigBase> = {}): Promise<void> {
-  const config: AdapterConfigBase = { ...model.adapterConfig(name), ...extraConfig };
+  // PEFT's save_pretrained writes inference_mode true whatever the adapter was trained with.
+  const config: AdapterConfigBase = { ...model.adapterConfig(name), inferenceMode: true, ...extraConfig };
   const state = adapterStateDict(model, name);
   await withAtomicDirectory(dir, async (temporary) => {
     await writeFileAtomic(path.join(temporary, ADAPTER_CONFIG_FILE), JSON.stringify(serializeAdapterConfig(config), null, 2) + '\n');
