@@ -28,6 +28,8 @@ export interface SafetensorsFolder extends SafetensorsContent {
   files: string[];
   /** Present when the folder is sharded. */
   index?: SafetensorsIndex;
+  /** The path of the file holding each tensor (for errors that name the shard). */
+  fileOfTensor: Map<string, string>;
 }
 
 export interface FolderOptions {
@@ -96,7 +98,7 @@ export async function readSafetensorsFolder(
   const singlePath = path.join(directory, singleFileName(prefix));
   if (await isFile(singlePath)) {
     const { metadata, tensors } = await readSafetensors(singlePath);
-    return { metadata, tensors, files: [singleFileName(prefix)] };
+    return { metadata, tensors, files: [singleFileName(prefix)], fileOfTensor: new Map([...tensors.keys()].map((name) => [name, singlePath])) };
   }
   const indexPath = path.join(directory, indexFileName(prefix));
   if (!(await isFile(indexPath))) {
@@ -146,7 +148,8 @@ export async function readSafetensorsFolder(
       tensors.set(name, record);
     }
   }
-  return { metadata: metadata ?? {}, tensors, files, index };
+  const fileOfTensorPath = new Map([...fileOfTensor].map(([name, file]) => [name, path.join(directory, file)]));
+  return { metadata: metadata ?? {}, tensors, files, index, fileOfTensor: fileOfTensorPath };
 }
 
 export interface ShardedWriteOptions extends FolderOptions {

@@ -7,16 +7,17 @@ import { readSafetensorsFolder, writeShardedSafetensors } from './sharded.js';
 
 /** Copies safetensors records into libtorch tensors (one copy: file buffer → tensor memory). */
 export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, source: string): Map<string, Tensor> {
-  const tensors = new Map<string, Tensor>();
+  const dtypes = new Map<string, DType>();
   for (const [name, record] of records) {
-    let dtype: DType;
     try {
-      dtype = fromSafetensorsDtype(record.dtype);
+      dtypes.set(name, fromSafetensorsDtype(record.dtype));
     } catch {
       throw new TunekitError('E_DTYPE', `${source}: tensor "${name}" has dtype ${record.dtype}, which tunekit does not load`);
     }
-    tensors.set(name, fromBytes(record.data, dtype, record.shape));
   }
+  // Every dtype is known before the first copy, so a refusal leaves no tensor behind.
+  const tensors = new Map<string, Tensor>();
+  for (const [name, record] of records) tensors.set(name, fromBytes(record.data, dtypes.get(name) as DType, record.shape));
   return tensors;
 }
 

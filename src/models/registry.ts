@@ -1,10 +1,11 @@
 import { TunekitError } from '../errors.js';
 import { type LayerOptions } from '../nn/layers.js';
 import type { RawConfig } from './config.js';
-import { GPT2LMHeadModel, parseGPT2Config } from './gpt2.js';
-import { LlamaForCausalLM, parseLlamaConfig } from './llama.js';
-import { parseT5Config, T5ForConditionalGeneration } from './t5.js';
+import { GPT2LMHeadModel, gpt2WeightExpectations, parseGPT2Config } from './gpt2.js';
+import { LlamaForCausalLM, llamaWeightExpectations, parseLlamaConfig } from './llama.js';
+import { parseT5Config, T5ForConditionalGeneration, t5WeightExpectations } from './t5.js';
 import type { LanguageModel } from './types.js';
+import type { WeightExpectation } from './weights-check.js';
 
 export interface Architecture {
   /** Names the architecture in messages and `tunekit info`. */
@@ -14,6 +15,11 @@ export interface Architecture {
   tiedKeys(config: RawConfig): string[];
   /** Keys older checkpoints carry that are derived state, not weights (skipped on load). */
   ignoredKeys?: RegExp;
+  /**
+   * The layer counts and dimensions the checkpoint's tensors must show for this config, computed without allocating
+   * anything; the loader checks them against the safetensors headers before `create`.
+   */
+  weightExpectations?(config: RawConfig): WeightExpectation[];
 }
 
 const llamaFamily: Architecture = {
@@ -21,6 +27,7 @@ const llamaFamily: Architecture = {
   create: (config, options) => new LlamaForCausalLM(parseLlamaConfig(config), options),
   tiedKeys: (config) => (parseLlamaConfig(config).tieWordEmbeddings ? ['lm_head.weight'] : []),
   ignoredKeys: /\.rotary_emb\.inv_freq$/,
+  weightExpectations: llamaWeightExpectations,
 };
 
 const gpt2: Architecture = {
@@ -28,12 +35,14 @@ const gpt2: Architecture = {
   create: (config, options) => new GPT2LMHeadModel(parseGPT2Config(config), options),
   tiedKeys: (config) => (parseGPT2Config(config).tieWordEmbeddings ? ['lm_head.weight'] : []),
   ignoredKeys: /\.attn\.(bias|masked_bias)$/,
+  weightExpectations: gpt2WeightExpectations,
 };
 
 const t5: Architecture = {
   name: 't5',
   create: (config, options) => new T5ForConditionalGeneration(parseT5Config(config), options),
   tiedKeys: (config) => ['encoder.embed_tokens.weight', 'decoder.embed_tokens.weight', ...(parseT5Config(config).tieWordEmbeddings ? ['lm_head.weight'] : [])],
+  weightExpectations: t5WeightExpectations,
 };
 
 const architectures = new Map<string, Architecture>([
@@ -49,18 +58,25 @@ export function registerArchitecture(modelType: string, architecture: Architectu
   architectures.set(modelType, architecture);
 }
 
-/** The architecture for config.json's `model_type`; Llama-shaped configs of other names load as Llama. */
+/** The model_type values tunekit can build, sorted. */
+export function supportedModelTypes(): string[] {
+  return [...architectures.keys()].sort();
+}
+
+/**
+ * The architecture for config.json's `model_type`. Only the registered types load: a config of another type that
+ * looks Llama-shaped (Granite with its multipliers, Gemma, Phi-3) would build a model that runs and computes the
+ * wrong function, so it is refused with the list of supported types.
+ */
 export function architectureFor(config: RawConfig): Architecture {
   const modelType = config.values.model_type;
-  if (typeof modelType !== 'string') throw new TunekitError('E_CONFIG', `${config.source}: "model_type" is missing`);
+  if (typeof modelType !== 'string' || modelType === '') {
+    throw new TunekitError('E_CONFIG', `${config.source}: "model_type" is missing (supported: ${supportedModelTypes().join(', ')})`);
+  }
   const known = architectures.get(modelType);
   if (known !== undefined) return known;
-  const v = config.values;
-  const llamaShaped = typeof v.rms_norm_eps === 'number' && typeof v.intermediate_size === 'number' && typeof v.num_attention_heads === 'number' && (v.hidden_act ?? 'silu') === 'silu';
-  const architecturesList = Array.isArray(v.architectures) ? v.architectures.map(String) : [];
-  if (llamaShaped && architecturesList.some((name) => name.endsWith('ForCausalLM'))) return llamaFamily;
   throw new TunekitError(
     'E_ARCHITECTURE',
-    `${config.source}: model_type "${modelType}" is not supported (supported: ${[...architectures.keys()].join(', ')}, and Llama-shaped causal LMs)`,
+    `${config.source}: "model_type" ${JSON.stringify(modelType)} is not supported (supported: ${supportedModelTypes().join(', ')})`,
   );
 }
