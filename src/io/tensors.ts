@@ -4,6 +4,7 @@ import { fromBytes } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { readSafetensors, type SafetensorsDtype, type TensorRecord, writeSafetensors } from './safetensors.js';
 import { readSafetensorsFolder, writeShardedSafetensors } from './sharded.js';
+import { oneLine } from './text.js';
 
 /** Copies safetensors records into libtorch tensors (one copy: file buffer → tensor memory). */
 export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, source: string): Map<string, Tensor> {
@@ -12,7 +13,7 @@ export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, sou
     try {
       dtypes.set(name, fromSafetensorsDtype(record.dtype));
     } catch {
-      throw new TunekitError('E_DTYPE', `${source}: tensor "${name}" has dtype ${record.dtype}, which tunekit does not load`);
+      throw new TunekitError('E_DTYPE', `${source}: tensor ${oneLine(JSON.stringify(name))} has dtype ${record.dtype}, which tunekit does not load`);
     }
   }
   // Every dtype is known before the first copy, so a refusal leaves no tensor behind.

@@ -3,6 +3,7 @@ import { TunekitError } from '../errors.js';
 import { type ModelSourceOptions, resolveModelSource } from '../io/hub.js';
 import { readGenerationConfig, readModelConfig } from '../io/model-folder.js';
 import { readSafetensorsFolder } from '../io/sharded.js';
+import { oneLine } from '../io/text.js';
 import { recordsToTensors } from '../io/tensors.js';
 import { withoutInitialization } from '../nn/layers.js';
 import { type DType } from '../torch/dtype.js';
@@ -91,7 +92,7 @@ export async function loadModelFromFolder(dir: string, options: LoadModelOptions
       const parts: string[] = [];
       if (missing.length > 0) parts.push(`missing: ${missing.join(', ')}`);
       if (result.unexpectedKeys.length > 0) parts.push(`unexpected: ${result.unexpectedKeys.join(', ')}`);
-      throw new TunekitError('E_STATE_KEYS', `${dir}: the weights do not match the ${architecture.name} architecture of config.json (${parts.join('; ')})`);
+      throw new TunekitError('E_STATE_KEYS', `${dir}: the weights do not match the ${architecture.name} architecture of config.json (${oneLine(parts.join('; '))})`);
     }
   } catch (error) {
     model.dispose();

@@ -5,6 +5,7 @@
  */
 import { TunekitError } from '../errors.js';
 import type { SafetensorsDtype } from '../io/safetensors.js';
+import { oneLine } from '../io/text.js';
 
 /** What the loader knows about each checkpoint tensor before reading it into libtorch. */
 export interface WeightInfo {
@@ -29,7 +30,7 @@ export function checkWeightDtypes(weights: ReadonlyMap<string, WeightInfo>): voi
     if (!FLOAT_WEIGHT_DTYPES.has(dtype)) {
       throw new TunekitError(
         'E_DTYPE',
-        `${file}: tensor "${name}" is stored as ${dtype}, but a model weight must be a float tensor (${[...FLOAT_WEIGHT_DTYPES].join(', ')})`,
+        `${file}: tensor ${oneLine(JSON.stringify(name))} is stored as ${dtype}, but a model weight must be a float tensor (${[...FLOAT_WEIGHT_DTYPES].join(', ')})`,
       );
     }
   }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
+import { oneLine } from '../io/text.js';
 import { readJsonFile, type JsonObject, type TokenizerFolderSettings } from './files.js';
 
 export interface AddedTokenEntry {
@@ -33,6 +34,12 @@ export function readTokenizerJson(folder: string): JsonObject {
   if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) {
     throw new TunekitError('tokenizer-json', `${file}: "added_tokens" must be a list`);
   }
+  ((json.added_tokens as unknown[] | undefined) ?? []).forEach((token, index) => {
+    const entry = token as JsonObject | null;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || typeof entry.content !== 'string' || !Number.isSafeInteger(entry.id) || (entry.id as number) < 0) {
+      throw new TunekitError('tokenizer-json', `${file}: added_tokens[${index}] must be {"id": whole number ≥ 0, "content": string, ...}`);
+    }
+  });
   return json;
 }
 
@@ -59,7 +66,10 @@ export function withConfigSpecialTokens(json: JsonObject, settings: TokenizerFol
   const addedTokens = ((json.added_tokens as AddedTokenEntry[] | undefined) ?? []).map((token) => ({ ...token }));
   const byContent = new Map(addedTokens.map((token) => [token.content, token]));
   const vocabularyIds = modelVocabularyIds(json.model as JsonObject);
-  let nextId = Math.max(-1, ...vocabularyIds.values(), ...addedTokens.map((token) => token.id)) + 1;
+  // A loop, not Math.max(...ids): spreading a 256k-entry vocabulary overflows the call stack.
+  let nextId = 0;
+  for (const id of vocabularyIds.values()) nextId = Math.max(nextId, id + 1);
+  for (const token of addedTokens) nextId = Math.max(nextId, token.id + 1);
 
   for (const token of configAddedTokens) {
     if (!byContent.has(token.content)) {
@@ -95,7 +105,7 @@ export function readConfigAddedTokens(config: JsonObject | undefined, file: stri
     const entry = value as JsonObject | null;
     const id = Number(key);
     if (!Number.isInteger(id) || id < 0 || entry === null || typeof entry !== 'object' || typeof entry.content !== 'string') {
-      throw new TunekitError('tokenizer-config', `${file}: added_tokens_decoder["${key}"] must be {"content": string, ...} under an integer id`);
+      throw new TunekitError('tokenizer-config', `${file}: added_tokens_decoder[${oneLine(JSON.stringify(key))}] must be {"content": string, ...} under an integer id`);
     }
     return {
       id,
