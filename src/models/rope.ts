@@ -1,6 +1,6 @@
 import { TunekitError } from '../errors.js';
 import { arange, cat, where } from '../torch/ops.js';
-import { callTensorOp, Tensor } from '../torch/tensor.js';
+import { callTensorOp, Tensor, tidy } from '../torch/tensor.js';
 
 /** RoPE settings as config.json gives them (`rope_theta` + `rope_scaling`, or transformers 5's `rope_parameters`). */
 export interface RopeConfig {
@@ -59,6 +59,11 @@ export function checkRopeConfig(config: RopeConfig): void {
  * for bit, then adjusted for `linear` or `llama3` scaling.
  */
 export function inverseFrequencies(config: RopeConfig): Tensor {
+  // The intermediate tensors are freed here: outside a caller's tidy each model construction leaked four of them.
+  return tidy(() => computeInverseFrequencies(config));
+}
+
+function computeInverseFrequencies(config: RopeConfig): Tensor {
   const exponents = arange(0, config.dim, 2).float().div(config.dim);
   let inverse = callTensorOp('aten::pow.Scalar', config.theta, exponents).reciprocal();
   const scaling = config.scaling;
