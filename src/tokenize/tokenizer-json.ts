@@ -14,6 +14,17 @@ export interface AddedTokenEntry {
   special: boolean;
 }
 
+/**
+ * The largest token id accepted. The tokenizers library keeps the vocabulary as an array indexed by id and walks it
+ * whole, so an added token at id 1e9 took minutes to load; no shipped vocabulary comes near 2^24 (the largest are
+ * about 262k).
+ */
+export const MAX_TOKEN_ID = 2 ** 24 - 1;
+
+function checkTokenIdBound(id: number, file: string, field: string): void {
+  if (id > MAX_TOKEN_ID) throw new TunekitError('tokenizer-json', `${file}: ${field} is ${id}, above the largest token id tunekit accepts (${MAX_TOKEN_ID})`);
+}
+
 /** Reads tokenizer.json, or explains that tunekit needs the fast-tokenizer file. */
 export function readTokenizerJson(folder: string): JsonObject {
   const file = path.join(folder, 'tokenizer.json');
@@ -39,7 +50,13 @@ export function readTokenizerJson(folder: string): JsonObject {
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || typeof entry.content !== 'string' || !Number.isSafeInteger(entry.id) || (entry.id as number) < 0) {
       throw new TunekitError('tokenizer-json', `${file}: added_tokens[${index}] must be {"id": whole number ≥ 0, "content": string, ...}`);
     }
+    checkTokenIdBound(entry.id as number, file, `added_tokens[${index}].id`);
   });
+  if (model.vocab !== null && typeof model.vocab === 'object' && !Array.isArray(model.vocab)) {
+    for (const [piece, id] of Object.entries(model.vocab as JsonObject)) {
+      if (typeof id === 'number') checkTokenIdBound(id, file, `model.vocab[${oneLine(JSON.stringify(piece))}]`);
+    }
+  }
   return json;
 }
 
@@ -107,6 +124,7 @@ export function readConfigAddedTokens(config: JsonObject | undefined, file: stri
     if (!Number.isInteger(id) || id < 0 || entry === null || typeof entry !== 'object' || typeof entry.content !== 'string') {
       throw new TunekitError('tokenizer-config', `${file}: added_tokens_decoder[${oneLine(JSON.stringify(key))}] must be {"content": string, ...} under an integer id`);
     }
+    checkTokenIdBound(id, file, `added_tokens_decoder[${oneLine(JSON.stringify(key))}]`);
     return {
       id,
       content: entry.content,

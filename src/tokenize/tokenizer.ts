@@ -328,5 +328,12 @@ export function loadTokenizer(folder: string): Tokenizer {
   const settings = readTokenizerFolderSettings(folder);
   const configFile = path.join(folder, 'tokenizer_config.json');
   const configAddedTokens = readConfigAddedTokens(readJsonFile(configFile, false), configFile);
-  return new Tokenizer(folder, json, settings, configAddedTokens);
+  try {
+    return new Tokenizer(folder, json, settings, configAddedTokens);
+  } catch (error) {
+    if (error instanceof TunekitError) throw error;
+    // The tokenizers library checks tokenizer.json lazily: a malformed part (a post-processor whose fields have the
+    // wrong types) fails inside it with a TypeError when the constructor first runs it.
+    throw new TunekitError('tokenizer-json', `${path.join(folder, 'tokenizer.json')}: not a valid tokenizer (${oneLine(String((error as Error)?.message ?? error))})`);
+  }
 }
