@@ -3,8 +3,8 @@
  * transformers writes config.json (Python `json.dumps(value, indent=2, sort_keys=True) + "\n"`: sorted keys,
  * non-ASCII escaped as \uXXXX, floats in Python's repr such as `1e-05`).
  */
-import { readFile } from 'node:fs/promises';
 import { TunekitError } from '../errors.js';
+import { oneLine, readTextFile, readTextFileSync } from './text.js';
 
 function lineAndColumn(text: string, position: number): string {
   const before = text.slice(0, position);
@@ -37,19 +37,17 @@ export function parseJson(text: string, source: string, code = 'E_JSON'): unknow
     const message = (error as Error).message;
     const position = errorPosition(body, message);
     const where = position === undefined ? '' : ` at ${lineAndColumn(body, position)}`;
-    throw new TunekitError(code, `${source}: invalid JSON${where} (${message})`);
+    throw new TunekitError(code, `${source}: invalid JSON${where} (${oneLine(message)})`);
   }
 }
 
+/** Reads and parses a JSON file: invalid UTF-8 and invalid JSON both fail naming the file and line. */
 export async function readJsonFile(filePath: string, code = 'E_JSON'): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(filePath, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new TunekitError('E_NOT_FOUND', `${filePath}: no such file`);
-    throw error;
-  }
-  return parseJson(text, filePath, code);
+  return parseJson(await readTextFile(filePath, code), filePath, code);
+}
+
+export function readJsonFileSync(filePath: string, code = 'E_JSON'): unknown {
+  return parseJson(readTextFileSync(filePath, code), filePath, code);
 }
 
 /** Python's repr of a float: shortest round-trip digits, exponent form below 1e-4 and from 1e16. */

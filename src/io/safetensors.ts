@@ -15,6 +15,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { open, type FileHandle } from 'node:fs/promises';
 import { TunekitError } from '../errors.js';
 import { withAtomicFile, writeAll } from './atomic.js';
+import { oneLine } from './text.js';
 
 export type SafetensorsDtype =
   | 'F64' | 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2'
@@ -75,8 +76,9 @@ const METADATA_KEY = '__metadata__';
 /** fs reads and writes take at most 2^31 - 1 bytes per call. */
 const CHUNK_BYTES = 1 << 30;
 
+/** Messages quote tensor names and header text, which may hold line breaks: they are escaped to keep one line. */
 function fail(source: string, message: string): never {
-  throw new TunekitError(SAFETENSORS_ERROR, `${source}: ${message}`);
+  throw new TunekitError(SAFETENSORS_ERROR, `${source}: ${oneLine(message)}`);
 }
 
 function describe(value: unknown): string {

@@ -3,10 +3,11 @@
  * plus `model.safetensors.index.json` = `{"metadata": {"total_size": bytes}, "weight_map": {tensor: shard file}}`.
  * The prefix is a parameter (`adapter_model` works the same way).
  */
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { oneLine, readTextFile } from './text.js';
 import {
   readSafetensors,
   tensorBytes,
@@ -28,6 +29,8 @@ export interface SafetensorsFolder extends SafetensorsContent {
   files: string[];
   /** Present when the folder is sharded. */
   index?: SafetensorsIndex;
+  /** The path of the file holding each tensor (for errors that name the shard). */
+  fileOfTensor: Map<string, string>;
 }
 
 export interface FolderOptions {
@@ -64,9 +67,9 @@ async function isFile(candidate: string): Promise<boolean> {
 export function parseSafetensorsIndex(text: string, source: string): SafetensorsIndex {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    throw new TunekitError(SHARDED_ERROR, `${source}: not valid JSON (${(error as Error).message})`);
+    throw new TunekitError(SHARDED_ERROR, `${source}: not valid JSON (${oneLine((error as Error).message)})`);
   }
   const isObject = (value: unknown): value is Record<string, unknown> =>
     typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -80,7 +83,7 @@ export function parseSafetensorsIndex(text: string, source: string): Safetensors
     if (typeof file !== 'string' || file === '' || /[/\\\0]/.test(file) || file === '.' || file === '..') {
       throw new TunekitError(
         SHARDED_ERROR,
-        `${source}: weight_map["${name}"] must be a file name in the same folder, got ${JSON.stringify(file)}`,
+        `${source}: weight_map[${oneLine(JSON.stringify(name))}] must be a file name in the same folder, got ${oneLine(JSON.stringify(file) ?? 'nothing')}`,
       );
     }
   }
@@ -100,7 +103,7 @@ export async function readSafetensorsFolder(
   const singlePath = path.join(directory, singleFileName(prefix));
   if (await isFile(singlePath)) {
     const { metadata, tensors } = await readSafetensors(singlePath);
-    return { metadata, tensors, files: [singleFileName(prefix)] };
+    return { metadata, tensors, files: [singleFileName(prefix)], fileOfTensor: new Map([...tensors.keys()].map((name) => [name, singlePath])) };
   }
   const indexPath = path.join(directory, indexFileName(prefix));
   if (!(await isFile(indexPath))) {
@@ -109,7 +112,7 @@ export async function readSafetensorsFolder(
       `${directory}: neither ${singleFileName(prefix)} nor ${indexFileName(prefix)} is there`,
     );
   }
-  const index = parseSafetensorsIndex(await readFile(indexPath, 'utf8'), indexPath);
+  const index = parseSafetensorsIndex(await readTextFile(indexPath, SHARDED_ERROR), indexPath);
 
   const namesByFile = new Map<string, string[]>();
   for (const [name, file] of Object.entries(index.weightMap)) {
@@ -127,7 +130,7 @@ export async function readSafetensorsFolder(
     if (!(await isFile(shardPath))) {
       throw new TunekitError(
         SHARDED_ERROR,
-        `${indexPath}: shard ${file} (holding "${wanted[0]}" and ${wanted.length - 1} more) ` +
+        `${indexPath}: shard ${file} (holding ${oneLine(JSON.stringify(wanted[0]))} and ${wanted.length - 1} more) ` +
           `is missing from ${directory}`,
       );
     }
@@ -137,20 +140,21 @@ export async function readSafetensorsFolder(
       if (!shard.tensors.has(name)) {
         throw new TunekitError(
           SHARDED_ERROR,
-          `${indexPath}: tensor "${name}" is listed in shard ${file} but not found in it`,
+          `${indexPath}: tensor ${oneLine(JSON.stringify(name))} is listed in shard ${file} but not found in it`,
         );
       }
     }
     for (const [name, record] of shard.tensors) {
       const earlier = fileOfTensor.get(name);
       if (earlier !== undefined) {
-        throw new TunekitError(SHARDED_ERROR, `${directory}: tensor "${name}" is in both ${earlier} and ${file}`);
+        throw new TunekitError(SHARDED_ERROR, `${directory}: tensor ${oneLine(JSON.stringify(name))} is in both ${earlier} and ${file}`);
       }
       fileOfTensor.set(name, file);
       tensors.set(name, record);
     }
   }
-  return { metadata: metadata ?? {}, tensors, files, index };
+  const fileOfTensorPath = new Map([...fileOfTensor].map(([name, file]) => [name, path.join(directory, file)]));
+  return { metadata: metadata ?? {}, tensors, files, index, fileOfTensor: fileOfTensorPath };
 }
 
 /** The shard files an index names, each once, sorted. */

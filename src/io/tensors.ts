@@ -4,19 +4,21 @@ import { fromBytes } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { readSafetensors, type SafetensorsDtype, type TensorRecord, writeSafetensors } from './safetensors.js';
 import { readSafetensorsFolder, writeShardedSafetensors } from './sharded.js';
+import { oneLine } from './text.js';
 
 /** Copies safetensors records into libtorch tensors (one copy: file buffer → tensor memory). */
 export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, source: string): Map<string, Tensor> {
-  const tensors = new Map<string, Tensor>();
+  const dtypes = new Map<string, DType>();
   for (const [name, record] of records) {
-    let dtype: DType;
     try {
-      dtype = fromSafetensorsDtype(record.dtype);
+      dtypes.set(name, fromSafetensorsDtype(record.dtype));
     } catch {
-      throw new TunekitError('E_DTYPE', `${source}: tensor "${name}" has dtype ${record.dtype}, which tunekit does not load`);
+      throw new TunekitError('E_DTYPE', `${source}: tensor ${oneLine(JSON.stringify(name))} has dtype ${record.dtype}, which tunekit does not load`);
     }
-    tensors.set(name, fromBytes(record.data, dtype, record.shape));
   }
+  // Every dtype is known before the first copy, so a refusal leaves no tensor behind.
+  const tensors = new Map<string, Tensor>();
+  for (const [name, record] of records) tensors.set(name, fromBytes(record.data, dtypes.get(name) as DType, record.shape));
   return tensors;
 }
 

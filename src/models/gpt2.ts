@@ -6,10 +6,21 @@ import { arange } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { activationByName, type Activation } from './activations.js';
 import { decoderMask } from './attention.js';
-import { optionalBoolean, optionalInteger, optionalNumber, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
+import {
+  MAX_POSITIONS,
+  optionalBoolean,
+  optionalPositiveNumber,
+  optionalSize,
+  optionalString,
+  optionalTokenIds,
+  type RawConfig,
+  requireMultiple,
+  requireSize,
+} from './config.js';
 import { KVCache } from './kv-cache.js';
 import { batchLogits, batchLoss } from './batch.js';
 import type { Batch, CausalForwardOptions, CausalLM, ModelSource } from './types.js';
+import type { WeightExpectation } from './weights-check.js';
 
 export interface GPT2Config {
   modelType: string;
@@ -31,26 +42,44 @@ export interface GPT2Config {
 }
 
 export function parseGPT2Config(raw: RawConfig): GPT2Config {
-  const hiddenSize = requireInteger(raw, 'n_embd');
-  const pad = optionalTokenIds(raw, 'pad_token_id');
+  const vocabSize = requireSize(raw, 'vocab_size');
+  const hiddenSize = requireSize(raw, 'n_embd');
+  const numHeads = requireSize(raw, 'n_head');
+  requireMultiple(raw, 'n_embd', hiddenSize, 'n_head', numHeads, '(GPT-2 splits the width evenly into heads)');
+  const pad = optionalTokenIds(raw, 'pad_token_id', vocabSize);
+  const activation = optionalString(raw, 'activation_function', 'gelu_new');
+  activationByName(activation, raw.source);
   return {
     modelType: 'gpt2',
-    vocabSize: requireInteger(raw, 'vocab_size'),
+    vocabSize,
     hiddenSize,
-    numLayers: requireInteger(raw, 'n_layer'),
-    numHeads: requireInteger(raw, 'n_head'),
-    innerSize: optionalInteger(raw, 'n_inner', 4 * hiddenSize),
-    maxPositions: optionalInteger(raw, 'n_positions', 1024),
-    layerNormEps: optionalNumber(raw, 'layer_norm_epsilon', 1e-5),
-    activation: optionalString(raw, 'activation_function', 'gelu_new'),
+    numLayers: requireSize(raw, 'n_layer'),
+    numHeads,
+    innerSize: optionalSize(raw, 'n_inner', 4 * hiddenSize),
+    maxPositions: optionalSize(raw, 'n_positions', 1024, MAX_POSITIONS),
+    layerNormEps: optionalPositiveNumber(raw, 'layer_norm_epsilon', 1e-5),
+    activation,
     scaleAttentionWeights: optionalBoolean(raw, 'scale_attn_weights', true),
     scaleByInverseLayerIndex: optionalBoolean(raw, 'scale_attn_by_inverse_layer_idx', false),
     tieWordEmbeddings: optionalBoolean(raw, 'tie_word_embeddings', true),
-    bosTokenIds: optionalTokenIds(raw, 'bos_token_id'),
-    eosTokenIds: optionalTokenIds(raw, 'eos_token_id'),
+    bosTokenIds: optionalTokenIds(raw, 'bos_token_id', vocabSize),
+    eosTokenIds: optionalTokenIds(raw, 'eos_token_id', vocabSize),
     padTokenId: pad.length > 0 ? pad[0] : null,
     source: raw.source,
   };
+}
+
+/** What the checkpoint's tensors must show for this config (checked before any layer is allocated). */
+export function gpt2WeightExpectations(raw: RawConfig): WeightExpectation[] {
+  const config = parseGPT2Config(raw);
+  return [
+    { kind: 'layers', key: 'n_layer', value: config.numLayers, prefix: 'transformer.h.' },
+    { kind: 'dimension', key: 'vocab_size', value: config.vocabSize, tensors: ['transformer.wte.weight'], dim: 0 },
+    { kind: 'dimension', key: 'n_embd', value: config.hiddenSize, tensors: ['transformer.wte.weight'], dim: 1 },
+    { kind: 'dimension', key: 'n_positions', value: config.maxPositions, tensors: ['transformer.wpe.weight'], dim: 0 },
+    // Conv1D stores its weight as [in, out].
+    { kind: 'dimension', key: 'n_inner', value: config.innerSize, tensors: ['transformer.h.0.mlp.c_fc.weight'], dim: 1 },
+  ];
 }
 
 class GPT2Attention extends Module {

@@ -1,6 +1,7 @@
 export { loadModel, loadModelFromFolder, readConfig, type LoadedModel, type LoadModelOptions, type LoadOptions } from './load.js';
 export { saveModel, type SaveModelOptions } from './save.js';
-export { architectureFor, registerArchitecture, type Architecture, type ModelDimensions } from './registry.js';
+export { architectureFor, registerArchitecture, supportedModelTypes, type Architecture, type ModelDimensions } from './registry.js';
+export { checkWeightDtypes, checkWeightsAgainstConfig, type WeightExpectation, type WeightInfo } from './weights-check.js';
 export { causalLMLoss, seq2seqLoss } from './loss.js';
 export { LlamaForCausalLM, parseLlamaConfig, type LlamaConfig } from './llama.js';
 export { GPT2LMHeadModel, parseGPT2Config, type GPT2Config } from './gpt2.js';

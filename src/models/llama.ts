@@ -7,12 +7,26 @@ import { arange } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { activationByName, type Activation } from './activations.js';
 import { decoderMask } from './attention.js';
-import { optionalBoolean, optionalInteger, optionalNumber, optionalObject, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
+import {
+  fail,
+  MAX_POSITIONS,
+  optionalBoolean,
+  optionalInteger,
+  optionalObject,
+  optionalPositiveNumber,
+  optionalSize,
+  optionalString,
+  optionalTokenIds,
+  type RawConfig,
+  requireMultiple,
+  requireSize,
+} from './config.js';
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
-import { applyRotary, inverseFrequencies, type RopeConfig, rotaryTables } from './rope.js';
+import { applyRotary, checkRopeConfig, inverseFrequencies, type RopeConfig, rotaryTables } from './rope.js';
 import { batchLogits, batchLoss } from './batch.js';
 import type { Batch, CausalForwardOptions, CausalLM, ModelSource } from './types.js';
+import type { WeightExpectation } from './weights-check.js';
 
 /** Llama, Mistral, Qwen2 and every model of the same shape (RoPE, GQA, RMSNorm, gated MLP). */
 export interface LlamaConfig {
@@ -43,41 +57,65 @@ export interface LlamaConfig {
 
 export function parseLlamaConfig(raw: RawConfig): LlamaConfig {
   const modelType = optionalString(raw, 'model_type', 'llama');
-  const hiddenSize = requireInteger(raw, 'hidden_size');
-  const numHeads = requireInteger(raw, 'num_attention_heads');
-  const headDim = optionalInteger(raw, 'head_dim', Math.floor(hiddenSize / numHeads));
+  const vocabSize = requireSize(raw, 'vocab_size');
+  const hiddenSize = requireSize(raw, 'hidden_size');
+  const numHeads = requireSize(raw, 'num_attention_heads');
+  const hasHeadDim = raw.values.head_dim !== undefined && raw.values.head_dim !== null;
+  if (!hasHeadDim) requireMultiple(raw, 'hidden_size', hiddenSize, 'num_attention_heads', numHeads, 'when "head_dim" is not given');
+  const headDim = optionalSize(raw, 'head_dim', Math.floor(hiddenSize / numHeads));
+  const numKeyValueHeads = optionalSize(raw, 'num_key_value_heads', numHeads);
+  requireMultiple(raw, 'num_attention_heads', numHeads, 'num_key_value_heads', numKeyValueHeads, '(each key/value head serves a whole group of query heads)');
   const ropeParameters = optionalObject(raw, 'rope_parameters');
-  const theta = optionalNumber(raw, 'rope_theta', typeof ropeParameters?.rope_theta === 'number' ? ropeParameters.rope_theta : 10000);
+  const theta = optionalPositiveNumber(raw, 'rope_theta', typeof ropeParameters?.rope_theta === 'number' ? ropeParameters.rope_theta : 10000);
   const scaling = optionalObject(raw, 'rope_scaling') ?? ropeParameters;
-  const partialRotary = optionalNumber(raw, 'partial_rotary_factor', 1);
+  const partialRotary = optionalPositiveNumber(raw, 'partial_rotary_factor', 1);
+  if (partialRotary > 1) fail(raw, 'partial_rotary_factor', 'a number in (0, 1]');
+  const rope: RopeConfig = { theta, dim: Math.floor(headDim * partialRotary), scaling, source: raw.source };
+  checkRopeConfig(rope);
   const attentionBias = optionalBoolean(raw, 'attention_bias', modelType === 'qwen2');
-  const pad = optionalTokenIds(raw, 'pad_token_id');
+  const pad = optionalTokenIds(raw, 'pad_token_id', vocabSize);
   if (modelType === 'qwen2' && optionalBoolean(raw, 'use_sliding_window', false)) {
     throw new TunekitError('E_CONFIG', `${raw.source}: "use_sliding_window": true (per-layer sliding windows in Qwen2) is not supported`);
   }
   const window = modelType === 'mistral' ? optionalInteger(raw, 'sliding_window', 0) : 0;
+  const hiddenAct = optionalString(raw, 'hidden_act', 'silu');
+  activationByName(hiddenAct, raw.source);
   return {
     modelType,
     slidingWindow: window > 0 ? window : null,
-    vocabSize: requireInteger(raw, 'vocab_size'),
+    vocabSize,
     hiddenSize,
-    intermediateSize: requireInteger(raw, 'intermediate_size'),
-    numLayers: requireInteger(raw, 'num_hidden_layers'),
+    intermediateSize: requireSize(raw, 'intermediate_size'),
+    numLayers: requireSize(raw, 'num_hidden_layers'),
     numHeads,
-    numKeyValueHeads: optionalInteger(raw, 'num_key_value_heads', numHeads),
+    numKeyValueHeads,
     headDim,
-    rmsNormEps: optionalNumber(raw, 'rms_norm_eps', 1e-6),
-    rope: { theta, dim: Math.floor(headDim * partialRotary), scaling, source: raw.source },
-    hiddenAct: optionalString(raw, 'hidden_act', 'silu'),
+    rmsNormEps: optionalPositiveNumber(raw, 'rms_norm_eps', 1e-6),
+    rope,
+    hiddenAct,
     qkvBias: attentionBias,
     outputBias: modelType === 'qwen2' ? false : attentionBias,
     mlpBias: optionalBoolean(raw, 'mlp_bias', false),
     tieWordEmbeddings: optionalBoolean(raw, 'tie_word_embeddings', false),
-    maxPositionEmbeddings: optionalInteger(raw, 'max_position_embeddings', 2048),
-    bosTokenIds: optionalTokenIds(raw, 'bos_token_id'),
-    eosTokenIds: optionalTokenIds(raw, 'eos_token_id'),
+    maxPositionEmbeddings: optionalSize(raw, 'max_position_embeddings', 2048, MAX_POSITIONS),
+    bosTokenIds: optionalTokenIds(raw, 'bos_token_id', vocabSize),
+    eosTokenIds: optionalTokenIds(raw, 'eos_token_id', vocabSize),
     padTokenId: pad.length > 0 ? pad[0] : null,
   };
+}
+
+/** What the checkpoint's tensors must show for this config (checked before any layer is allocated). */
+export function llamaWeightExpectations(raw: RawConfig): WeightExpectation[] {
+  const config = parseLlamaConfig(raw);
+  const layer = 'model.layers.0';
+  return [
+    { kind: 'layers', key: 'num_hidden_layers', value: config.numLayers, prefix: 'model.layers.' },
+    { kind: 'dimension', key: 'vocab_size', value: config.vocabSize, tensors: ['model.embed_tokens.weight'], dim: 0 },
+    { kind: 'dimension', key: 'hidden_size', value: config.hiddenSize, tensors: ['model.embed_tokens.weight'], dim: 1 },
+    { kind: 'dimension', key: 'num_attention_heads', detail: `× head_dim ${config.headDim}`, value: config.numHeads * config.headDim, tensors: [`${layer}.self_attn.q_proj.weight`], dim: 0 },
+    { kind: 'dimension', key: 'num_key_value_heads', detail: `× head_dim ${config.headDim}`, value: config.numKeyValueHeads * config.headDim, tensors: [`${layer}.self_attn.k_proj.weight`], dim: 0 },
+    { kind: 'dimension', key: 'intermediate_size', value: config.intermediateSize, tensors: [`${layer}.mlp.gate_proj.weight`], dim: 0 },
+  ];
 }
 
 class LlamaAttention extends Module {

@@ -3,14 +3,17 @@ import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { type ModelSourceOptions, resolveModelSource } from '../io/hub.js';
 import { readGenerationConfig, readModelConfig } from '../io/model-folder.js';
-import { loadSafetensorsFolder } from '../io/tensors.js';
+import { readSafetensorsFolder } from '../io/sharded.js';
+import { oneLine } from '../io/text.js';
+import { recordsToTensors } from '../io/tensors.js';
 import { withoutInitialization } from '../nn/layers.js';
 import { type DType } from '../torch/dtype.js';
 import { dispose, type Device, Tensor, tidy } from '../torch/tensor.js';
-import type { RawConfig } from './config.js';
+import { configDtype, type RawConfig } from './config.js';
 import { architectureFor } from './registry.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import type { LanguageModel, ModelSource } from './types.js';
+import { checkWeightDtypes, checkWeightsAgainstConfig, type WeightInfo } from './weights-check.js';
 
 export interface LoadModelOptions {
   /** Compute dtype; defaults to the config's `torch_dtype`/`dtype` when it is float32 or bfloat16, else float32. */
@@ -24,9 +27,8 @@ export async function readConfig(dir: string): Promise<RawConfig> {
   return { values: await readModelConfig(dir), source: path.join(dir, 'config.json') };
 }
 
-function configDtype(config: RawConfig): DType {
-  const declared = config.values.torch_dtype ?? config.values.dtype;
-  return declared === 'bfloat16' ? 'bfloat16' : 'float32';
+function computeDtype(config: RawConfig): DType {
+  return configDtype(config) === 'bfloat16' ? 'bfloat16' : 'float32';
 }
 
 /**
@@ -52,8 +54,19 @@ function untieIfSaved(config: RawConfig, weights: Map<string, Tensor>): RawConfi
 export async function loadModelFromFolder(dir: string, options: LoadModelOptions & { id?: string } = {}): Promise<LanguageModel> {
   const config = await readConfig(dir);
   const architecture = architectureFor(config);
-  const dtype = options.dtype ?? configDtype(config);
-  const weights = await loadSafetensorsFolder(dir);
+  const declaredDtype = computeDtype(config);
+  const dtype = options.dtype ?? declaredDtype;
+  const folder = await readSafetensorsFolder(dir);
+  // Everything below up to recordsToTensors reads the headers only: a config that cannot fit these weights fails
+  // here, before libtorch allocates anything.
+  const infos = new Map<string, WeightInfo>();
+  for (const [name, record] of folder.tensors) {
+    if (architecture.ignoredKeys?.test(name)) continue;
+    infos.set(name, { dtype: record.dtype, shape: record.shape, file: folder.fileOfTensor.get(name) ?? dir });
+  }
+  checkWeightDtypes(infos);
+  if (architecture.weightExpectations !== undefined) checkWeightsAgainstConfig(architecture.weightExpectations(config), infos, config.source, dir);
+  const weights = recordsToTensors(folder.tensors, dir);
   const effective = untieIfSaved(config, weights);
   const model = withoutInitialization(() => architecture.create(effective, { dtype }));
   try {
@@ -71,7 +84,7 @@ export async function loadModelFromFolder(dir: string, options: LoadModelOptions
       const parts: string[] = [];
       if (missing.length > 0) parts.push(`missing: ${missing.join(', ')}`);
       if (result.unexpectedKeys.length > 0) parts.push(`unexpected: ${result.unexpectedKeys.join(', ')}`);
-      throw new TunekitError('E_STATE_KEYS', `${dir}: the weights do not match the ${architecture.name} architecture of config.json (${parts.join('; ')})`);
+      throw new TunekitError('E_STATE_KEYS', `${dir}: the weights do not match the ${architecture.name} architecture of config.json (${oneLine(parts.join('; '))})`);
     }
   } catch (error) {
     model.dispose();

@@ -1,10 +1,11 @@
 import { TunekitError } from '../errors.js';
 import { type LayerOptions } from '../nn/layers.js';
 import type { RawConfig } from './config.js';
-import { GPT2LMHeadModel, parseGPT2Config } from './gpt2.js';
-import { LlamaForCausalLM, parseLlamaConfig } from './llama.js';
-import { parseT5Config, T5ForConditionalGeneration } from './t5.js';
+import { GPT2LMHeadModel, gpt2WeightExpectations, parseGPT2Config } from './gpt2.js';
+import { LlamaForCausalLM, llamaWeightExpectations, parseLlamaConfig } from './llama.js';
+import { parseT5Config, T5ForConditionalGeneration, t5WeightExpectations } from './t5.js';
 import type { LanguageModel } from './types.js';
+import type { WeightExpectation } from './weights-check.js';
 
 export interface Architecture {
   /** Names the architecture in messages and `tunekit info`. */
@@ -16,12 +17,22 @@ export interface Architecture {
   ignoredKeys?: RegExp;
   /** Depth, width and the longest sequence its positions cover (null where positions are relative). */
   dimensions(config: RawConfig): ModelDimensions;
+  /**
+   * The layer counts and dimensions the checkpoint's tensors must show for this config, computed without allocating
+   * anything; the loader checks them against the safetensors headers before `create`.
+   */
+  weightExpectations?(config: RawConfig): WeightExpectation[];
 }
 
 export interface ModelDimensions {
   layers: number;
   hiddenSize: number;
   contextLength: number | null;
+  /**
+   * The layer counts and dimensions the checkpoint's tensors must show for this config, computed without allocating
+   * anything; the loader checks them against the safetensors headers before `create`.
+   */
+  weightExpectations?(config: RawConfig): WeightExpectation[];
 }
 
 const llamaFamily: Architecture = {
@@ -33,6 +44,7 @@ const llamaFamily: Architecture = {
     const parsed = parseLlamaConfig(config);
     return { layers: parsed.numLayers, hiddenSize: parsed.hiddenSize, contextLength: parsed.maxPositionEmbeddings };
   },
+  weightExpectations: llamaWeightExpectations,
 };
 
 const gpt2: Architecture = {
@@ -44,6 +56,7 @@ const gpt2: Architecture = {
     const parsed = parseGPT2Config(config);
     return { layers: parsed.numLayers, hiddenSize: parsed.hiddenSize, contextLength: parsed.maxPositions };
   },
+  weightExpectations: gpt2WeightExpectations,
 };
 
 const t5: Architecture = {
@@ -54,6 +67,7 @@ const t5: Architecture = {
     const parsed = parseT5Config(config);
     return { layers: parsed.numLayers, hiddenSize: parsed.dModel, contextLength: null };
   },
+  weightExpectations: t5WeightExpectations,
 };
 
 const architectures = new Map<string, Architecture>([
@@ -69,18 +83,25 @@ export function registerArchitecture(modelType: string, architecture: Architectu
   architectures.set(modelType, architecture);
 }
 
-/** The architecture for config.json's `model_type`; Llama-shaped configs of other names load as Llama. */
+/** The model_type values tunekit can build, sorted. */
+export function supportedModelTypes(): string[] {
+  return [...architectures.keys()].sort();
+}
+
+/**
+ * The architecture for config.json's `model_type`. Only the registered types load: a config of another type that
+ * looks Llama-shaped (Granite with its multipliers, Gemma, Phi-3) would build a model that runs and computes the
+ * wrong function, so it is refused with the list of supported types.
+ */
 export function architectureFor(config: RawConfig): Architecture {
   const modelType = config.values.model_type;
-  if (typeof modelType !== 'string') throw new TunekitError('E_CONFIG', `${config.source}: "model_type" is missing`);
+  if (typeof modelType !== 'string' || modelType === '') {
+    throw new TunekitError('E_CONFIG', `${config.source}: "model_type" is missing (supported: ${supportedModelTypes().join(', ')})`);
+  }
   const known = architectures.get(modelType);
   if (known !== undefined) return known;
-  const v = config.values;
-  const llamaShaped = typeof v.rms_norm_eps === 'number' && typeof v.intermediate_size === 'number' && typeof v.num_attention_heads === 'number' && (v.hidden_act ?? 'silu') === 'silu';
-  const architecturesList = Array.isArray(v.architectures) ? v.architectures.map(String) : [];
-  if (llamaShaped && architecturesList.some((name) => name.endsWith('ForCausalLM'))) return llamaFamily;
   throw new TunekitError(
     'E_ARCHITECTURE',
-    `${config.source}: model_type "${modelType}" is not supported (supported: ${[...architectures.keys()].join(', ')}, and Llama-shaped causal LMs)`,
+    `${config.source}: "model_type" ${JSON.stringify(modelType)} is not supported (supported: ${supportedModelTypes().join(', ')})`,
   );
 }

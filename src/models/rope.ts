@@ -1,6 +1,6 @@
 import { TunekitError } from '../errors.js';
 import { arange, cat, where } from '../torch/ops.js';
-import { callTensorOp, Tensor } from '../torch/tensor.js';
+import { callTensorOp, Tensor, tidy } from '../torch/tensor.js';
 
 /** RoPE settings as config.json gives them (`rope_theta` + `rope_scaling`, or transformers 5's `rope_parameters`). */
 export interface RopeConfig {
@@ -13,8 +13,45 @@ export interface RopeConfig {
 
 function scalingNumber(scaling: Record<string, unknown>, key: string, source: string): number {
   const value = scaling[key];
-  if (typeof value !== 'number') throw new TunekitError('E_CONFIG', `${source}: rope_scaling.${key} must be a number, found ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TunekitError('E_CONFIG', `${source}: rope_scaling.${key} must be a finite number greater than 0, found ${JSON.stringify(value) ?? 'nothing'}`);
+  }
   return value;
+}
+
+const SUPPORTED_SCALING = ['default', 'linear', 'llama3'];
+
+function scalingType(config: RopeConfig): string {
+  const scaling = config.scaling;
+  return scaling === undefined ? 'default' : String(scaling.rope_type ?? scaling.type ?? 'default');
+}
+
+/**
+ * Checks the RoPE settings from their arithmetic alone (theta, rotated dimensions, the scaling type and its numbers),
+ * so a config fails before any layer is allocated.
+ */
+export function checkRopeConfig(config: RopeConfig): void {
+  if (!Number.isFinite(config.theta) || config.theta <= 0) {
+    throw new TunekitError('E_CONFIG', `${config.source}: "rope_theta" must be a finite number greater than 0, found ${config.theta}`);
+  }
+  if (!Number.isSafeInteger(config.dim) || config.dim < 2 || config.dim % 2 !== 0) {
+    throw new TunekitError('E_CONFIG', `${config.source}: the rotated dimensions per head (head_dim × partial_rotary_factor = ${config.dim}) must be an even whole number ≥ 2`);
+  }
+  const type = scalingType(config);
+  const scaling = config.scaling ?? {};
+  if (type === 'default') return;
+  if (type === 'linear') {
+    scalingNumber(scaling, 'factor', config.source);
+    return;
+  }
+  if (type === 'llama3') {
+    for (const key of ['factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings']) scalingNumber(scaling, key, config.source);
+    if (scaling.high_freq_factor === scaling.low_freq_factor) {
+      throw new TunekitError('E_CONFIG', `${config.source}: rope_scaling.high_freq_factor must differ from rope_scaling.low_freq_factor (both ${String(scaling.low_freq_factor)})`);
+    }
+    return;
+  }
+  throw new TunekitError('E_CONFIG', `${config.source}: rope scaling type "${type}" is not supported (supported: ${SUPPORTED_SCALING.join(', ')})`);
 }
 
 /**
@@ -22,10 +59,15 @@ function scalingNumber(scaling: Record<string, unknown>, key: string, source: st
  * for bit, then adjusted for `linear` or `llama3` scaling.
  */
 export function inverseFrequencies(config: RopeConfig): Tensor {
+  // The intermediate tensors are freed here: outside a caller's tidy each model construction leaked four of them.
+  return tidy(() => computeInverseFrequencies(config));
+}
+
+function computeInverseFrequencies(config: RopeConfig): Tensor {
   const exponents = arange(0, config.dim, 2).float().div(config.dim);
   let inverse = callTensorOp('aten::pow.Scalar', config.theta, exponents).reciprocal();
   const scaling = config.scaling;
-  const type = scaling === undefined ? 'default' : String(scaling.rope_type ?? scaling.type ?? 'default');
+  const type = scalingType(config);
   if (scaling === undefined || type === 'default') return inverse;
   if (type === 'linear') return inverse.div(scalingNumber(scaling, 'factor', config.source));
   if (type === 'llama3') {
@@ -42,7 +84,7 @@ export function inverseFrequencies(config: RopeConfig): Tensor {
     const isMedium = wavelength.lt(highFrequencyWavelength).logicalNot().logicalAnd(wavelength.gt(lowFrequencyWavelength).logicalNot());
     return where(isMedium, smoothed, scaled);
   }
-  throw new TunekitError('E_CONFIG', `${config.source}: rope scaling type "${type}" is not supported (supported: default, linear, llama3)`);
+  throw new TunekitError('E_CONFIG', `${config.source}: rope scaling type "${type}" is not supported (supported: ${SUPPORTED_SCALING.join(', ')})`);
 }
 
 /** cos and sin tables [batch, length, dim] for position ids [batch, length], in float32. */

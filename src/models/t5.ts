@@ -7,11 +7,12 @@ import { arange, fullLike, where, zeros } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { activationByName, type Activation } from './activations.js';
 import { additiveMask } from './attention.js';
-import { optionalBoolean, optionalInteger, optionalNumber, optionalString, optionalTokenIds, type RawConfig, requireInteger } from './config.js';
+import { fail, optionalBoolean, optionalPositiveNumber, optionalSize, optionalString, optionalTokenIds, type RawConfig, requireSize } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
 import { batchLogits, batchLoss } from './batch.js';
 import type { Batch, DecoderOptions, EncoderOptions, ModelSource, Seq2SeqLM } from './types.js';
+import type { WeightExpectation } from './weights-check.js';
 
 export interface T5Config {
   modelType: string;
@@ -46,30 +47,56 @@ export function parseT5Config(raw: RawConfig): T5Config {
   }
   // transformers maps "gated-gelu" to gelu_new for backward compatibility.
   const activation = feedForward === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1];
-  const numLayers = requireInteger(raw, 'num_layers');
-  const pad = optionalTokenIds(raw, 'pad_token_id');
-  const decoderStart = optionalTokenIds(raw, 'decoder_start_token_id');
+  activationByName(activation, raw.source);
+  const vocabSize = requireSize(raw, 'vocab_size');
+  const numLayers = requireSize(raw, 'num_layers');
+  const numBuckets = optionalSize(raw, 'relative_attention_num_buckets', 32);
+  // Bidirectional buckets split in half and then in half again: fewer than 4 leaves no exact bucket.
+  if (numBuckets < 4) fail(raw, 'relative_attention_num_buckets', 'a whole number ≥ 4');
+  const maxDistance = optionalSize(raw, 'relative_attention_max_distance', 128);
+  // The logarithmic buckets divide by log(max_distance / exact buckets), which must be positive.
+  if (maxDistance <= Math.floor(numBuckets / 2)) fail(raw, 'relative_attention_max_distance', `greater than relative_attention_num_buckets / 2 (${Math.floor(numBuckets / 2)})`);
+  const pad = optionalTokenIds(raw, 'pad_token_id', vocabSize);
+  const decoderStart = optionalTokenIds(raw, 'decoder_start_token_id', vocabSize);
   return {
     modelType: optionalString(raw, 'model_type', 't5'),
-    vocabSize: requireInteger(raw, 'vocab_size'),
-    dModel: requireInteger(raw, 'd_model'),
-    dKv: requireInteger(raw, 'd_kv'),
-    dFf: requireInteger(raw, 'd_ff'),
+    vocabSize,
+    dModel: requireSize(raw, 'd_model'),
+    dKv: requireSize(raw, 'd_kv'),
+    dFf: requireSize(raw, 'd_ff'),
     numLayers,
-    numDecoderLayers: optionalInteger(raw, 'num_decoder_layers', numLayers),
-    numHeads: requireInteger(raw, 'num_heads'),
-    relativeAttentionNumBuckets: optionalInteger(raw, 'relative_attention_num_buckets', 32),
-    relativeAttentionMaxDistance: optionalInteger(raw, 'relative_attention_max_distance', 128),
-    layerNormEpsilon: optionalNumber(raw, 'layer_norm_epsilon', 1e-6),
+    numDecoderLayers: optionalSize(raw, 'num_decoder_layers', numLayers),
+    numHeads: requireSize(raw, 'num_heads'),
+    relativeAttentionNumBuckets: numBuckets,
+    relativeAttentionMaxDistance: maxDistance,
+    layerNormEpsilon: optionalPositiveNumber(raw, 'layer_norm_epsilon', 1e-6),
     gated,
     activation,
     tieWordEmbeddings: optionalBoolean(raw, 'tie_word_embeddings', true),
     scaleDecoderOutputs: optionalBoolean(raw, 'scale_decoder_outputs', optionalBoolean(raw, 'tie_word_embeddings', true)),
-    eosTokenIds: optionalTokenIds(raw, 'eos_token_id'),
+    eosTokenIds: optionalTokenIds(raw, 'eos_token_id', vocabSize),
     padTokenId: pad.length > 0 ? pad[0] : null,
     decoderStartTokenId: decoderStart.length > 0 ? decoderStart[0] : pad.length > 0 ? pad[0] : 0,
     source: raw.source,
   };
+}
+
+/** What the checkpoint's tensors must show for this config (checked before any layer is allocated). */
+export function t5WeightExpectations(raw: RawConfig): WeightExpectation[] {
+  const config = parseT5Config(raw);
+  const embeddings = ['shared.weight', 'encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'];
+  const attention = 'encoder.block.0.layer.0.SelfAttention';
+  const feedForward = `encoder.block.0.layer.1.DenseReluDense.${config.gated ? 'wi_0' : 'wi'}.weight`;
+  return [
+    { kind: 'layers', key: 'num_layers', value: config.numLayers, prefix: 'encoder.block.' },
+    { kind: 'layers', key: 'num_decoder_layers', value: config.numDecoderLayers, prefix: 'decoder.block.' },
+    { kind: 'dimension', key: 'vocab_size', value: config.vocabSize, tensors: embeddings, dim: 0 },
+    { kind: 'dimension', key: 'd_model', value: config.dModel, tensors: embeddings, dim: 1 },
+    { kind: 'dimension', key: 'num_heads', detail: `× d_kv ${config.dKv}`, value: config.numHeads * config.dKv, tensors: [`${attention}.q.weight`], dim: 0 },
+    { kind: 'dimension', key: 'relative_attention_num_buckets', value: config.relativeAttentionNumBuckets, tensors: [`${attention}.relative_attention_bias.weight`], dim: 0 },
+    { kind: 'dimension', key: 'num_heads', value: config.numHeads, tensors: [`${attention}.relative_attention_bias.weight`], dim: 1 },
+    { kind: 'dimension', key: 'd_ff', value: config.dFf, tensors: [feedForward], dim: 0 },
+  ];
 }
 
 /**

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
+import { oneLine, readTextFileSync } from '../io/text.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -41,11 +42,13 @@ export function readJsonFile(file: string, required: boolean): JsonObject | unde
     if (required) throw new TunekitError('file-missing', `${file} not found`);
     return undefined;
   }
+  // Strict UTF-8 (a BOM is dropped): readFileSync's 'utf8' would turn bad bytes into U+FFFD inside token strings.
+  const text = readTextFileSync(file, 'json-invalid');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new TunekitError('json-invalid', `${file} is not valid JSON: ${(error as Error).message}`);
+    throw new TunekitError('json-invalid', `${file} is not valid JSON: ${oneLine((error as Error).message)}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new TunekitError('json-invalid', `${file} must hold a JSON object`);
@@ -119,13 +122,13 @@ function readChatTemplates(folder: string, config: JsonObject, configFile: strin
   // transformers 5 saves templates as separate files, which take priority over tokenizer_config.json.
   const jinjaFile = path.join(folder, 'chat_template.jinja');
   const fromFiles: NamedChatTemplate[] = [];
-  if (existsSync(jinjaFile)) fromFiles.push({ name: 'default', template: readFileSync(jinjaFile, 'utf8'), source: jinjaFile });
+  if (existsSync(jinjaFile)) fromFiles.push({ name: 'default', template: readTextFileSync(jinjaFile, 'tokenizer-config'), source: jinjaFile });
   const additionalFolder = path.join(folder, 'additional_chat_templates');
   if (existsSync(additionalFolder)) {
     for (const entry of readdirSync(additionalFolder).sort()) {
       if (!entry.endsWith('.jinja')) continue;
       const file = path.join(additionalFolder, entry);
-      fromFiles.push({ name: entry.slice(0, -'.jinja'.length), template: readFileSync(file, 'utf8'), source: file });
+      fromFiles.push({ name: entry.slice(0, -'.jinja'.length), template: readTextFileSync(file, 'tokenizer-config'), source: file });
     }
   }
   if (fromFiles.length > 0) {

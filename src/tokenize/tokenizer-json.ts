@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
+import { oneLine } from '../io/text.js';
 import { readJsonFile, type JsonObject, type TokenizerFolderSettings } from './files.js';
 
 export interface AddedTokenEntry {
@@ -11,6 +12,17 @@ export interface AddedTokenEntry {
   rstrip: boolean;
   normalized: boolean;
   special: boolean;
+}
+
+/**
+ * The largest token id accepted. The tokenizers library keeps the vocabulary as an array indexed by id and walks it
+ * whole, so an added token at id 1e9 took minutes to load; no shipped vocabulary comes near 2^24 (the largest are
+ * about 262k).
+ */
+export const MAX_TOKEN_ID = 2 ** 24 - 1;
+
+function checkTokenIdBound(id: number, file: string, field: string): void {
+  if (id > MAX_TOKEN_ID) throw new TunekitError('tokenizer-json', `${file}: ${field} is ${id}, above the largest token id tunekit accepts (${MAX_TOKEN_ID})`);
 }
 
 /** Reads tokenizer.json, or explains that tunekit needs the fast-tokenizer file. */
@@ -32,6 +44,18 @@ export function readTokenizerJson(folder: string): JsonObject {
   }
   if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) {
     throw new TunekitError('tokenizer-json', `${file}: "added_tokens" must be a list`);
+  }
+  ((json.added_tokens as unknown[] | undefined) ?? []).forEach((token, index) => {
+    const entry = token as JsonObject | null;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || typeof entry.content !== 'string' || !Number.isSafeInteger(entry.id) || (entry.id as number) < 0) {
+      throw new TunekitError('tokenizer-json', `${file}: added_tokens[${index}] must be {"id": whole number ≥ 0, "content": string, ...}`);
+    }
+    checkTokenIdBound(entry.id as number, file, `added_tokens[${index}].id`);
+  });
+  if (model.vocab !== null && typeof model.vocab === 'object' && !Array.isArray(model.vocab)) {
+    for (const [piece, id] of Object.entries(model.vocab as JsonObject)) {
+      if (typeof id === 'number') checkTokenIdBound(id, file, `model.vocab[${oneLine(JSON.stringify(piece))}]`);
+    }
   }
   return json;
 }
@@ -59,7 +83,10 @@ export function withConfigSpecialTokens(json: JsonObject, settings: TokenizerFol
   const addedTokens = ((json.added_tokens as AddedTokenEntry[] | undefined) ?? []).map((token) => ({ ...token }));
   const byContent = new Map(addedTokens.map((token) => [token.content, token]));
   const vocabularyIds = modelVocabularyIds(json.model as JsonObject);
-  let nextId = Math.max(-1, ...vocabularyIds.values(), ...addedTokens.map((token) => token.id)) + 1;
+  // A loop, not Math.max(...ids): spreading a 256k-entry vocabulary overflows the call stack.
+  let nextId = 0;
+  for (const id of vocabularyIds.values()) nextId = Math.max(nextId, id + 1);
+  for (const token of addedTokens) nextId = Math.max(nextId, token.id + 1);
 
   for (const token of configAddedTokens) {
     if (!byContent.has(token.content)) {
@@ -95,8 +122,9 @@ export function readConfigAddedTokens(config: JsonObject | undefined, file: stri
     const entry = value as JsonObject | null;
     const id = Number(key);
     if (!Number.isInteger(id) || id < 0 || entry === null || typeof entry !== 'object' || typeof entry.content !== 'string') {
-      throw new TunekitError('tokenizer-config', `${file}: added_tokens_decoder["${key}"] must be {"content": string, ...} under an integer id`);
+      throw new TunekitError('tokenizer-config', `${file}: added_tokens_decoder[${oneLine(JSON.stringify(key))}] must be {"content": string, ...} under an integer id`);
     }
+    checkTokenIdBound(id, file, `added_tokens_decoder[${oneLine(JSON.stringify(key))}]`);
     return {
       id,
       content: entry.content,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Tokenizer as HuggingFaceTokenizer } from '@huggingface/tokenizers';
 import { TunekitError } from '../errors.js';
+import { oneLine } from '../io/text.js';
 import { padRows, requirePositiveInteger, truncateIds, type BatchEncoding, type Side } from './batch.js';
 import { renderChatTemplate, selectChatTemplate, type ChatMessage, type RenderChatOptions } from './chat-template.js';
 import { DecodeStream, incrementalDecode, type DecodeStreamOptions } from './decode-stream.js';
@@ -134,7 +135,7 @@ export class Tokenizer {
         clean_up_tokenization_spaces: false,
       });
     } catch (error) {
-      throw new TunekitError('tokenizer-json', `${path.join(folder, 'tokenizer.json')}: ${(error as Error).message}`);
+      throw new TunekitError('tokenizer-json', `${path.join(folder, 'tokenizer.json')}: ${oneLine(String((error as Error)?.message ?? error))}`);
     }
     this.modelType = (json.model as JsonObject).type as string;
     this.usesByteFallback = decoderUsesByteFallback(json.decoder);
@@ -284,7 +285,7 @@ export class Tokenizer {
     if (token === undefined) return undefined;
     const id = this.backend.token_to_id(token);
     if (id === undefined) {
-      throw new TunekitError('tokenizer-config', `${this.folder}: ${field} "${token}" is not in tokenizer.json's vocabulary`);
+      throw new TunekitError('tokenizer-config', `${this.folder}: ${field} ${oneLine(JSON.stringify(token))} is not in tokenizer.json's vocabulary`);
     }
     return id;
   }
@@ -311,7 +312,7 @@ export class Tokenizer {
         const vocabularyId = this.backend.token_to_id(name);
         const ids = templateIds.get(name) ?? (vocabularyId === undefined ? undefined : [vocabularyId]);
         if (ids === undefined) {
-          throw new TunekitError('tokenizer-json', `${path.join(this.folder, 'tokenizer.json')}: post_processor adds "${name}", which has no id`);
+          throw new TunekitError('tokenizer-json', `${path.join(this.folder, 'tokenizer.json')}: post_processor adds ${oneLine(JSON.stringify(name))}, which has no id`);
         }
         return ids;
       });
@@ -327,5 +328,12 @@ export function loadTokenizer(folder: string): Tokenizer {
   const settings = readTokenizerFolderSettings(folder);
   const configFile = path.join(folder, 'tokenizer_config.json');
   const configAddedTokens = readConfigAddedTokens(readJsonFile(configFile, false), configFile);
-  return new Tokenizer(folder, json, settings, configAddedTokens);
+  try {
+    return new Tokenizer(folder, json, settings, configAddedTokens);
+  } catch (error) {
+    if (error instanceof TunekitError) throw error;
+    // The tokenizers library checks tokenizer.json lazily: a malformed part (a post-processor whose fields have the
+    // wrong types) fails inside it with a TypeError when the constructor first runs it.
+    throw new TunekitError('tokenizer-json', `${path.join(folder, 'tokenizer.json')}: not a valid tokenizer (${oneLine(String((error as Error)?.message ?? error))})`);
+  }
 }
