@@ -1,3 +1,4 @@
+import { TunekitError } from '../errors.js';
 import { decoderStartToken, type LanguageModel } from '../models/types.js';
 import { inferenceMode, manualSeed } from '../torch/runtime.js';
 import { tensor } from '../torch/ops.js';
@@ -33,9 +34,30 @@ function prefixes(model: LanguageModel, inputs: SessionInputs): number[][] {
   return (inputs.decoderInputIds ?? inputs.inputIds.map(() => [decoderStartToken(model)])).map((row) => [...row]);
 }
 
-function newTokenBudget(options: ResolvedGenerationOptions, prefixLength: number): number {
+function newTokenBudget(options: ResolvedGenerationOptions, prefixLength: number, contextLength: number | null): number {
   const byLength = options.maxLength === undefined ? Infinity : options.maxLength - prefixLength;
-  return Math.max(0, Math.min(options.maxNewTokens, byLength));
+  const byContext = contextLength === null ? Infinity : contextLength - prefixLength;
+  return Math.max(0, Math.min(options.maxNewTokens, byLength, byContext));
+}
+
+/** Refuses token ids outside the vocabulary (before they reach an embedding) and prompts longer than the context. */
+function checkInputs(model: LanguageModel, inputs: SessionInputs): void {
+  const vocab = model.config.vocabSize;
+  const rows: [string, number[][] | undefined][] = [['inputIds', inputs.inputIds], ['decoderInputIds', inputs.decoderInputIds]];
+  for (const [name, ids] of rows) {
+    ids?.forEach((row, r) =>
+      row.forEach((id, position) => {
+        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+          throw new TunekitError('E_TOKEN_ID', `${name}[${r}][${position}] is token id ${id}, outside the model's vocabulary (0 to ${vocab - 1})`);
+        }
+      }),
+    );
+  }
+  const context = model.contextLength;
+  const prompt = model.kind === 'causal' ? inputs.inputIds[0]?.length ?? 0 : 0;
+  if (context !== null && prompt >= context) {
+    throw new TunekitError('E_CONTEXT', `the prompt has ${prompt} tokens, which leaves no room in the model's context of ${context} positions`);
+  }
 }
 
 function hitsStopString(options: ResolvedGenerationOptions, sequence: number[], prefixLength: number): boolean {
@@ -49,7 +71,7 @@ function searchOneBest(model: LanguageModel, inputs: SessionInputs, options: Res
   const expanded = options.doSample ? expandInputs(inputs, options.numReturnSequences) : inputs;
   const sequences = prefixes(model, expanded);
   const prefixLength = sequences[0].length;
-  const budget = newTokenBudget(options, prefixLength);
+  const budget = newTokenBudget(options, prefixLength, model.kind === 'causal' ? model.contextLength : null);
   if (budget === 0) return { sequences };
   if (options.doSample && options.seed !== undefined) manualSeed(options.seed);
   const unfinished = sequences.map(() => true);
@@ -85,7 +107,7 @@ function beamSearch(model: LanguageModel, inputs: SessionInputs, options: Resolv
   const expanded = expandInputs(inputs, beams);
   let sequences = prefixes(model, expanded);
   const prefixLength = sequences[0].length;
-  const budget = newTokenBudget(options, prefixLength);
+  const budget = newTokenBudget(options, prefixLength, model.kind === 'causal' ? model.contextLength : null);
   const hypotheses = Array.from({ length: batch }, () => new BeamHypotheses(beams, options.lengthPenalty, options.earlyStopping));
   const done = new Array<boolean>(batch).fill(false);
   // The first beam of each input starts alone; the others are copies that must not be picked at step one.
@@ -168,6 +190,7 @@ function beamSearch(model: LanguageModel, inputs: SessionInputs, options: Resolv
  */
 export function generate(model: LanguageModel, inputs: SessionInputs, options: GenerationOptions = {}): GenerationResult {
   const resolved = resolveGenerationOptions(options, { eosTokenIds: model.config.eosTokenIds, padTokenId: model.config.padTokenId });
+  checkInputs(model, inputs);
   const wasTraining = model.training;
   model.eval();
   try {

@@ -164,6 +164,10 @@ class GPT2Model extends Module {
 export class GPT2LMHeadModel extends Module implements CausalLM {
   readonly kind = 'causal' as const;
   source: ModelSource | null = null;
+
+  get contextLength(): number | null {
+    return this.config.maxPositions;
+  }
   readonly transformer: GPT2Model;
   readonly lm_head: Linear;
 

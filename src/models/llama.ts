@@ -211,6 +211,10 @@ class LlamaModel extends Module {
 export class LlamaForCausalLM extends Module implements CausalLM {
   readonly kind = 'causal' as const;
   source: ModelSource | null = null;
+
+  get contextLength(): number | null {
+    return this.config.maxPositionEmbeddings;
+  }
   readonly model: LlamaModel;
   readonly lm_head: Linear;
   readonly #inverseFrequencies: Tensor;

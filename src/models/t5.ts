@@ -333,6 +333,10 @@ class T5Stack extends Module {
 export class T5ForConditionalGeneration extends Module implements Seq2SeqLM {
   readonly kind = 'seq2seq' as const;
   source: ModelSource | null = null;
+
+  get contextLength(): number | null {
+    return null;
+  }
   readonly shared: Embedding;
   readonly encoder: T5Stack;
   readonly decoder: T5Stack;

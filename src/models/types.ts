@@ -75,6 +75,8 @@ interface ModuleSurface extends Omit<Module, 'train' | 'eval' | 'freeze' | 'unfr
 /** What every model offers, with or without adapters: token embeddings, batch logits and the training loss. */
 interface ModelInterface extends ModuleSurface {
   readonly config: LanguageModelConfig;
+  /** The longest sequence (prompt and generated tokens) its positions cover; null where positions are relative. */
+  readonly contextLength: number | null;
   /** Where the model was loaded from (null for a model built in code); saving writes its config back. */
   source: ModelSource | null;
   /** Token embeddings [batch, length, hidden]: what `inputsEmbeds` replaces. */

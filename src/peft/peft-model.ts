@@ -82,6 +82,13 @@ export class PeftModel extends Module {
     return this.model.source;
   }
 
+  /** The base's context, less the positions an active soft prompt takes in front of a decoder-only input. */
+  get contextLength(): number | null {
+    const base = this.model.contextLength;
+    const prompt = this.activePrompt();
+    return base === null || prompt === undefined || this.model.kind !== 'causal' ? base : base - prompt.numVirtualTokens;
+  }
+
   get adapterNames(): string[] {
     return [...this.#adapters.keys()];
   }
