@@ -11,6 +11,7 @@ import { loadTokenizer } from '../src/tokenize/index.js';
 import { memory } from '../src/torch/index.js';
 import { copyFixture, joinSafetensors, modelFixtures, splitSafetensors } from './helpers/model-folders.js';
 import { repoRoot } from './helpers/paths.js';
+import { integer, mutateBytes, mutateJson, pick, random } from './helpers/fuzz.js';
 
 // Seeded, bounded fuzzing of the files users bring: every mutated input must either load or fail with a one-line
 // TunekitError; never another exception type, never a slow case, never a large jump in memory. The seed is printed
@@ -20,26 +21,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
 const CASE_MS = 3000;
 /** RSS growth allowed across one case (a config that allocated its absurd sizes would blow far past this). */
 const RSS_JUMP_BYTES = 256 * 1024 * 1024;
-
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = () => number;
-const pick = <T>(rand: Random, items: readonly T[]): T => items[Math.floor(rand() * items.length)];
-const integer = (rand: Random, below: number) => Math.floor(rand() * below);
-
-const WEIRD_VALUES: readonly unknown[] = [
-  0, -1, 1, 2, 3, 7, 1.5, -0.5, 1e-12, 1e9, 1e10, 2 ** 31, 2 ** 53, 1e300, -1e300, '', 'x', 'float8', 'bfloat16', null, true, false, [], [1, 2], {}, { rope_type: 'yarn' },
-  { rope_type: 'llama3', factor: 8 }, 'NaN',
-];
 
 let lastMessage = '';
 
@@ -65,25 +46,6 @@ async function fuzzCase(label: string, run: () => unknown | Promise<unknown>): P
   const jump = process.memoryUsage().rss - rss;
   assert.ok(jump < RSS_JUMP_BYTES, `${label}: RSS grew by ${(jump / 2 ** 20).toFixed(0)} MiB`);
   return outcome;
-}
-
-function mutateBytes(rand: Random, bytes: Uint8Array, start: number, end: number): Uint8Array {
-  const copy = new Uint8Array(bytes);
-  const flips = 1 + integer(rand, 4);
-  for (let index = 0; index < flips; index++) copy[start + integer(rand, Math.max(1, end - start))] = integer(rand, 256);
-  return copy;
-}
-
-/** Replaces a random value somewhere inside `value` (objects and arrays) with a weird one, in place. */
-function mutateJson(rand: Random, value: unknown, depth = 0): unknown {
-  if (value === null || typeof value !== 'object' || (depth > 0 && rand() < 0.3)) return structuredClone(pick(rand, WEIRD_VALUES));
-  const keys: Array<string | number> = Array.isArray(value) ? value.map((_, index) => index) : Object.keys(value);
-  if (keys.length === 0) return structuredClone(pick(rand, WEIRD_VALUES));
-  const key = pick(rand, keys) as string;
-  const container = value as Record<string, unknown>;
-  if (rand() < 0.1 && !Array.isArray(value)) delete container[key];
-  else container[key] = mutateJson(rand, container[key], depth + 1);
-  return value;
 }
 
 describe('fuzzing the files users bring', { timeout: 60_000 }, () => {

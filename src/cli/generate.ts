@@ -34,19 +34,23 @@ function parseIds(text: string): number[] {
 /** generation_config.json defaults, overridden by flags. */
 function generationOptions(args: ParsedArgs, defaults: GenerationOptions): GenerationOptions {
   const sampleFlag = args.flags.has('temperature') || args.flags.has('top-p') || args.flags.has('top-k') || flagBoolean(args, 'sample');
-  return {
+  const options: GenerationOptions = {
     ...defaults,
-    maxNewTokens: flagNumber(args, 'max-new-tokens', { integer: true, min: 0, max: 1_000_000 }) ?? defaults.maxNewTokens ?? 20,
+    maxNewTokens: flagNumber(args, 'max-new-tokens', { integer: true, min: 1, max: 1_000_000 }) ?? defaults.maxNewTokens ?? 20,
     numBeams: flagNumber(args, 'num-beams', { integer: true, min: 1, max: 256 }) ?? defaults.numBeams,
     numReturnSequences: flagNumber(args, 'num-return-sequences', { integer: true, min: 1, max: 256 }) ?? defaults.numReturnSequences,
     lengthPenalty: flagNumber(args, 'length-penalty') ?? defaults.lengthPenalty,
     repetitionPenalty: flagNumber(args, 'repetition-penalty', { min: 0, exclusiveMin: true }) ?? defaults.repetitionPenalty,
     doSample: sampleFlag || defaults.doSample === true,
-    temperature: flagNumber(args, 'temperature', { min: 0 }) ?? defaults.temperature,
+    temperature: flagNumber(args, 'temperature', { min: 0, exclusiveMin: true }) ?? defaults.temperature,
     topP: flagNumber(args, 'top-p', { min: 0, exclusiveMin: true, max: 1 }) ?? defaults.topP,
     topK: flagNumber(args, 'top-k', { integer: true, min: 0 }) ?? defaults.topK,
     seed: flagNumber(args, 'seed', { integer: true, min: 0 }),
   };
+  if (!options.doSample && (options.numReturnSequences ?? 1) > (options.numBeams ?? 1)) {
+    throw new TunekitError('E_FLAG', `--num-return-sequences (${options.numReturnSequences}) cannot exceed --num-beams (${options.numBeams ?? 1}) without sampling`);
+  }
+  return options;
 }
 
 export const generateVerb: Verb = {
