@@ -18,8 +18,8 @@ import {
   requireSize,
 } from './config.js';
 import { KVCache } from './kv-cache.js';
-import { batchLogits, batchLoss } from './batch.js';
-import type { Batch, CausalForwardOptions, CausalLM, ModelSource } from './types.js';
+import { CausalModel } from './base.js';
+import type { CausalForwardOptions, CausalLM } from './types.js';
 import type { WeightExpectation } from './weights-check.js';
 
 export interface GPT2Config {
@@ -161,9 +161,8 @@ class GPT2Model extends Module {
   }
 }
 
-export class GPT2LMHeadModel extends Module implements CausalLM {
+export class GPT2LMHeadModel extends CausalModel implements CausalLM {
   readonly kind = 'causal' as const;
-  source: ModelSource | null = null;
 
   get contextLength(): number | null {
     return this.config.maxPositions;
@@ -200,17 +199,4 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     return this.transformer.ln_f.forward(x);
   }
 
-  forward(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
-    let hidden = this.hiddenStates(inputIds, options);
-    if (options.lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);
-    return this.lm_head.forward(hidden);
-  }
-
-  logits(batch: Batch): Tensor {
-    return batchLogits(this, batch);
-  }
-
-  loss(batch: Batch): Tensor {
-    return batchLoss(this, batch);
-  }
 }

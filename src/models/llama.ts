@@ -24,8 +24,8 @@ import {
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
 import { applyRotary, checkRopeConfig, inverseFrequencies, type RopeConfig, rotaryTables } from './rope.js';
-import { batchLogits, batchLoss } from './batch.js';
-import type { Batch, CausalForwardOptions, CausalLM, ModelSource } from './types.js';
+import { CausalModel } from './base.js';
+import type { CausalForwardOptions, CausalLM } from './types.js';
 import type { WeightExpectation } from './weights-check.js';
 
 /** Llama, Mistral, Qwen2 and every model of the same shape (RoPE, GQA, RMSNorm, gated MLP). */
@@ -208,9 +208,8 @@ class LlamaModel extends Module {
   }
 }
 
-export class LlamaForCausalLM extends Module implements CausalLM {
+export class LlamaForCausalLM extends CausalModel implements CausalLM {
   readonly kind = 'causal' as const;
-  source: ModelSource | null = null;
 
   get contextLength(): number | null {
     return this.config.maxPositionEmbeddings;
@@ -260,18 +259,4 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     return this.model.norm.forward(x);
   }
 
-  /** Logits [batch, length, vocab] (only the last position with `lastOnly`). */
-  forward(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
-    let hidden = this.hiddenStates(inputIds, options);
-    if (options.lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);
-    return this.lm_head.forward(hidden);
-  }
-
-  logits(batch: Batch): Tensor {
-    return batchLogits(this, batch);
-  }
-
-  loss(batch: Batch): Tensor {
-    return batchLoss(this, batch);
-  }
 }

@@ -10,8 +10,8 @@ import { additiveMask } from './attention.js';
 import { fail, optionalBoolean, optionalPositiveNumber, optionalSize, optionalString, optionalTokenIds, type RawConfig, requireSize } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
-import { batchLogits, batchLoss } from './batch.js';
-import type { Batch, DecoderOptions, EncoderOptions, ModelSource, Seq2SeqLM } from './types.js';
+import { PretrainedModel } from './base.js';
+import type { DecoderOptions, EncoderOptions, Seq2SeqLM } from './types.js';
 import type { WeightExpectation } from './weights-check.js';
 
 export interface T5Config {
@@ -330,9 +330,8 @@ class T5Stack extends Module {
   }
 }
 
-export class T5ForConditionalGeneration extends Module implements Seq2SeqLM {
+export class T5ForConditionalGeneration extends PretrainedModel implements Seq2SeqLM {
   readonly kind = 'seq2seq' as const;
-  source: ModelSource | null = null;
 
   get contextLength(): number | null {
     return null;
@@ -384,11 +383,4 @@ export class T5ForConditionalGeneration extends Module implements Seq2SeqLM {
     return this.decode(options.decoderInputIds, { encoderHidden, encoderMask: options.attentionMask });
   }
 
-  logits(batch: Batch): Tensor {
-    return batchLogits(this, batch);
-  }
-
-  loss(batch: Batch): Tensor {
-    return batchLoss(this, batch);
-  }
 }

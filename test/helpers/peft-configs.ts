@@ -1,32 +1,15 @@
 import type { AdapterConfig } from '../../src/peft/config.js';
 import { AdamW } from '../../src/optim/index.js';
 import type { Batch } from '../../src/models/index.js';
-import type { PeftModel } from '../../src/peft/index.js';
+import { loraConfig as peftLoraConfig, type PeftModel } from '../../src/peft/index.js';
 import { tidy } from '../../src/torch/index.js';
 
 /** The fields every adapter config carries. */
 export const common = { taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false } as const;
 
-/** A LoRA config with PEFT's defaults (r 4, alpha 8, q_proj/v_proj) and `extra` on top. */
+/** A LoRA config with PEFT's defaults but r 4 on q_proj/v_proj, and `extra` on top. */
 export function loraConfig(extra: Record<string, unknown> = {}): AdapterConfig {
-  return {
-    ...common,
-    peftType: 'LORA',
-    r: 4,
-    loraAlpha: 8,
-    loraDropout: 0,
-    targetModules: ['q_proj', 'v_proj'],
-    useRslora: false,
-    initLoraWeights: true,
-    bias: 'none',
-    fanInFanOut: false,
-    modulesToSave: null,
-    layersToTransform: null,
-    layersPattern: null,
-    rankPattern: {},
-    alphaPattern: {},
-    ...extra,
-  } as AdapterConfig;
+  return { ...peftLoraConfig({ ...common, r: 4, targetModules: ['q_proj', 'v_proj'] }), ...extra } as AdapterConfig;
 }
 
 /** A few AdamW steps on whatever the adapter made trainable, so its weights are no longer their initial values. */
