@@ -3,9 +3,11 @@
  * as rouge-score / sacreBLEU on ../shared/reference/metrics, and signatures that say how a number was computed.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import {
   BLEU,
   CHRF,
@@ -24,7 +26,7 @@ import {
   type RougeOptions,
   type RougeScores,
 } from '../src/metrics/index.js';
-import { hasShared, sharedDir } from './helpers/paths.js';
+import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 const referenceDir = path.join(sharedDir, 'reference', 'metrics');
 const skip = hasShared ? false : `no reference data at ${referenceDir}`;
@@ -194,4 +196,49 @@ test('ROUGE signature: every option that changes a number is named, and changing
   assert.throws(() => new ROUGE({ alpha: 0.3, beta: 2 }), /alpha or beta, not both/);
   assert.throws(() => new ROUGE({ types: ['rougeX'] }), /unknown ROUGE type "rougeX"/);
   assert.throws(() => base.corpusScore(['a'], []), /references for 0 segments/);
+});
+
+const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'tunekit-shape-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function score(args: string[], input?: string | Buffer): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, 'score', ...args], { encoding: 'utf8', input });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('score rouge prints the signature with its aggregate, its intervals and each line', () => {
+  const input = path.join(scratch, 'pairs.jsonl');
+  // A BOM and CRLF line ends are accepted (the data layer's JSONL reader).
+  writeFileSync(
+    input,
+    '\ufeff{"prediction":"the cat sat","reference":"the cat sat down"}\r\n' +
+      '{"prediction":"a dog ran","references":["the dog ran","a dog"]}\r\n',
+  );
+  const aggregate = score(['rouge', input, '--stemmer', '--types', 'rouge1,rougeW', '--beta', '2']);
+  assert.equal(aggregate.status, 0, aggregate.stderr);
+  const parsed = JSON.parse(aggregate.stdout);
+  const options: RougeOptions = { useStemmer: true, types: ['rouge1', 'rougeW'], beta: 2 };
+  assert.equal(parsed.signature, new ROUGE(options).signature('var'));
+  assert.equal(parsed.signature, 'nrefs:var|tok:default|stem:yes|types:rouge1,rougeW|beta:2|weight:1.2|version:rouge-score-0.1.2');
+  const library = rouge(['the cat sat', 'a dog ran'], [['the cat sat down'], ['the dog ran', 'a dog']], options);
+  assert.deepEqual({ rouge1: parsed.rouge1, rougeW: parsed.rougeW }, library.scores);
+
+  const intervals = JSON.parse(score(['rouge', input, '--bootstrap', '30', '--seed', '4', '--confidence', '0.9']).stdout);
+  assert.deepEqual(Object.keys(intervals.rouge1), ['low', 'mid', 'high']);
+  assert.match(intervals.signature, /^nrefs:var\|bs:30\|seed:4\|conf:0\.9\|tok:default\|stem:no\|/);
+
+  const perLine = score(['rouge', input, '--per-line']).stdout.trim().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(perLine.map((line) => line.signature.split('|')[0]), ['nrefs:1', 'nrefs:2']);
+});
+
+test('score: invalid UTF-8 is refused with file:line, not scored with replacement characters', () => {
+  const input = path.join(scratch, 'latin1.jsonl');
+  writeFileSync(input, Buffer.concat([Buffer.from('{"prediction":"a","reference":"b"}\n{"prediction":"caf'), Buffer.from([0xe9]), Buffer.from('","reference":"b"}\n')]));
+  for (const metric of ['rouge', 'bleu', 'chrf']) {
+    const result = score([metric, input]);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /latin1\.jsonl:2: invalid UTF-8/);
+    assert.equal(result.stdout, '');
+  }
 });
