@@ -3,7 +3,7 @@
  * as rouge-score / sacreBLEU on ../shared/reference/metrics, and signatures that say how a number was computed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -241,4 +241,32 @@ test('score: invalid UTF-8 is refused with file:line, not scored with replacemen
     assert.match(result.stderr, /latin1\.jsonl:2: invalid UTF-8/);
     assert.equal(result.stdout, '');
   }
+});
+
+test('score --per-line into a reader that closes after the first line: exit status 0, nothing on stderr', async () => {
+  const input = path.join(scratch, 'many.jsonl');
+  // About 1 MB of output: far more than a pipe holds, so the CLI is still writing when the reader goes away.
+  const lines = Array.from({ length: 5000 }, (_, index) => JSON.stringify({ prediction: `the cat sat on mat ${index}`, reference: `the cat is on the mat ${index}` }));
+  writeFileSync(input, lines.join('\n') + '\n');
+  const child = spawn(process.execPath, [cli, 'score', 'bleu', input, '--per-line'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const firstLine = await new Promise<string>((resolve) => {
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk;
+      const end = text.indexOf('\n');
+      if (end !== -1) {
+        child.stdout.destroy(); // as `| head -1` does
+        resolve(text.slice(0, end));
+      }
+    });
+  });
+  assert.equal(JSON.parse(firstLine).signature, 'nrefs:1|case:mixed|eff:yes|tok:13a|smooth:exp|version:2.6.0');
+  const { code, signal } = await closed;
+  assert.equal(stderr, '', 'no stack trace, no message');
+  assert.deepEqual({ code, signal }, { code: 0, signal: null });
 });

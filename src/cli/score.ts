@@ -121,11 +121,15 @@ function optionalInteger(args: ParsedArgs, name: string, minimum: number): numbe
   return flagNumber(args, name, { integer: true, min: minimum });
 }
 
-/** Writes one JSON line; false once stdout is gone (a reader closed the pipe), so callers can stop early. */
+/**
+ * Writes one JSON line; false once stdout has failed (a reader closed the pipe), so a long loop can stop early.
+ * A failed write marks the stream errored at once (`writable` turns false) though its 'error' event (see main.ts)
+ * only comes after this synchronous loop yields.
+ */
 function writeJson(value: unknown): boolean {
-  if (process.stdout.destroyed) return false;
+  if (!process.stdout.writable) return false;
   process.stdout.write(JSON.stringify(value) + '\n');
-  return !process.stdout.destroyed;
+  return process.stdout.writable;
 }
 
 function reportWarnings(warnings: readonly MetricWarning[]): void {
