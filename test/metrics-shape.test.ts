@@ -26,37 +26,8 @@ import {
   type RougeOptions,
   type RougeScores,
 } from '../src/metrics/index.js';
-import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
-
-const referenceDir = path.join(sharedDir, 'reference', 'metrics');
-const skip = hasShared ? false : `no reference data at ${referenceDir}`;
-const TOLERANCE = 1e-9;
-
-interface Case {
-  id: string;
-  prediction: string;
-  reference: string;
-  references: string[];
-}
-
-function readJsonLines<T>(file: string): T[] {
-  return readFileSync(path.join(referenceDir, file), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as T);
-}
-
-function close(actual: number, expected: number, where: string): void {
-  assert.ok(Math.abs(actual - expected) <= TOLERANCE, `${where}: got ${actual}, expected ${expected}`);
-}
-
-function assertRougeClose(actual: RougeScores, expected: RougeScores, where: string): void {
-  for (const type of Object.keys(expected)) {
-    for (const measure of ['precision', 'recall', 'fmeasure'] as const) {
-      close(actual[type][measure], expected[type][measure], `${where} ${type}.${measure}`);
-    }
-  }
-}
+import { assertRouge, close, loadCases, readJsonLines, referenceDir, skipWithoutReferences as skip, type Case } from './helpers/metric-references.js';
+import { repoRoot } from './helpers/paths.js';
 
 /** Sentence and corpus results of any metric, seen only through the shared interface. */
 function throughInterface<Sentence, Corpus>(
@@ -85,7 +56,7 @@ test('ROUGE through the shared interface: the numbers of RougeScorer, rouge() an
     assert.deepEqual(sentences[index].scores, scorer.scoreMulti(item.prediction, item.references), item.id);
     const want = expected.get(item.id);
     if (want === undefined) return;
-    assertRougeClose(sentences[index].scores, item.references.length > 1 ? want.multi_stem! : want.stem, `${item.id} vs rouge-score`);
+    assertRouge(sentences[index].scores, item.references.length > 1 ? want.multi_stem! : want.stem, `${item.id} vs rouge-score`);
     assert.equal(sentences[index].signature, `nrefs:${item.references.length}|tok:default|stem:yes|types:rouge1,rouge2,rougeL,rougeLsum|split:no|version:rouge-score-0.1.2`);
   });
   const functional = rouge(hypotheses, references, options);
@@ -102,7 +73,7 @@ test('ROUGE through the shared interface: the numbers of RougeScorer, rouge() an
 });
 
 test('BLEU and chrF through the shared interface: the numbers of their functions and of sacreBLEU 2.6.0', { skip }, () => {
-  const cases = new Map(readJsonLines<Case>('cases.jsonl').map((item) => [item.id, item]));
+  const cases = loadCases();
   const sentenceLines = readJsonLines<{ id: string } & Record<string, { score: number; signature: string; str: string }>>('expected_bleu.jsonl');
   const sentenceBleuMetric: Metric<BleuScore, BleuScore> = new BLEU({ effectiveOrder: true });
   const chrfMetric: Metric<ChrfScore, ChrfScore> = new CHRF();
