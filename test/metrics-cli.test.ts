@@ -40,8 +40,10 @@ test('score rouge --per-line: one object per line, best reference per type, stem
   assert.equal(lines.length, 3);
   const scorer = new RougeScorer({ useStemmer: true });
   lines.forEach((line, index) => {
-    assert.deepEqual(Object.keys(line), ['rouge1', 'rouge2', 'rougeL', 'rougeLsum']);
-    assert.deepEqual(line, scorer.scoreMulti(predictions[index], referenceLists[index]));
+    assert.deepEqual(Object.keys(line), ['rouge1', 'rouge2', 'rougeL', 'rougeLsum', 'signature']);
+    const { signature, ...scores } = line;
+    assert.deepEqual(scores, scorer.scoreMulti(predictions[index], referenceLists[index]));
+    assert.equal(signature, `nrefs:${referenceLists[index].length}|tok:default|stem:yes|types:rouge1,rouge2,rougeL,rougeLsum|split:no|version:rouge-score-0.1.2`);
   });
   assert.equal(lines[2].rouge1.fmeasure > 0, true, 'stemming matches dog/dogs and run/running');
 });
@@ -50,7 +52,7 @@ test('score rouge aggregate from stdin with --types, and bootstrap intervals', (
   const result = run(['rouge', '--types', 'rouge1,rougeL'], jsonl);
   assert.equal(result.status, 0, result.stderr);
   const aggregate = JSON.parse(result.stdout);
-  assert.deepEqual(Object.keys(aggregate), ['rouge1', 'rougeL']);
+  assert.deepEqual(Object.keys(aggregate), ['rouge1', 'rougeL', 'signature']);
   const scorer = new RougeScorer({ types: ['rouge1', 'rougeL'] });
   const mean = predictions.reduce((sum, prediction, index) => sum + scorer.scoreMulti(prediction, referenceLists[index]).rouge1.fmeasure, 0) / 3;
   assert.ok(Math.abs(aggregate.rouge1.fmeasure - mean) < 1e-12);
@@ -93,11 +95,11 @@ test('score chrf: chrF++ per line and aggregate', () => {
 
 test('score: a malformed line stops with its line number and field', () => {
   const cases: [string, RegExp][] = [
-    ['{"prediction":"a","reference":"b"}\n{"prediction":3,"reference":"b"}\n', /line 2: field "prediction" must be a string, got a number/],
-    ['{"prediction":"a"}\n', /line 1: field "reference" \(string\) or "references" \(array of strings\) is missing/],
-    ['{"prediction":"a","references":["x",null]}\n', /line 1: field "references\[1\]" must be a string, got null/],
-    ['{"prediction":"a","references":[]}\n', /line 1: field "references" must be a non-empty array/],
-    ['{"prediction":"a","reference":"b"}\n\nnot json\n', /line 3: not valid JSON/],
+    ['{"prediction":"a","reference":"b"}\n{"prediction":3,"reference":"b"}\n', /:2: field "prediction" must be a string, got a number/],
+    ['{"prediction":"a"}\n', /:1: field "reference" \(string\) or "references" \(array of strings\) is missing/],
+    ['{"prediction":"a","references":["x",null]}\n', /:1: field "references\[1\]" must be a string, got null/],
+    ['{"prediction":"a","references":[]}\n', /:1: field "references" must be a non-empty array/],
+    ['{"prediction":"a","reference":"b"}\n\nnot json\n', /:3: not valid JSON/],
   ];
   for (const [text, message] of cases) {
     const input = file('bad.jsonl', text);

@@ -3,7 +3,7 @@
  * scores within 1e-9, counts, lengths, tokens and signatures identical.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
@@ -20,42 +20,7 @@ import {
   type RougeScores,
   type SmoothMethod,
 } from '../src/metrics/index.js';
-import { sharedDir } from './helpers/paths.js';
-
-const referenceDir = path.join(sharedDir, 'reference', 'metrics');
-const skip = existsSync(path.join(referenceDir, 'cases.jsonl')) ? false : `no reference data at ${referenceDir}`;
-const TOLERANCE = 1e-9;
-
-interface Case {
-  id: string;
-  category: string;
-  prediction: string;
-  reference: string;
-  references: string[];
-}
-
-function readJsonLines<T>(file: string): T[] {
-  return readFileSync(path.join(referenceDir, file), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as T);
-}
-
-function loadCases(): Map<string, Case> {
-  return new Map(readJsonLines<Case>('cases.jsonl').map((item) => [item.id, item]));
-}
-
-function close(actual: number, expected: number, where: string): void {
-  assert.ok(Math.abs(actual - expected) <= TOLERANCE, `${where}: got ${actual}, expected ${expected}`);
-}
-
-function assertRouge(actual: RougeScores, expected: RougeScores, where: string): void {
-  for (const type of Object.keys(expected)) {
-    for (const measure of ['precision', 'recall', 'fmeasure'] as const) {
-      close(actual[type][measure], expected[type][measure], `${where} ${type}.${measure}`);
-    }
-  }
-}
+import { assertRouge, close, loadCases, readJsonLines, referenceDir, skipWithoutReferences as skip } from './helpers/metric-references.js';
 
 interface ExpectedBleu {
   score: number;

@@ -44,6 +44,18 @@ async function main(argv: string[]): Promise<number> {
   return verb.run(rest);
 }
 
+/**
+ * A reader that stops early (`tunekit score bleu file --per-line | head -1`) closes our stdout: that is the
+ * reader's choice, not our failure, so end at once, quietly, with exit status 0 (the output it wanted was written).
+ * Node ignores SIGPIPE, so the closed pipe arrives here as an EPIPE error instead of a signal; without this
+ * listener it would be an unhandled 'error' event with a stack trace. Other stdout errors get one line and status 1.
+ */
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  console.error(`tunekit: cannot write to stdout: ${error.message}`);
+  process.exit(1);
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

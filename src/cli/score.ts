@@ -1,20 +1,43 @@
 import { readFileSync } from 'node:fs';
-import { metrics, TunekitError } from '../index.js';
+import { metrics, parseJsonl, recordError, TunekitError } from '../index.js';
 import { type FlagSpec, flagBoolean, flagNumber, flagString, parseArgs, type ParsedArgs } from './args.js';
+import type { Verb } from './verb.js';
 
-const { BLEU, CHRF, rouge, RougeScorer } = metrics;
+const { BLEU, CHRF, ROUGE } = metrics;
 type BleuScore = metrics.BleuScore;
 type BleuTokenizerName = metrics.BleuTokenizerName;
 type ChrfScore = metrics.ChrfScore;
 type MetricWarning = metrics.MetricWarning;
-type RougeCorpusOptions = metrics.RougeCorpusOptions;
 type SmoothMethod = metrics.SmoothMethod;
-import type { Verb } from './verb.js';
 
 /** One input record: a prediction and its references. */
 export interface ScoreRecord {
   prediction: string;
   references: string[];
+}
+
+/** --bootstrap N, --seed S and (ROUGE) --confidence C: a request every metric's corpusScore accepts. */
+interface BootstrapFlags {
+  samples: number;
+  seed?: number;
+  confidence?: number;
+}
+
+/**
+ * What sets one metric apart in this verb: the flags it takes, its metric object built from them, and how its
+ * results become JSON. Reading, the per-line/aggregate split and bootstrap are shared (see `runMetric`).
+ */
+interface MetricCommand<Sentence, Corpus> {
+  flags: readonly string[];
+  build(args: ParsedArgs, perLine: boolean): metrics.Metric<Sentence, Corpus, BootstrapFlags> & { warnings?(): MetricWarning[] };
+  sentenceJson(result: Sentence): Record<string, unknown>;
+  corpusJson(result: Corpus): Record<string, unknown>;
+}
+
+/** A metric command with its result types hidden, so the three fit one table. */
+interface MetricRunner {
+  flags: readonly string[];
+  run(args: ParsedArgs, records: readonly ScoreRecord[], perLine: boolean): void;
 }
 
 const SWITCHES = new Set([
@@ -28,71 +51,6 @@ const SWITCHES = new Set([
   'no-effective-order',
 ]);
 const COMMON_FLAGS = ['input', 'per-line', 'bootstrap', 'seed'];
-const FLAGS: Record<string, readonly string[]> = {
-  rouge: [...COMMON_FLAGS, 'types', 'stemmer', 'alpha', 'beta', 'tokenizer', 'split-sentences', 'weight', 'confidence'],
-  bleu: [
-    ...COMMON_FLAGS,
-    'tokenize',
-    'smooth-method',
-    'smooth-value',
-    'lowercase',
-    'max-ngram-order',
-    'effective-order',
-    'no-effective-order',
-  ],
-  chrf: [...COMMON_FLAGS, 'char-order', 'word-order', 'beta', 'lowercase', 'whitespace', 'eps-smoothing'],
-};
-
-/** Every flag of every metric, for the strict parse; each metric then refuses the others'. */
-const SPEC: FlagSpec = Object.fromEntries([...new Set(Object.values(FLAGS).flat())].map((flag) => [flag, SWITCHES.has(flag) ? 'switch' : 'value']));
-
-/** Parses JSON lines of `{prediction, reference}` or `{prediction, references}`; `source` names the input. */
-export function parseScoreRecords(text: string, source: string): ScoreRecord[] {
-  const records: ScoreRecord[] = [];
-  const lines = text.split('\n');
-  lines.forEach((line, index) => {
-    if (line.trim() === '') return;
-    const where = `${source} line ${index + 1}`;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw new TunekitError('E_INPUT', `${where}: not valid JSON (${(error as Error).message})`);
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new TunekitError('E_INPUT', `${where}: expected a JSON object with "prediction" and "reference"`);
-    }
-    const record = value as Record<string, unknown>;
-    if (typeof record.prediction !== 'string') {
-      throw new TunekitError('E_INPUT', `${where}: field "prediction" must be a string, got ${describe(record.prediction)}`);
-    }
-    let references: string[];
-    if (record.references !== undefined) {
-      const list = record.references;
-      if (!Array.isArray(list) || list.length === 0) {
-        throw new TunekitError('E_INPUT', `${where}: field "references" must be a non-empty array of strings, got ${describe(list)}`);
-      }
-      list.forEach((item, position) => {
-        if (typeof item !== 'string') {
-          throw new TunekitError('E_INPUT', `${where}: field "references[${position}]" must be a string, got ${describe(item)}`);
-        }
-      });
-      references = list as string[];
-    } else if (record.reference !== undefined) {
-      if (typeof record.reference !== 'string') {
-        throw new TunekitError('E_INPUT', `${where}: field "reference" must be a string, got ${describe(record.reference)}`);
-      }
-      references = [record.reference];
-    } else {
-      throw new TunekitError('E_INPUT', `${where}: field "reference" (string) or "references" (array of strings) is missing`);
-    }
-    records.push({ prediction: record.prediction, references });
-  });
-  if (records.length === 0) {
-    throw new TunekitError('E_EMPTY_INPUT', `${source} has no records (expected JSON lines with "prediction" and "reference")`);
-  }
-  return records;
-}
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -101,33 +59,77 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-async function readInput(args: ParsedArgs): Promise<{ text: string; source: string }> {
+/** One JSONL record as a ScoreRecord, or a `source:line: …` error naming the field. */
+function scoreRecord(value: unknown, source: string, line: number): ScoreRecord {
+  const fail = (message: string) => recordError(source, line, message, 'E_INPUT');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw fail('expected a JSON object with "prediction" and "reference"');
+  }
+  const record = value as Record<string, unknown>;
+  if (typeof record.prediction !== 'string') {
+    throw fail(`field "prediction" must be a string, got ${describe(record.prediction)}`);
+  }
+  if (record.references !== undefined) {
+    const list = record.references;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw fail(`field "references" must be a non-empty array of strings, got ${describe(list)}`);
+    }
+    list.forEach((item, position) => {
+      if (typeof item !== 'string') throw fail(`field "references[${position}]" must be a string, got ${describe(item)}`);
+    });
+    return { prediction: record.prediction, references: list as string[] };
+  }
+  if (record.reference !== undefined) {
+    if (typeof record.reference !== 'string') {
+      throw fail(`field "reference" must be a string, got ${describe(record.reference)}`);
+    }
+    return { prediction: record.prediction, references: [record.reference] };
+  }
+  throw fail('field "reference" (string) or "references" (array of strings) is missing');
+}
+
+/**
+ * Parses JSON lines of `{prediction, reference}` or `{prediction, references}` (the data layer's JSONL rules:
+ * blank lines skipped, BOM and CRLF accepted, strict UTF-8); `source` names the input in `source:line:` errors.
+ */
+export function parseScoreRecords(input: Uint8Array | string, source: string): ScoreRecord[] {
+  const records = parseJsonl(input, source).map(({ line, value }) => scoreRecord(value, source, line));
+  if (records.length === 0) {
+    throw new TunekitError('E_EMPTY_INPUT', `${source} has no records (expected JSON lines with "prediction" and "reference")`);
+  }
+  return records;
+}
+
+async function readInput(args: ParsedArgs): Promise<{ bytes: Uint8Array; source: string }> {
   const file = flagString(args, 'input') ?? args.positional[1];
   if (args.positional.length > 2) {
     throw new TunekitError('E_FLAG', `unexpected arguments: ${args.positional.slice(2).join(' ')}`);
   }
   if (file !== undefined && file !== '-') {
     try {
-      return { text: readFileSync(file, 'utf8'), source: file };
+      return { bytes: readFileSync(file), source: file };
     } catch (error) {
       throw new TunekitError('E_INPUT', `cannot read ${file}: ${(error as Error).message}`);
     }
   }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return { text: Buffer.concat(chunks).toString('utf8'), source: 'stdin' };
-}
-
-function optionalNumber(args: ParsedArgs, name: string): number | undefined {
-  return flagNumber(args, name);
+  return { bytes: Buffer.concat(chunks), source: 'stdin' };
 }
 
 function optionalInteger(args: ParsedArgs, name: string, minimum: number): number | undefined {
   return flagNumber(args, name, { integer: true, min: minimum });
 }
 
-function writeJson(value: unknown): void {
+/**
+ * Writes one JSON line; false once stdout has failed (a reader closed the pipe), so a long loop can stop early.
+ * A failed write marks the stream errored at once (`writable` turns false) though its 'error' event (see main.ts)
+ * only comes after this synchronous loop yields.
+ */
+function writeJson(value: unknown): boolean {
+  if (!process.stdout.writable) return false;
   process.stdout.write(JSON.stringify(value) + '\n');
+  return process.stdout.writable;
 }
 
 function reportWarnings(warnings: readonly MetricWarning[]): void {
@@ -135,6 +137,36 @@ function reportWarnings(warnings: readonly MetricWarning[]): void {
     const times = warning.count !== undefined && warning.count > 1 ? ` (${warning.count} times)` : '';
     process.stderr.write(`tunekit: warning: ${warning.message}${times}\n`);
   }
+}
+
+/** The one code path of every metric: per line, sentence scores; otherwise one corpus score, bootstrapped on request. */
+function runMetric<Sentence, Corpus>(
+  command: MetricCommand<Sentence, Corpus>,
+  args: ParsedArgs,
+  records: readonly ScoreRecord[],
+  perLine: boolean,
+): void {
+  const metric = command.build(args, perLine);
+  const samples = optionalInteger(args, 'bootstrap', 1);
+  const bootstrap: BootstrapFlags | undefined =
+    samples === undefined ? undefined : { samples, seed: flagNumber(args, 'seed'), confidence: flagNumber(args, 'confidence') };
+  if (perLine) {
+    for (const record of records) {
+      if (!writeJson(command.sentenceJson(metric.sentenceScore(record.prediction, record.references)))) break;
+    }
+  } else {
+    const result = metric.corpusScore(
+      records.map((record) => record.prediction),
+      records.map((record) => record.references),
+      bootstrap,
+    );
+    writeJson(command.corpusJson(result));
+  }
+  reportWarnings(metric.warnings?.() ?? []);
+}
+
+function runner<Sentence, Corpus>(command: MetricCommand<Sentence, Corpus>): MetricRunner {
+  return { flags: command.flags, run: (args, records, perLine) => runMetric(command, args, records, perLine) };
 }
 
 function bleuJson(result: BleuScore): Record<string, unknown> {
@@ -146,88 +178,70 @@ function chrfJson(result: ChrfScore): Record<string, unknown> {
   return { score: result.score, signature: result.signature, ...(result.bootstrap ? { bootstrap: result.bootstrap } : {}) };
 }
 
-function runRouge(args: ParsedArgs, records: ScoreRecord[], perLine: boolean): void {
-  const tokenizer = flagString(args, 'tokenizer') ?? 'default';
-  if (tokenizer !== 'default' && tokenizer !== 'unicode') {
-    throw new TunekitError('E_FLAG', `--tokenizer expects default or unicode, got "${tokenizer}"`);
-  }
-  const types = flagString(args, 'types');
-  const options: RougeCorpusOptions = {
-    types: types?.split(',').map((type) => type.trim()).filter((type) => type !== ''),
-    useStemmer: flagBoolean(args, 'stemmer'),
-    alpha: optionalNumber(args, 'alpha'),
-    beta: optionalNumber(args, 'beta'),
-    tokenizer,
-    splitSentences: flagBoolean(args, 'split-sentences'),
-    weight: optionalNumber(args, 'weight'),
-  };
-  const samples = optionalInteger(args, 'bootstrap', 1);
-  if (perLine) {
-    const scorer = new RougeScorer(options);
-    for (const record of records) writeJson(scorer.scoreMulti(record.prediction, record.references));
-    reportWarnings(scorer.warnings());
-    return;
-  }
-  if (samples !== undefined) {
-    options.bootstrap = { samples, seed: optionalNumber(args, 'seed'), confidence: optionalNumber(args, 'confidence') };
-  }
-  const result = rouge(
-    records.map((record) => record.prediction),
-    records.map((record) => record.references),
-    options,
-  );
-  writeJson(result.intervals ?? result.scores);
-  reportWarnings(result.warnings);
-}
+const rougeCommand = runner<metrics.RougeSentenceScore, metrics.RougeCorpusResult>({
+  flags: [...COMMON_FLAGS, 'types', 'stemmer', 'alpha', 'beta', 'tokenizer', 'split-sentences', 'weight', 'confidence'],
+  build(args) {
+    const tokenizer = flagString(args, 'tokenizer') ?? 'default';
+    if (tokenizer !== 'default' && tokenizer !== 'unicode') {
+      throw new TunekitError('E_FLAG', `--tokenizer expects default or unicode, got "${tokenizer}"`);
+    }
+    return new ROUGE({
+      types: flagString(args, 'types')?.split(',').map((type) => type.trim()).filter((type) => type !== ''),
+      useStemmer: flagBoolean(args, 'stemmer'),
+      alpha: flagNumber(args, 'alpha'),
+      beta: flagNumber(args, 'beta'),
+      tokenizer,
+      splitSentences: flagBoolean(args, 'split-sentences'),
+      weight: flagNumber(args, 'weight'),
+    });
+  },
+  sentenceJson: (result) => ({ ...result.scores, signature: result.signature }),
+  // Per type the mean scores, or with --bootstrap the low/mid/high intervals.
+  corpusJson: (result) => ({ ...(result.intervals ?? result.scores), signature: result.signature }),
+});
 
-function runBleu(args: ParsedArgs, records: ScoreRecord[], perLine: boolean): void {
-  if (args.flags.has('effective-order') && args.flags.has('no-effective-order')) {
-    throw new TunekitError('E_FLAG', 'give --effective-order or --no-effective-order, not both');
-  }
-  // Per line: sacreBLEU's sentence_bleu (effective order on); aggregate: corpus_bleu (off).
-  const effectiveOrder = args.flags.has('effective-order') ? true : args.flags.has('no-effective-order') ? false : perLine;
-  const bleu = new BLEU({
-    tokenize: flagString(args, 'tokenize') as BleuTokenizerName | undefined,
-    smoothMethod: flagString(args, 'smooth-method') as SmoothMethod | undefined,
-    smoothValue: optionalNumber(args, 'smooth-value'),
-    lowercase: flagBoolean(args, 'lowercase'),
-    maxNgramOrder: optionalInteger(args, 'max-ngram-order', 1),
-    effectiveOrder,
-  });
-  if (perLine) {
-    for (const record of records) writeJson(bleuJson(bleu.sentenceScore(record.prediction, record.references)));
-    return;
-  }
-  const samples = optionalInteger(args, 'bootstrap', 1);
-  const result = bleu.corpusScore(
-    records.map((record) => record.prediction),
-    records.map((record) => record.references),
-    samples === undefined ? undefined : { samples, seed: optionalNumber(args, 'seed') },
-  );
-  writeJson(bleuJson(result));
-}
+const bleuCommand = runner<BleuScore, BleuScore>({
+  flags: [...COMMON_FLAGS, 'tokenize', 'smooth-method', 'smooth-value', 'lowercase', 'max-ngram-order', 'effective-order', 'no-effective-order'],
+  build(args, perLine) {
+    if (args.flags.has('effective-order') && args.flags.has('no-effective-order')) {
+      throw new TunekitError('E_FLAG', 'give --effective-order or --no-effective-order, not both');
+    }
+    // Per line: sacreBLEU's sentence_bleu (effective order on); aggregate: corpus_bleu (off).
+    const effectiveOrder = args.flags.has('effective-order') ? true : args.flags.has('no-effective-order') ? false : perLine;
+    return new BLEU({
+      tokenize: flagString(args, 'tokenize') as BleuTokenizerName | undefined,
+      smoothMethod: flagString(args, 'smooth-method') as SmoothMethod | undefined,
+      smoothValue: flagNumber(args, 'smooth-value'),
+      lowercase: flagBoolean(args, 'lowercase'),
+      maxNgramOrder: optionalInteger(args, 'max-ngram-order', 1),
+      effectiveOrder,
+    });
+  },
+  sentenceJson: bleuJson,
+  corpusJson: bleuJson,
+});
 
-function runChrf(args: ParsedArgs, records: ScoreRecord[], perLine: boolean): void {
-  const chrf = new CHRF({
-    charOrder: optionalInteger(args, 'char-order', 0),
-    wordOrder: optionalInteger(args, 'word-order', 0),
-    beta: optionalNumber(args, 'beta'),
-    lowercase: flagBoolean(args, 'lowercase'),
-    whitespace: flagBoolean(args, 'whitespace'),
-    epsSmoothing: flagBoolean(args, 'eps-smoothing'),
-  });
-  if (perLine) {
-    for (const record of records) writeJson(chrfJson(chrf.sentenceScore(record.prediction, record.references)));
-    return;
-  }
-  const samples = optionalInteger(args, 'bootstrap', 1);
-  const result = chrf.corpusScore(
-    records.map((record) => record.prediction),
-    records.map((record) => record.references),
-    samples === undefined ? undefined : { samples, seed: optionalNumber(args, 'seed') },
-  );
-  writeJson(chrfJson(result));
-}
+const chrfCommand = runner<ChrfScore, ChrfScore>({
+  flags: [...COMMON_FLAGS, 'char-order', 'word-order', 'beta', 'lowercase', 'whitespace', 'eps-smoothing'],
+  build: (args) =>
+    new CHRF({
+      charOrder: optionalInteger(args, 'char-order', 0),
+      wordOrder: optionalInteger(args, 'word-order', 0),
+      beta: flagNumber(args, 'beta'),
+      lowercase: flagBoolean(args, 'lowercase'),
+      whitespace: flagBoolean(args, 'whitespace'),
+      epsSmoothing: flagBoolean(args, 'eps-smoothing'),
+    }),
+  sentenceJson: chrfJson,
+  corpusJson: chrfJson,
+});
+
+const COMMANDS: Record<string, MetricRunner> = { rouge: rougeCommand, bleu: bleuCommand, chrf: chrfCommand };
+
+/** Every flag of every metric, for the strict parse; each metric then refuses the others'. */
+const SPEC: FlagSpec = Object.fromEntries(
+  [...new Set(Object.values(COMMANDS).flatMap((command) => command.flags))].map((flag) => [flag, SWITCHES.has(flag) ? 'switch' : 'value']),
+);
 
 const HELP = `usage: tunekit score rouge|bleu|chrf [FILE | --input FILE] [flags]
 
@@ -268,7 +282,9 @@ chrf (sacreBLEU 2.6.0 chrF; --word-order 2 gives chrF++):
   --whitespace            keep whitespace in character n-grams
   --eps-smoothing         chrF++.py-style smoothing instead of effective order
 
-BLEU results: {score, counts, totals, precisions, bp, sys_len, ref_len, signature}; chrF: {score, signature}.`;
+Every result carries a signature saying how it was computed (sacreBLEU's key:value|... form).
+ROUGE results: {rouge1: {precision, recall, fmeasure}, ..., signature} (with --bootstrap: {low, mid, high} per type);
+BLEU: {score, counts, totals, precisions, bp, sys_len, ref_len, signature}; chrF: {score, signature}.`;
 
 export const scoreVerb: Verb = {
   name: 'score',
@@ -276,23 +292,21 @@ export const scoreVerb: Verb = {
   help: HELP,
   async run(argv: string[]): Promise<number> {
     const args = parseArgs(argv, SPEC);
-    const metric = args.positional[0];
-    if (metric === undefined || FLAGS[metric] === undefined) {
+    const name = args.positional[0];
+    const command = name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (command === undefined) {
       throw new TunekitError(
         'E_FLAG',
-        `score needs a metric: rouge, bleu or chrf${metric === undefined ? '' : ` (got "${metric}")`}; see tunekit score --help`,
+        `score needs a metric: rouge, bleu or chrf${name === undefined ? '' : ` (got "${name}")`}; see tunekit score --help`,
       );
     }
-    const unknown = [...args.flags.keys()].filter((flag) => !FLAGS[metric].includes(flag));
+    const unknown = [...args.flags.keys()].filter((flag) => !command.flags.includes(flag));
     if (unknown.length > 0) {
-      throw new TunekitError('E_FLAG', `score ${metric} does not take ${unknown.map((flag) => `--${flag}`).join(', ')}`);
+      throw new TunekitError('E_FLAG', `score ${name} does not take ${unknown.map((flag) => `--${flag}`).join(', ')}`);
     }
     const perLine = flagBoolean(args, 'per-line');
-    const { text, source } = await readInput(args);
-    const records = parseScoreRecords(text, source);
-    if (metric === 'rouge') runRouge(args, records, perLine);
-    else if (metric === 'bleu') runBleu(args, records, perLine);
-    else runChrf(args, records, perLine);
+    const { bytes, source } = await readInput(args);
+    command.run(args, parseScoreRecords(bytes, source), perLine);
     return 0;
   },
 };

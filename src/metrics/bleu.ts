@@ -6,8 +6,9 @@
 import { TunekitError } from '../errors.js';
 import { bleuTokenizeInto, BLEU_TOKENIZERS, type BleuTokenizerName, type TokenSink } from './bleu-tokenizers.js';
 import { NgramCounts, SpanEncoder } from './ngrams.js';
-import { bootstrapInterval, checkCorpus, referenceCountLabel, sumStatistics, type BootstrapRequest } from './corpus.js';
-import { formatSignature, SACREBLEU_VERSION } from './signature.js';
+import { SegmentStatisticsMetric, type BootstrapEstimate } from './corpus.js';
+import { corpusFunction, sentenceFunction } from './metric.js';
+import { SACREBLEU_VERSION, type SignatureEntry } from './signature.js';
 import { formatFixed, rstrip } from './text.js';
 
 export type SmoothMethod = 'none' | 'floor' | 'add-k' | 'exp';
@@ -44,11 +45,12 @@ export interface BleuScore {
   ref_len: number;
   signature: string;
   /** With bootstrap resampling: the mean of resampled scores and half the width of the 95% interval. */
-  bootstrap?: { mean: number; ci: number; samples: number; seed: number };
+  bootstrap?: BootstrapEstimate;
 }
 
 /** The BLEU metric with one fixed configuration. */
-export class BLEU {
+export class BLEU extends SegmentStatisticsMetric<BleuScore> {
+  readonly name = 'BLEU';
   readonly lowercase: boolean;
   readonly tokenizerName: BleuTokenizerName;
   readonly smoothMethod: SmoothMethod;
@@ -63,6 +65,7 @@ export class BLEU {
   private readonly matches: number[] = [];
 
   constructor(options: BleuOptions = {}) {
+    super();
     this.lowercase = options.lowercase ?? false;
     this.tokenizerName = options.tokenize ?? '13a';
     if (!BLEU_TOKENIZERS.includes(this.tokenizerName)) {
@@ -89,18 +92,18 @@ export class BLEU {
     this.scratch = new NgramCounts(this.maxNgramOrder);
   }
 
-  /** sacreBLEU's signature, e.g. `nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0`. */
-  signature(numberOfReferences: number | 'var', bootstrap?: { samples: number; seed: number }): string {
+  /** sacreBLEU's signature entries, as in `nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0`. */
+  protected override signatureEntries(): SignatureEntry[] {
     let smooth: string = this.smoothMethod;
     const defaultValue = SMOOTH_DEFAULTS[this.smoothMethod];
     if (defaultValue !== null) smooth += `[${formatFixed(this.smoothValue ?? defaultValue, 2)}]`;
-    return formatSignature(numberOfReferences, bootstrap, [
+    return [
       ['case', this.lowercase ? 'lc' : 'mixed'],
       ['eff', this.effectiveOrder ? 'yes' : 'no'],
       ['tok', this.tokenizerName],
       ['smooth', smooth],
       ['version', SACREBLEU_VERSION],
-    ]);
+    ];
   }
 
   /** Lowercasing (optional), trailing-whitespace strip, tokenization, split: the tokens BLEU counts. */
@@ -119,7 +122,7 @@ export class BLEU {
    * Sufficient statistics of one segment, laid out as sacreBLEU does:
    * [hypothesis length, closest reference length, matches per order…, hypothesis n-grams per order…].
    */
-  segmentStatistics(hypothesis: string, references: readonly string[]): number[] {
+  override segmentStatistics(hypothesis: string, references: readonly string[]): number[] {
     if (references.length === 0) {
       throw new TunekitError('E_BLEU_INPUT', 'every hypothesis needs at least one reference');
     }
@@ -195,33 +198,8 @@ export class BLEU {
     return { score, counts, totals, precisions, bp, sys_len: sysLen, ref_len: refLen, signature };
   }
 
-  /** Sentence-level BLEU of one hypothesis (combine with `effectiveOrder: true`, as `sentenceBleu` does). */
-  sentenceScore(hypothesis: string, references: readonly string[]): BleuScore {
-    return this.scoreFromStatistics(this.segmentStatistics(hypothesis, references), references.length);
-  }
-
-  /** Corpus BLEU: statistics summed over segments, then one score. */
-  corpusScore(
-    hypotheses: readonly string[],
-    references: readonly (readonly string[])[],
-    bootstrap?: BootstrapRequest,
-  ): BleuScore {
-    const statistics = this.corpusStatistics(hypotheses, references);
-    const numberOfReferences = referenceCountLabel(references);
-    const result = this.scoreFromStatistics(sumStatistics(statistics), numberOfReferences);
-    if (bootstrap !== undefined && bootstrap.samples > 1) {
-      const seed = bootstrap.seed ?? 12345;
-      const interval = bootstrapInterval(statistics, (sum) => this.scoreFromStatistics(sum).score, bootstrap.samples, seed);
-      result.bootstrap = { ...interval, samples: bootstrap.samples, seed };
-      result.signature = this.signature(numberOfReferences, { samples: bootstrap.samples, seed });
-    }
-    return result;
-  }
-
-  /** Per-segment statistics of a corpus (for significance tests and bootstrap). */
-  corpusStatistics(hypotheses: readonly string[], references: readonly (readonly string[])[]): number[][] {
-    checkCorpus(hypotheses, references);
-    return hypotheses.map((hypothesis, index) => this.segmentStatistics(hypothesis, references[index]));
+  protected override resultFromStatistics(statistics: readonly number[], numberOfReferences: number | 'var'): BleuScore {
+    return this.scoreFromStatistics(statistics, numberOfReferences);
   }
 }
 
@@ -241,18 +219,10 @@ function closestReferenceLength(hypothesisLength: number, references: readonly I
 }
 
 /** sacreBLEU's `sentence_bleu` defaults: 13a, exp smoothing, effective order. */
-export function sentenceBleu(hypothesis: string, references: readonly string[], options: BleuOptions = {}): BleuScore {
-  return new BLEU({ effectiveOrder: true, ...options }).sentenceScore(hypothesis, references);
-}
+export const sentenceBleu = sentenceFunction((options: BleuOptions) => new BLEU({ effectiveOrder: true, ...options }));
 
-/** sacreBLEU's `corpus_bleu` defaults: 13a, exp smoothing, no effective order. */
-export function corpusBleu(
-  hypotheses: readonly string[],
-  references: readonly (readonly string[])[],
-  options: BleuOptions & { bootstrap?: BootstrapRequest } = {},
-): BleuScore {
-  return new BLEU(options).corpusScore(hypotheses, references, options.bootstrap);
-}
+/** sacreBLEU's `corpus_bleu` defaults: 13a, exp smoothing, no effective order; `options.bootstrap` resamples. */
+export const corpusBleu = corpusFunction((options: BleuOptions) => new BLEU(options));
 
 /** sacreBLEU's one-line form: `BLEU = 32.10 60.0/40.0/28.6/16.7 (BP = 1.000 ratio = 1.000 hyp_len = 5 ref_len = 5)`. */
 export function formatBleu(result: BleuScore, width = 2): string {

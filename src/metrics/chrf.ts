@@ -3,9 +3,10 @@
  * References are given per segment, as for BLEU.
  */
 import { TunekitError } from '../errors.js';
-import { bootstrapInterval, checkCorpus, referenceCountLabel, sumStatistics, type BootstrapRequest } from './corpus.js';
+import { SegmentStatisticsMetric, type BootstrapEstimate } from './corpus.js';
+import { corpusFunction, sentenceFunction } from './metric.js';
 import { NgramCounts, SegmentEncoder } from './ngrams.js';
-import { formatSignature, SACREBLEU_VERSION } from './signature.js';
+import { SACREBLEU_VERSION, type SignatureEntry } from './signature.js';
 import { formatFixed, isPythonSpace, splitWhitespace } from './text.js';
 
 export interface ChrfOptions {
@@ -26,7 +27,7 @@ export interface ChrfScore {
   /** 0–100. */
   score: number;
   signature: string;
-  bootstrap?: { mean: number; ci: number; samples: number; seed: number };
+  bootstrap?: BootstrapEstimate;
 }
 
 // Python's string.punctuation.
@@ -63,7 +64,7 @@ interface EncodedText {
   words: Int32Array;
 }
 
-export class CHRF {
+export class CHRF extends SegmentStatisticsMetric<ChrfScore> {
   readonly charOrder: number;
   readonly wordOrder: number;
   readonly beta: number;
@@ -78,6 +79,7 @@ export class CHRF {
   private readonly matches: number[] = [];
 
   constructor(options: ChrfOptions = {}) {
+    super();
     this.charOrder = options.charOrder ?? 6;
     this.wordOrder = options.wordOrder ?? 0;
     this.beta = options.beta ?? 2;
@@ -98,19 +100,20 @@ export class CHRF {
   }
 
   /** 'chrF2' or 'chrF2++', as sacreBLEU names it. */
-  get name(): string {
+  override get name(): string {
     return `chrF${this.beta}${'+'.repeat(this.wordOrder)}`;
   }
 
-  signature(numberOfReferences: number | 'var', bootstrap?: { samples: number; seed: number }): string {
-    return formatSignature(numberOfReferences, bootstrap, [
+  /** sacreBLEU's signature entries, as in `nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0`. */
+  protected override signatureEntries(): SignatureEntry[] {
+    return [
       ['case', this.lowercase ? 'lc' : 'mixed'],
       ['eff', this.epsSmoothing ? 'no' : 'yes'],
       ['nc', this.charOrder],
       ['nw', this.wordOrder],
       ['space', this.whitespace ? 'yes' : 'no'],
       ['version', SACREBLEU_VERSION],
-    ]);
+    ];
   }
 
   /**
@@ -118,7 +121,7 @@ export class CHRF {
    * [hypothesis n-grams (0 when the reference has none of that order), reference n-grams, matches], taken
    * from the reference that gives the best F score (the first on ties).
    */
-  segmentStatistics(hypothesis: string, references: readonly string[]): number[] {
+  override segmentStatistics(hypothesis: string, references: readonly string[]): number[] {
     if (references.length === 0) throw new TunekitError('E_CHRF_INPUT', 'every hypothesis needs at least one reference');
     this.characterEncoder.begin();
     this.wordEncoder.begin();
@@ -198,43 +201,16 @@ export class CHRF {
     return 100 * score;
   }
 
-  sentenceScore(hypothesis: string, references: readonly string[]): ChrfScore {
-    return { score: this.fScore(this.segmentStatistics(hypothesis, references)), signature: this.signature(references.length) };
-  }
-
-  corpusStatistics(hypotheses: readonly string[], references: readonly (readonly string[])[]): number[][] {
-    checkCorpus(hypotheses, references);
-    return hypotheses.map((hypothesis, index) => this.segmentStatistics(hypothesis, references[index]));
-  }
-
-  corpusScore(hypotheses: readonly string[], references: readonly (readonly string[])[], bootstrap?: BootstrapRequest): ChrfScore {
-    const statistics = this.corpusStatistics(hypotheses, references);
-    const numberOfReferences = referenceCountLabel(references);
-    const result: ChrfScore = {
-      score: this.fScore(sumStatistics(statistics)),
-      signature: this.signature(numberOfReferences),
-    };
-    if (bootstrap !== undefined && bootstrap.samples > 1) {
-      const seed = bootstrap.seed ?? 12345;
-      const interval = bootstrapInterval(statistics, (sum) => this.fScore(sum), bootstrap.samples, seed);
-      result.bootstrap = { ...interval, samples: bootstrap.samples, seed };
-      result.signature = this.signature(numberOfReferences, { samples: bootstrap.samples, seed });
-    }
-    return result;
+  protected override resultFromStatistics(statistics: readonly number[], numberOfReferences: number | 'var'): ChrfScore {
+    return { score: this.fScore(statistics), signature: this.signature(numberOfReferences) };
   }
 }
 
-export function sentenceChrf(hypothesis: string, references: readonly string[], options: ChrfOptions = {}): ChrfScore {
-  return new CHRF(options).sentenceScore(hypothesis, references);
-}
+/** sacreBLEU's `sentence_chrf`: chrF2 unless the options say otherwise. */
+export const sentenceChrf = sentenceFunction((options: ChrfOptions) => new CHRF(options));
 
-export function corpusChrf(
-  hypotheses: readonly string[],
-  references: readonly (readonly string[])[],
-  options: ChrfOptions & { bootstrap?: BootstrapRequest } = {},
-): ChrfScore {
-  return new CHRF(options).corpusScore(hypotheses, references, options.bootstrap);
-}
+/** sacreBLEU's `corpus_chrf`; `options.bootstrap` resamples. */
+export const corpusChrf = corpusFunction((options: ChrfOptions) => new CHRF(options));
 
 /** sacreBLEU's one-line form, e.g. `chrF2++ = 41.37`. */
 export function formatChrf(result: ChrfScore, name = 'chrF2', width = 2): string {

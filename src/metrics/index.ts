@@ -22,7 +22,14 @@ export {
   type RougeScores,
 } from './rouge.js';
 export { rougeWeighted, skipBigramOverlap, weightedLcs, type Overlap } from './rouge-extra.js';
-export { rouge, type RougeCorpusOptions, type RougeCorpusResult } from './rouge-corpus.js';
+export {
+  rouge,
+  ROUGE,
+  ROUGE_SCORE_VERSION,
+  type RougeCorpusOptions,
+  type RougeCorpusResult,
+  type RougeSentenceScore,
+} from './rouge-corpus.js';
 export {
   bootstrapMeans,
   bootstrapScores,
@@ -63,8 +70,21 @@ export {
   type SmoothMethod,
 } from './bleu.js';
 export { CHRF, chrfWords, corpusChrf, formatChrf, sentenceChrf, type ChrfOptions, type ChrfScore } from './chrf.js';
-export { type BootstrapRequest } from './corpus.js';
-export { SACREBLEU_VERSION } from './signature.js';
+export {
+  SegmentStatisticsMetric,
+  type BootstrapEstimate,
+  type BootstrapRequest,
+  type StatisticsScore,
+} from './corpus.js';
+export {
+  corpusFunction,
+  sentenceFunction,
+  type CorpusFunction,
+  type Metric,
+  type SentenceFunction,
+  type SignatureBootstrap,
+} from './metric.js';
+export { formatSignature, SACREBLEU_VERSION, type SignatureEntry } from './signature.js';
 export { SeededRandom } from './random.js';
 export { formatFixed, splitWhitespace } from './text.js';
 export { type MetricWarning, type WarningHandler } from './warnings.js';

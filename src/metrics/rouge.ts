@@ -187,8 +187,10 @@ function totalLength(sentences: readonly ArrayLike<unknown>[]): number {
 export class RougeScorer {
   readonly types: readonly string[];
   private readonly kinds: RougeKind[];
-  private readonly alpha: number;
-  private readonly weight: number;
+  /** F's weight of precision: 0.5 is F1 (from `alpha`, or from `beta` as 1 / (1 + β²)). */
+  readonly alpha: number;
+  /** ROUGE-W's weighting exponent. */
+  readonly weight: number;
   private readonly tokenize: RougeTokenizer;
   private readonly usesDefaultTokenizer: boolean;
   private readonly stemmer: PorterStemmer | null;
