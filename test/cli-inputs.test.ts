@@ -48,6 +48,7 @@ describe('CLI flags are parsed strictly', () => {
     refused(['info', '--model', llama, '--typo'], /unknown flag --typo/);
     refused(['merge', '--model', llama, '--adapter', llama, '--out', path.join(scratch, 'x'), '--overwirte'], /unknown flag --overwirte \(did you mean --overwrite\?\)/);
     refused(['score', 'rouge', '--tokenise', 'x'], /unknown flag --tokenise/);
+    refused(['score', 'rouge', '--tokenizer', 'unicode'], /unknown flag --tokenizer \(did you mean --tokenize\?\)/);
     refused(['generate', '-m', llama], /unknown flag -m/);
   });
 

@@ -179,11 +179,11 @@ function chrfJson(result: ChrfScore): Record<string, unknown> {
 }
 
 const rougeCommand = runner<metrics.RougeSentenceScore, metrics.RougeCorpusResult>({
-  flags: [...COMMON_FLAGS, 'types', 'stemmer', 'alpha', 'beta', 'tokenizer', 'split-sentences', 'weight', 'confidence'],
+  flags: [...COMMON_FLAGS, 'types', 'stemmer', 'alpha', 'beta', 'tokenize', 'split-sentences', 'weight', 'confidence'],
   build(args) {
-    const tokenizer = flagString(args, 'tokenizer') ?? 'default';
+    const tokenizer = flagString(args, 'tokenize') ?? 'default';
     if (tokenizer !== 'default' && tokenizer !== 'unicode') {
-      throw new TunekitError('E_FLAG', `--tokenizer expects default or unicode, got "${tokenizer}"`);
+      throw new TunekitError('E_FLAG', `--tokenize expects default or unicode, got "${tokenizer}"`);
     }
     return new ROUGE({
       types: flagString(args, 'types')?.split(',').map((type) => type.trim()).filter((type) => type !== ''),
@@ -260,7 +260,7 @@ rouge (Google rouge-score 0.1.2; several references: best F per type; aggregate 
                           (default rouge1,rouge2,rougeL,rougeLsum; rougeLsum splits sentences on newlines)
   --stemmer               Porter-stem tokens longer than 3 characters
   --alpha A | --beta B    F = 1/(A/P + (1-A)/R), or F-beta (default: F1)
-  --tokenizer NAME        default (ASCII-only, as rouge-score) or unicode (keeps non-Latin scripts)
+  --tokenize NAME         default (ASCII-only, as rouge-score) or unicode (keeps non-Latin scripts)
   --split-sentences       rougeLsum: split text without newlines into sentences
   --weight W              ROUGE-W weight (default 1.2)
   --confidence C          bootstrap interval (default 0.95)
