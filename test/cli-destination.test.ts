@@ -144,11 +144,15 @@ describe('tunekit merge and export-gguf keep what is at --out', { skip: hasShare
     assert.deepEqual(readdirSync(directory).sort(), ['adapter', 'adapter.gguf', 'base']);
   });
 
-  it('export-gguf refuses a folder, and a file inside an input, even with --overwrite', () => {
+  it('export-gguf refuses a folder, and an existing file inside an input, even with --overwrite', () => {
     const directory = freshCase();
     mkdirSync(path.join(directory, 'out.gguf'));
     assertUnchanged(directory, () => assertRefused(exportGguf(directory, '--out', 'out.gguf', '--overwrite'), 'out.gguf', /it is a folder and a file is expected$/));
-    assertUnchanged(directory, () => assertRefused(exportGguf(directory, '--out', 'adapter/adapter.gguf', '--overwrite'), 'adapter/adapter.gguf', /it is inside the input "adapter"/));
+    assertUnchanged(directory, () => assertRefused(exportGguf(directory, '--out', 'adapter/adapter_model.safetensors', '--overwrite'), 'adapter/adapter_model.safetensors', /it is inside the input "adapter"/));
+    // A new file beside the adapter's own takes nothing away.
+    const beside = exportGguf(directory, '--out', 'adapter/adapter.gguf');
+    assert.equal(beside.status, 0, beside.stderr);
+    assert.ok(existsSync(path.join(directory, 'adapter', 'adapter.gguf')));
   });
 
   it('a dead writer\'s temporaries are cleaned up, a live writer\'s are kept', () => {

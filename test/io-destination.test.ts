@@ -87,7 +87,10 @@ describe('checkDestination', () => {
     assertRefused(path.join(directory, 'link-to-base', 'merged'), options, /it is inside the input/);
     // The input spelled through the link protects the real folder too.
     assertRefused(base, { ...options, inputs: [path.join(directory, 'link-to-base')] }, /it is the input/);
-    assertRefused(path.join(base, 'adapter.gguf'), { kind: 'file', overwrite: true, inputs: [base] }, /it is inside the input/);
+    // A new file inside an input folder takes nothing away; an existing file there may be part of the input.
+    assert.equal(checkDestination(path.join(base, 'adapter.gguf'), { kind: 'file', inputs: [base] }), path.join(base, 'adapter.gguf'));
+    writeFileSync(path.join(base, 'part-of-input.bin'), 'weights');
+    assertRefused(path.join(base, 'part-of-input.bin'), { kind: 'file', overwrite: true, inputs: [base] }, /it is inside the input/);
     // An input that is not on disk (a hub repo id) is not a path to protect.
     assert.equal(checkDestination(path.join(directory, 'out'), { kind: 'directory', inputs: ['org/model'] }), path.join(directory, 'out'));
   });

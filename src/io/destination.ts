@@ -3,7 +3,7 @@
  * says so (`overwrite`), never when it is, contains or lies inside something the same command reads, never when it
  * is the working folder, and every reason it cannot be written is one clear error before any work starts.
  */
-import { accessSync, constants, lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { cleanUpInterruptedWrites } from './atomic.js';
@@ -115,7 +115,9 @@ export function checkDestination(target: string, options: DestinationOptions): s
     for (const inputSpelling of spellingsOf(input)) {
       for (const spelling of spellings) {
         const relation = overlap(spelling, inputSpelling);
-        if (relation !== undefined) throw refuse(shown, `it ${relation} the input "${input}"; choose another destination`);
+        // A new file beside an input's own files (a .gguf in the adapter folder) takes nothing away; an existing one may be part of the input.
+        const newFileInside = relation === 'is inside' && options.kind === 'file' && !existsSync(absolute);
+        if (relation !== undefined && !newFileInside) throw refuse(shown, `it ${relation} the input "${input}"; choose another destination`);
       }
     }
   }
