@@ -6,7 +6,7 @@ import { parseJson } from '../io/json-file.js';
 import { loadSafetensorsFile, saveSafetensorsFile } from '../io/tensors.js';
 import { noGrad } from '../torch/runtime.js';
 import { dispose, Tensor } from '../torch/tensor.js';
-import { type AdapterConfig, type AdapterConfigBase, parseAdapterConfig, serializeAdapterConfig } from './config.js';
+import { type AdapterConfig, type AdapterConfigBase, type Json, parseAdapterConfig, serializeAdapterConfig } from './config.js';
 import { ProjectionLayer } from '../nn/layers.js';
 import { adapterLayersOf, adapterParameterPattern } from './method.js';
 import type { PeftModel } from './peft-model.js';
@@ -48,7 +48,8 @@ export async function saveAdapter(model: PeftModel, dir: string, name = model.ac
   });
 }
 
-export async function readAdapterConfig(dir: string, onWarning?: (message: string) => void): Promise<AdapterConfig> {
+/** An adapter folder's adapter_config.json as a JSON object, unparsed, with its path (for readers that need keys the parsed config drops). */
+export async function readAdapterConfigJson(dir: string): Promise<{ json: Json; file: string }> {
   const file = path.join(dir, ADAPTER_CONFIG_FILE);
   let text: string;
   try {
@@ -58,7 +59,12 @@ export async function readAdapterConfig(dir: string, onWarning?: (message: strin
   }
   const json = parseJson(text, file, 'E_ADAPTER_CONFIG');
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new TunekitError('E_ADAPTER_CONFIG', `${file}: expected a JSON object`);
-  return parseAdapterConfig(json as Record<string, unknown>, file, onWarning);
+  return { json: json as Json, file };
+}
+
+export async function readAdapterConfig(dir: string, onWarning?: (message: string) => void): Promise<AdapterConfig> {
+  const { json, file } = await readAdapterConfigJson(dir);
+  return parseAdapterConfig(json, file, onWarning);
 }
 
 /** One spelling for keys PEFT versions write differently (`.base_layer.bias`, `.modules_to_save.weight`). */
