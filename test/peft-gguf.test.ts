@@ -552,6 +552,7 @@ describe('exportLoraToGguf on synthetic adapters', () => {
     ['a T5 base', LORA_CONFIG, qPair(), { ...TINY, model_type: 't5' }, 'E_GGUF_EXPORT', /base config\.json: model_type "t5" cannot be exported .*supported: llama, mistral, qwen2/],
     ['a base without num_attention_heads', LORA_CONFIG, qPair(), { ...TINY, num_attention_heads: undefined }, 'E_CONFIG', /base config\.json: "num_attention_heads" must be a whole number from 1 to \d+, found nothing/],
     ['a base with a fractional size', LORA_CONFIG, qPair(), { ...TINY, intermediate_size: 12.5 }, 'E_CONFIG', /base config\.json: "intermediate_size" must be a whole number from 1 to \d+, found 12\.5/],
+    ['an adapter for encoder-decoder models', { ...LORA_CONFIG, task_type: 'SEQ_2_SEQ_LM' }, qPair(), TINY, 'E_ADAPTER', /adapter_config\.json: "task_type" is "SEQ_2_SEQ_LM" \(an adapter for encoder-decoder models\), but the base model \(llama\) is decoder-only \(CAUSAL_LM\)/],
     ['alpha_pattern', { ...LORA_CONFIG, alpha_pattern: { q_proj: 8 } }, qPair(), TINY, 'E_GGUF_EXPORT', /adapter_config\.json: alpha_pattern is not empty; llama\.cpp has one alpha per adapter/],
     ['DoRA', { ...LORA_CONFIG, use_dora: true }, qPair(), TINY, 'E_GGUF_EXPORT', /adapter_config\.json: use_dora is true; DoRA/],
     ['modules_to_save', { ...LORA_CONFIG, modules_to_save: ['lm_head'] }, qPair(), TINY, 'E_GGUF_EXPORT', /adapter_config\.json: modules_to_save is \["lm_head"\]/],

@@ -5,6 +5,7 @@ import { withAtomicDirectory, writeFileAtomic } from '../io/atomic.js';
 import { parseJson } from '../io/json-file.js';
 import { loadSafetensorsFile, saveSafetensorsFile } from '../io/tensors.js';
 import { noGrad } from '../torch/runtime.js';
+import { firstNonFinite } from '../torch/ops.js';
 import { dispose, Tensor } from '../torch/tensor.js';
 import { type AdapterConfig, type AdapterConfigBase, type Json, parseAdapterConfig, serializeAdapterConfig } from './config.js';
 import { ProjectionLayer } from '../nn/layers.js';
@@ -67,6 +68,15 @@ export async function readAdapterConfig(dir: string, onWarning?: (message: strin
   return parseAdapterConfig(json, file, onWarning);
 }
 
+/**
+ * Refuses adapter weights holding NaN or ±Inf (a diverged run, a corrupt file), naming `where` (the weights file,
+ * or the adapter) and the first such tensor, with what was not done.
+ */
+export function checkFiniteWeights(tensors: Iterable<readonly [string, Tensor]>, where: string, refused: string): void {
+  const key = firstNonFinite(tensors);
+  if (key !== null) throw new TunekitError('E_ADAPTER_WEIGHTS', `${where}: tensor "${key}" holds NaN or infinite values; ${refused}`);
+}
+
 /** One spelling for keys PEFT versions write differently (`.base_layer.bias`, `.modules_to_save.weight`). */
 function canonicalKey(key: string): string {
   return key.replace('.modules_to_save.', '.').replace('.base_layer.', '.');
@@ -83,12 +93,14 @@ export interface LoadAdapterOptions {
  * creates on this base model, with the same shape; a mismatch names the tensor and both shapes.
  */
 export async function loadAdapter(model: PeftModel, dir: string, name = 'default', options: LoadAdapterOptions = {}): Promise<AdapterConfig> {
-  const config = await readAdapterConfig(dir, options.onWarning);
+  const { json, file } = await readAdapterConfigJson(dir);
+  const config = parseAdapterConfig(json, file, options.onWarning);
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors: stored } = await loadSafetensorsFile(weightsFile);
   const tensors = new Map([...stored].map(([key, value]) => [canonicalKey(key), value]));
   try {
-    model.addAdapter(name, config);
+    checkFiniteWeights(stored, weightsFile, 'the adapter was not loaded');
+    model.addAdapter(name, config, { source: file });
     try {
       const expected = new Map([...adapterStateDict(model, name)].map(([key, value]) => [canonicalKey(key), value]));
       for (const [key, target] of expected) {

@@ -1,7 +1,7 @@
 /**
  * Export a Hugging Face PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) to a GGUF LoRA adapter
  * that llama.cpp (`--lora`, llama-export-lora) and Ollama (`ADAPTER`) load on top of a GGUF of the base model.
- * Pure TypeScript: no engine, no Python.
+ * TypeScript, no Python; libtorch only checks that the weights are finite.
  *
  * What llama.cpp expects (read from llama.cpp's convert_lora_to_gguf.py, convert_hf_to_gguf.py, src/llama-adapter.cpp
  * and src/llama-graph.cpp; format facts only):
@@ -31,11 +31,13 @@ import {
   float32ToFloat16Bits,
 } from '../io/half-float.js';
 import { readSafetensors, type TensorRecord } from '../io/safetensors.js';
+import { recordsToTensors } from '../io/tensors.js';
 import { GGML_TYPE, ggufValue, writeGguf, type GgufTensorInput, type GgufValue } from '../io/gguf-writer.js';
 import { parseLlamaConfig } from '../models/llama.js';
+import { dispose } from '../torch/tensor.js';
 import './builtin.js';
-import { type Json, parseAdapterConfig } from './config.js';
-import { readAdapterConfigJson } from './format.js';
+import { checkTaskType, type Json, parseAdapterConfig } from './config.js';
+import { checkFiniteWeights, readAdapterConfigJson } from './format.js';
 import type { LoraConfig } from './lora.js';
 
 export const GGUF_EXPORT_ERROR = 'E_GGUF_EXPORT';
@@ -95,6 +97,7 @@ const SUPPORTED_TARGETS = 'q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, d
 const FILE_TYPE: Readonly<Record<GgufOutType, number>> = { f32: 0, f16: 1, bf16: 32 }; // LlamaFileType
 const GGML_OUT_TYPE: Readonly<Record<GgufOutType, number>> = { f32: GGML_TYPE.F32, f16: GGML_TYPE.F16, bf16: GGML_TYPE.BF16 };
 const GGML_QUANT_VERSION = 2;
+const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16']);
 
 function fail(message: string): never {
   throw new TunekitError(GGUF_EXPORT_ERROR, message);
@@ -151,7 +154,7 @@ function checkRawAdapterKeys(json: Json, file: string): number[] | null {
 }
 
 /** adapter_config.json through the shared PEFT parser, then what a llama.cpp LoRA adapter cannot represent. */
-async function readExportableAdapter(adapterDir: string, onWarning?: (message: string) => void): Promise<AdapterSettings> {
+async function readExportableAdapter(adapterDir: string, modelType: string, onWarning?: (message: string) => void): Promise<AdapterSettings> {
   const { json, file } = await readAdapterConfigJson(adapterDir);
   const invocationTokens = checkRawAdapterKeys(json, file);
   const parsed = parseAdapterConfig(json, file, onWarning);
@@ -159,6 +162,8 @@ async function readExportableAdapter(adapterDir: string, onWarning?: (message: s
     fail(`${file}: peft_type is ${JSON.stringify(json.peft_type)}; only LoRA adapters (peft_type "LORA") can be exported to GGUF, the one adapter kind llama.cpp loads`);
   }
   const config = parsed as LoraConfig;
+  // Every architecture llama.cpp adapters exist for is decoder-only.
+  checkTaskType(config.taskType, 'causal', modelType, file);
   if (config.bias !== 'none') {
     fail(`${file}: bias is ${JSON.stringify(config.bias)}; trained biases cannot be carried (${CANNOT_CARRY}). Train with bias "none" or merge the adapter`);
   }
@@ -178,6 +183,7 @@ async function readExportableAdapter(adapterDir: string, onWarning?: (message: s
 }
 
 interface BaseShapes {
+  modelType: string;
   arch: string;
   permuteQk: boolean;
   heads: number;
@@ -215,6 +221,7 @@ function checkBaseConfig(values: Record<string, unknown>, source: string): BaseS
   const describe = `model_type ${modelType}, hidden_size ${hidden}, intermediate_size ${intermediate}, ` +
     `num_attention_heads ${heads}, num_key_value_heads ${kvHeads}, head_dim ${headDim}, vocab_size ${vocab}`;
   return {
+    modelType: modelType as string,
     arch: entry.arch, permuteQk: entry.permuteQk, heads, kvHeads, layers: config.numLayers, tied: config.tieWordEmbeddings, expected, describe,
   };
 }
@@ -373,7 +380,7 @@ export async function exportLoraToGguf(options: ExportLoraToGgufOptions): Promis
   const outType = options.outType ?? 'f32';
   if (!Object.hasOwn(FILE_TYPE, outType)) fail(`outType must be one of f32, f16, bf16, not ${JSON.stringify(outType)}`);
   const base = checkBaseConfig(options.baseConfig, options.baseConfigSource ?? 'base config.json');
-  const { config, invocationTokens } = await readExportableAdapter(options.adapterDir, options.onWarning);
+  const { config, invocationTokens } = await readExportableAdapter(options.adapterDir, base.modelType, options.onWarning);
   const rankPattern = !isEmpty(config.rankPattern);
 
   const weightsPath = path.join(options.adapterDir, 'adapter_model.safetensors');
@@ -425,6 +432,16 @@ export async function exportLoraToGguf(options: ExportLoraToGgufOptions): Promis
         return encode(permuteHeads === undefined ? values : permuteRotaryRows(values, out, rank, permuteHeads), outType);
       },
     });
+  }
+
+  // Checked in libtorch (one reduction per tensor) before anything is written: llama.cpp would apply NaN as is.
+  const floats = new Map<string, TensorRecord>();
+  for (const pair of pairs) for (const t of [pair.a, pair.b]) if (t !== undefined && FLOAT_DTYPES.has(t.record.dtype)) floats.set(t.key, t.record);
+  const loaded = recordsToTensors(floats, weightsPath);
+  try {
+    checkFiniteWeights(loaded, weightsPath, 'nothing was exported');
+  } finally {
+    dispose(loaded);
   }
 
   let alpha = config.loraAlpha;
