@@ -550,7 +550,9 @@ describe('exportLoraToGguf on synthetic adapters', () => {
   const refusals: [string, Record<string, unknown>, Record<string, TensorRecord> | null, Record<string, unknown>, string, RegExp][] = [
     ['a non-LoRA adapter', { ...LORA_CONFIG, peft_type: 'IA3' }, qPair(), TINY, 'E_GGUF_EXPORT', /adapter_config\.json: peft_type is "IA3"/],
     ['a T5 base', LORA_CONFIG, qPair(), { ...TINY, model_type: 't5' }, 'E_GGUF_EXPORT', /base config\.json: model_type "t5" cannot be exported .*supported: llama, mistral, qwen2/],
-    ['a base without num_attention_heads', LORA_CONFIG, qPair(), { model_type: 'llama' }, 'E_GGUF_EXPORT', /base config\.json: "num_attention_heads" is missing/],
+    ['a base without num_attention_heads', LORA_CONFIG, qPair(), { ...TINY, num_attention_heads: undefined }, 'E_CONFIG', /base config\.json: "num_attention_heads" must be a whole number from 1 to \d+, found nothing/],
+    ['a base with a fractional size', LORA_CONFIG, qPair(), { ...TINY, intermediate_size: 12.5 }, 'E_CONFIG', /base config\.json: "intermediate_size" must be a whole number from 1 to \d+, found 12\.5/],
+    ['an adapter for encoder-decoder models', { ...LORA_CONFIG, task_type: 'SEQ_2_SEQ_LM' }, qPair(), TINY, 'E_ADAPTER', /adapter_config\.json: "task_type" is "SEQ_2_SEQ_LM" \(an adapter for encoder-decoder models\), but the base model \(llama\) is decoder-only \(CAUSAL_LM\)/],
     ['alpha_pattern', { ...LORA_CONFIG, alpha_pattern: { q_proj: 8 } }, qPair(), TINY, 'E_GGUF_EXPORT', /adapter_config\.json: alpha_pattern is not empty; llama\.cpp has one alpha per adapter/],
     ['DoRA', { ...LORA_CONFIG, use_dora: true }, qPair(), TINY, 'E_GGUF_EXPORT', /adapter_config\.json: use_dora is true; DoRA/],
     ['modules_to_save', { ...LORA_CONFIG, modules_to_save: ['lm_head'] }, qPair(), TINY, 'E_GGUF_EXPORT', /adapter_config\.json: modules_to_save is \["lm_head"\]/],
@@ -577,7 +579,7 @@ describe('exportLoraToGguf on synthetic adapters', () => {
   it('refuses a missing adapter_config.json and a pickle-only adapter', async () => {
     const empty = tmpPath('empty');
     mkdirSync(empty);
-    await rejectsWith(exportLoraToGguf({ adapterDir: empty, baseConfig: TINY, outPath: tmpPath('x.gguf') }), 'E_NOT_FOUND', /adapter_config\.json: no such file/);
+    await rejectsWith(exportLoraToGguf({ adapterDir: empty, baseConfig: TINY, outPath: tmpPath('x.gguf') }), 'E_NOT_FOUND', /adapter_config\.json not found: an adapter folder needs/);
     const pickle = await makeAdapter(LORA_CONFIG, null);
     writeFileSync(path.join(pickle, 'adapter_model.bin'), 'not read');
     await rejectsWith(exportLoraToGguf({ adapterDir: pickle, baseConfig: TINY, outPath: tmpPath('x.gguf') }), 'E_GGUF_EXPORT', /adapter_model\.bin is a pickle.*safe_serialization=True/);

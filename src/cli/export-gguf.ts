@@ -32,7 +32,14 @@ export const exportGgufVerb: Verb = {
     const baseDir = existsSync(model) ? model : path.dirname(await hubDownload(model, 'config.json'));
     const outPath = checkDestination(out, { kind: 'file', overwrite: flagBoolean(args, 'overwrite'), inputs: [adapterDir, baseDir] });
     const baseConfig = await readModelConfig(baseDir);
-    const result = await exportLoraToGguf({ adapterDir, baseConfig, outPath, outType: type as GgufOutType });
+    const result = await exportLoraToGguf({
+      adapterDir,
+      baseConfig,
+      baseConfigSource: path.join(baseDir, 'config.json'),
+      outPath,
+      outType: type as GgufOutType,
+      onWarning: (message) => console.error(`tunekit: warning: ${message}`),
+    });
     console.log(JSON.stringify(result));
     return 0;
   },

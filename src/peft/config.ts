@@ -16,6 +16,27 @@ import type { SelectiveConfig } from './selective.js';
 export type TaskType = 'CAUSAL_LM' | 'SEQ_2_SEQ_LM';
 export type Json = Record<string, unknown>;
 
+/** The task_type of adapters for each kind of model, and how errors name the kind. */
+const TASK_TYPES: Readonly<Record<'causal' | 'seq2seq', { taskType: TaskType; kind: string }>> = {
+  causal: { taskType: 'CAUSAL_LM', kind: 'decoder-only' },
+  seq2seq: { taskType: 'SEQ_2_SEQ_LM', kind: 'encoder-decoder' },
+};
+
+/**
+ * Refuses (E_ADAPTER) an adapter whose `task_type` is for the other kind of model than the base (`modelKind`,
+ * model_type `modelType`), naming `source` (its adapter_config.json, or the adapter) and both kinds. An unset
+ * task_type fits any base, as in PEFT.
+ */
+export function checkTaskType(taskType: TaskType | null | undefined, modelKind: 'causal' | 'seq2seq', modelType: string, source: string): void {
+  const base = TASK_TYPES[modelKind];
+  if (taskType === null || taskType === undefined || taskType === base.taskType) return;
+  const other = Object.values(TASK_TYPES).find((entry) => entry.taskType === taskType);
+  throw new TunekitError(
+    'E_ADAPTER',
+    `${source}: "task_type" is ${JSON.stringify(taskType)}${other === undefined ? '' : ` (an adapter for ${other.kind} models)`}, but the base model (${modelType}) is ${base.kind} (${base.taskType})`,
+  );
+}
+
 /** The fields every PEFT config carries, whatever the method. */
 export interface AdapterConfigBase {
   peftType: string;

@@ -5,8 +5,9 @@ import { withAtomicDirectory, writeFileAtomic } from '../io/atomic.js';
 import { parseJson } from '../io/json-file.js';
 import { loadSafetensorsFile, saveSafetensorsFile } from '../io/tensors.js';
 import { noGrad } from '../torch/runtime.js';
+import { firstNonFinite } from '../torch/ops.js';
 import { dispose, Tensor } from '../torch/tensor.js';
-import { type AdapterConfig, type AdapterConfigBase, parseAdapterConfig, serializeAdapterConfig } from './config.js';
+import { type AdapterConfig, type AdapterConfigBase, type Json, parseAdapterConfig, serializeAdapterConfig } from './config.js';
 import { ProjectionLayer } from '../nn/layers.js';
 import { adapterLayersOf, adapterParameterPattern } from './method.js';
 import type { PeftModel } from './peft-model.js';
@@ -48,7 +49,8 @@ export async function saveAdapter(model: PeftModel, dir: string, name = model.ac
   });
 }
 
-export async function readAdapterConfig(dir: string, onWarning?: (message: string) => void): Promise<AdapterConfig> {
+/** An adapter folder's adapter_config.json as a JSON object, unparsed, with its path (for readers that need keys the parsed config drops). */
+export async function readAdapterConfigJson(dir: string): Promise<{ json: Json; file: string }> {
   const file = path.join(dir, ADAPTER_CONFIG_FILE);
   let text: string;
   try {
@@ -58,7 +60,21 @@ export async function readAdapterConfig(dir: string, onWarning?: (message: strin
   }
   const json = parseJson(text, file, 'E_ADAPTER_CONFIG');
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new TunekitError('E_ADAPTER_CONFIG', `${file}: expected a JSON object`);
-  return parseAdapterConfig(json as Record<string, unknown>, file, onWarning);
+  return { json: json as Json, file };
+}
+
+export async function readAdapterConfig(dir: string, onWarning?: (message: string) => void): Promise<AdapterConfig> {
+  const { json, file } = await readAdapterConfigJson(dir);
+  return parseAdapterConfig(json, file, onWarning);
+}
+
+/**
+ * Refuses adapter weights holding NaN or ±Inf (a diverged run, a corrupt file), naming `where` (the weights file,
+ * or the adapter) and the first such tensor, with what was not done.
+ */
+export function checkFiniteWeights(tensors: Iterable<readonly [string, Tensor]>, where: string, refused: string): void {
+  const key = firstNonFinite(tensors);
+  if (key !== null) throw new TunekitError('E_ADAPTER_WEIGHTS', `${where}: tensor "${key}" holds NaN or infinite values; ${refused}`);
 }
 
 /** One spelling for keys PEFT versions write differently (`.base_layer.bias`, `.modules_to_save.weight`). */
@@ -77,12 +93,14 @@ export interface LoadAdapterOptions {
  * creates on this base model, with the same shape; a mismatch names the tensor and both shapes.
  */
 export async function loadAdapter(model: PeftModel, dir: string, name = 'default', options: LoadAdapterOptions = {}): Promise<AdapterConfig> {
-  const config = await readAdapterConfig(dir, options.onWarning);
+  const { json, file } = await readAdapterConfigJson(dir);
+  const config = parseAdapterConfig(json, file, options.onWarning);
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors: stored } = await loadSafetensorsFile(weightsFile);
   const tensors = new Map([...stored].map(([key, value]) => [canonicalKey(key), value]));
   try {
-    model.addAdapter(name, config);
+    checkFiniteWeights(stored, weightsFile, 'the adapter was not loaded');
+    model.addAdapter(name, config, { source: file });
     try {
       const expected = new Map([...adapterStateDict(model, name)].map(([key, value]) => [canonicalKey(key), value]));
       for (const [key, target] of expected) {

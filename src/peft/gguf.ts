@@ -1,7 +1,7 @@
 /**
  * Export a Hugging Face PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) to a GGUF LoRA adapter
  * that llama.cpp (`--lora`, llama-export-lora) and Ollama (`ADAPTER`) load on top of a GGUF of the base model.
- * Pure TypeScript: no engine, no Python.
+ * TypeScript, no Python; libtorch only checks that the weights are finite.
  *
  * What llama.cpp expects (read from llama.cpp's convert_lora_to_gguf.py, convert_hf_to_gguf.py, src/llama-adapter.cpp
  * and src/llama-graph.cpp; format facts only):
@@ -21,7 +21,7 @@
  *   B's rows. Qwen2 (arch "qwen2") uses NeoX RoPE and is not permuted.
  * - Types: the converter writes f32 by default, or every LoRA tensor as F16 / BF16.
  */
-import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import {
@@ -30,9 +30,15 @@ import {
   float32ToBfloat16Bits,
   float32ToFloat16Bits,
 } from '../io/half-float.js';
-import { readJsonFile } from '../io/json-file.js';
 import { readSafetensors, type TensorRecord } from '../io/safetensors.js';
+import { recordsToTensors } from '../io/tensors.js';
 import { GGML_TYPE, ggufValue, writeGguf, type GgufTensorInput, type GgufValue } from '../io/gguf-writer.js';
+import { parseLlamaConfig } from '../models/llama.js';
+import { dispose } from '../torch/tensor.js';
+import './builtin.js';
+import { checkTaskType, type Json, parseAdapterConfig } from './config.js';
+import { checkFiniteWeights, readAdapterConfigJson } from './format.js';
+import type { LoraConfig } from './lora.js';
 
 export const GGUF_EXPORT_ERROR = 'E_GGUF_EXPORT';
 
@@ -43,6 +49,10 @@ export interface ExportLoraToGgufOptions {
   adapterDir: string;
   /** The base model's config.json, parsed. */
   baseConfig: Record<string, unknown>;
+  /** Where baseConfig came from, named in its errors; default "base config.json". */
+  baseConfigSource?: string;
+  /** Unknown adapter_config.json keys (from a newer PEFT) are reported here; default: ignored. */
+  onWarning?: (message: string) => void;
   outPath: string;
   /** Type of every LoRA tensor; default 'f32', as llama.cpp's converter. */
   outType?: GgufOutType;
@@ -87,6 +97,7 @@ const SUPPORTED_TARGETS = 'q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, d
 const FILE_TYPE: Readonly<Record<GgufOutType, number>> = { f32: 0, f16: 1, bf16: 32 }; // LlamaFileType
 const GGML_OUT_TYPE: Readonly<Record<GgufOutType, number>> = { f32: GGML_TYPE.F32, f16: GGML_TYPE.F16, bf16: GGML_TYPE.BF16 };
 const GGML_QUANT_VERSION = 2;
+const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16']);
 
 function fail(message: string): never {
   throw new TunekitError(GGUF_EXPORT_ERROR, message);
@@ -105,16 +116,6 @@ interface ModulePair {
   b?: { key: string; record: TensorRecord };
 }
 
-function positiveInteger(config: Record<string, unknown>, key: string, source: string, required: boolean): number | undefined {
-  const value = config[key];
-  if (value === undefined || value === null) {
-    if (required) fail(`${source}: "${key}" is missing`);
-    return undefined;
-  }
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) fail(`${source}: "${key}" must be a positive integer, not ${JSON.stringify(value)}`);
-  return value;
-}
-
 function isEmpty(value: unknown): boolean {
   if (value === undefined || value === null || value === false) return true;
   if (Array.isArray(value)) return value.length === 0;
@@ -123,91 +124,90 @@ function isEmpty(value: unknown): boolean {
 }
 
 interface AdapterSettings {
-  alpha: number;
-  rank: number;
-  useRslora: boolean;
-  rankPattern: boolean;
+  config: LoraConfig;
   invocationTokens: number[] | null;
-  baseModel: string | null;
 }
 
-function checkAdapterConfig(config: unknown, source: string): AdapterSettings {
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(`${source}: must be a JSON object`);
-  const c = config as Record<string, unknown>;
-  if (c.peft_type !== 'LORA') {
-    fail(`${source}: peft_type is ${JSON.stringify(c.peft_type)}; only LoRA adapters (peft_type "LORA") can be exported to GGUF, the one adapter kind llama.cpp loads`);
-  }
-  const cannot = 'llama.cpp LoRA adapters hold only the lora_a/lora_b pairs and one alpha';
-  if (c.use_dora === true) fail(`${source}: use_dora is true; DoRA's magnitude vectors cannot be carried (${cannot}). Merge the adapter into the base model instead`);
-  if (c.bias !== undefined && c.bias !== null && c.bias !== 'none') {
-    fail(`${source}: bias is ${JSON.stringify(c.bias)}; trained biases cannot be carried (${cannot}). Train with bias "none" or merge the adapter`);
-  }
-  if (c.lora_bias === true) fail(`${source}: lora_bias is true; a bias on lora_B cannot be carried (${cannot})`);
-  if (!isEmpty(c.modules_to_save)) {
-    fail(`${source}: modules_to_save is ${JSON.stringify(c.modules_to_save)}; fully trained module copies cannot be carried (${cannot}). Merge the adapter into the base model instead`);
-  }
-  if (!isEmpty(c.alpha_pattern)) {
-    fail(`${source}: alpha_pattern is not empty; llama.cpp has one alpha per adapter, so per-module alphas cannot be exported`);
-  }
-  if (!isEmpty(c.layer_replication)) fail(`${source}: layer_replication is set; llama.cpp cannot replicate base layers`);
-  if (!isEmpty(c.target_parameters)) fail(`${source}: target_parameters is set; only LoRA on nn.Linear / nn.Embedding modules can be exported`);
-  if (c.use_qalora === true) fail(`${source}: use_qalora is true; llama.cpp applies plain LoRA only`);
-  const alpha = c.lora_alpha;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) {
-    // llama.cpp reads alpha 0 as "no scaling" (scale 1), which would not match PEFT's scale of 0.
-    fail(`${source}: lora_alpha must be a positive number, not ${JSON.stringify(alpha)}`);
-  }
-  const rank = c.r;
-  if (typeof rank !== 'number' || !Number.isInteger(rank) || rank <= 0) fail(`${source}: r must be a positive integer, not ${JSON.stringify(rank)}`);
-  const useRslora = c.use_rslora === true;
-  const rankPattern = !isEmpty(c.rank_pattern);
-  if (rankPattern && useRslora) {
-    fail(`${source}: rank_pattern with use_rslora cannot be exported: rsLoRA scales by alpha/√r per module while llama.cpp applies one alpha as alpha/r, so only a single rank can be matched`);
-  }
-  let invocationTokens: number[] | null = null;
-  if (!isEmpty(c.alora_invocation_tokens)) {
-    const tokens = c.alora_invocation_tokens;
+const CANNOT_CARRY = 'llama.cpp LoRA adapters hold only the lora_a/lora_b pairs and one alpha';
+
+/**
+ * Refusals on adapter_config.json keys the parsed LoRA config does not keep (DoRA, lora_bias, layer replication,
+ * …): checked on the raw JSON before parsing, so the reason names what llama.cpp cannot carry.
+ */
+function checkRawAdapterKeys(json: Json, file: string): number[] | null {
+  if (json.use_dora === true) fail(`${file}: use_dora is true; DoRA's magnitude vectors cannot be carried (${CANNOT_CARRY}). Merge the adapter into the base model instead`);
+  if (json.lora_bias === true) fail(`${file}: lora_bias is true; a bias on lora_B cannot be carried (${CANNOT_CARRY})`);
+  if (!isEmpty(json.layer_replication)) fail(`${file}: layer_replication is set; llama.cpp cannot replicate base layers`);
+  if (!isEmpty(json.target_parameters)) fail(`${file}: target_parameters is set; only LoRA on nn.Linear / nn.Embedding modules can be exported`);
+  if (json.use_qalora === true) fail(`${file}: use_qalora is true; llama.cpp applies plain LoRA only`);
+  if (!isEmpty(json.alora_invocation_tokens)) {
+    const tokens = json.alora_invocation_tokens;
     if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0 && t <= 0xffffffff)) {
-      fail(`${source}: alora_invocation_tokens must be a list of token ids`);
+      fail(`${file}: alora_invocation_tokens must be a list of token ids`);
     }
-    invocationTokens = tokens as number[];
-  } else if (typeof c.invocation_string === 'string' && c.invocation_string !== '') {
-    fail(`${source}: an aLoRA with invocation_string but no alora_invocation_tokens; tokenize the invocation string and set alora_invocation_tokens`);
+    return tokens as number[];
   }
-  const baseModel = typeof c.base_model_name_or_path === 'string' && c.base_model_name_or_path !== '' ? c.base_model_name_or_path : null;
-  return { alpha, rank, useRslora, rankPattern, invocationTokens, baseModel };
+  if (typeof json.invocation_string === 'string' && json.invocation_string !== '') {
+    fail(`${file}: an aLoRA with invocation_string but no alora_invocation_tokens; tokenize the invocation string and set alora_invocation_tokens`);
+  }
+  return null;
+}
+
+/** adapter_config.json through the shared PEFT parser, then what a llama.cpp LoRA adapter cannot represent. */
+async function readExportableAdapter(adapterDir: string, modelType: string, onWarning?: (message: string) => void): Promise<AdapterSettings> {
+  const { json, file } = await readAdapterConfigJson(adapterDir);
+  const invocationTokens = checkRawAdapterKeys(json, file);
+  const parsed = parseAdapterConfig(json, file, onWarning);
+  if (parsed.peftType !== 'LORA') {
+    fail(`${file}: peft_type is ${JSON.stringify(json.peft_type)}; only LoRA adapters (peft_type "LORA") can be exported to GGUF, the one adapter kind llama.cpp loads`);
+  }
+  const config = parsed as LoraConfig;
+  // Every architecture llama.cpp adapters exist for is decoder-only.
+  checkTaskType(config.taskType, 'causal', modelType, file);
+  if (config.bias !== 'none') {
+    fail(`${file}: bias is ${JSON.stringify(config.bias)}; trained biases cannot be carried (${CANNOT_CARRY}). Train with bias "none" or merge the adapter`);
+  }
+  if (!isEmpty(config.modulesToSave)) {
+    fail(`${file}: modules_to_save is ${JSON.stringify(config.modulesToSave)}; fully trained module copies cannot be carried (${CANNOT_CARRY}). Merge the adapter into the base model instead`);
+  }
+  if (!isEmpty(config.alphaPattern)) {
+    fail(`${file}: alpha_pattern is not empty; llama.cpp has one alpha per adapter, so per-module alphas cannot be exported`);
+  }
+  // llama.cpp reads alpha 0 as "no scaling" (scale 1), which would not match PEFT's scale of 0.
+  if (config.loraAlpha <= 0) fail(`${file}: lora_alpha must be a positive number, not ${JSON.stringify(config.loraAlpha)}`);
+  if (!Number.isInteger(config.r) || config.r <= 0) fail(`${file}: r must be a positive integer, not ${JSON.stringify(config.r)}`);
+  if (!isEmpty(config.rankPattern) && config.useRslora) {
+    fail(`${file}: rank_pattern with use_rslora cannot be exported: rsLoRA scales by alpha/√r per module while llama.cpp applies one alpha as alpha/r, so only a single rank can be matched`);
+  }
+  return { config, invocationTokens };
 }
 
 interface BaseShapes {
+  modelType: string;
   arch: string;
   permuteQk: boolean;
   heads: number;
   kvHeads: number;
-  layers?: number;
+  layers: number;
   tied: boolean;
-  /** Expected [out, in] of each module kind, where the config tells. */
-  expected: Map<string, [number | undefined, number | undefined]>;
+  /** Expected [out, in] of each module kind. */
+  expected: Map<string, [number, number]>;
   describe: string;
 }
 
-function checkBaseConfig(config: Record<string, unknown>): BaseShapes {
-  const source = 'base config.json';
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(`${source}: must be a JSON object`);
-  const modelType = config.model_type;
+/** The base's architecture from its model_type, and its sizes from the shared Llama-family config parser. */
+function checkBaseConfig(values: Record<string, unknown>, source: string): BaseShapes {
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) fail(`${source}: must be a JSON object`);
+  const modelType = values.model_type;
   const entry = typeof modelType === 'string' && Object.hasOwn(ARCHITECTURES, modelType) ? ARCHITECTURES[modelType] : undefined;
   if (entry === undefined) {
     fail(`${source}: model_type ${JSON.stringify(modelType)} cannot be exported to a GGUF LoRA adapter (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
   }
-  const heads = positiveInteger(config, 'num_attention_heads', source, true) as number;
-  const kvHeads = positiveInteger(config, 'num_key_value_heads', source, false) ?? heads;
-  const hidden = positiveInteger(config, 'hidden_size', source, false);
-  const intermediate = positiveInteger(config, 'intermediate_size', source, false);
-  const vocab = positiveInteger(config, 'vocab_size', source, false);
-  const layers = positiveInteger(config, 'num_hidden_layers', source, false);
-  const headDim = positiveInteger(config, 'head_dim', source, false) ?? (hidden !== undefined ? hidden / heads : undefined);
-  const qOut = headDim !== undefined ? heads * headDim : undefined;
-  const kvOut = headDim !== undefined ? kvHeads * headDim : undefined;
-  const expected = new Map<string, [number | undefined, number | undefined]>([
+  const config = parseLlamaConfig({ values, source });
+  const { hiddenSize: hidden, intermediateSize: intermediate, vocabSize: vocab, numHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
+  const qOut = heads * headDim;
+  const kvOut = kvHeads * headDim;
+  const expected = new Map<string, [number, number]>([
     ['attn_q', [qOut, hidden]],
     ['attn_k', [kvOut, hidden]],
     ['attn_v', [kvOut, hidden]],
@@ -221,7 +221,8 @@ function checkBaseConfig(config: Record<string, unknown>): BaseShapes {
   const describe = `model_type ${modelType}, hidden_size ${hidden}, intermediate_size ${intermediate}, ` +
     `num_attention_heads ${heads}, num_key_value_heads ${kvHeads}, head_dim ${headDim}, vocab_size ${vocab}`;
   return {
-    arch: entry.arch, permuteQk: entry.permuteQk, heads, kvHeads, layers, tied: config.tie_word_embeddings === true, expected, describe,
+    modelType: modelType as string,
+    arch: entry.arch, permuteQk: entry.permuteQk, heads, kvHeads, layers: config.numLayers, tied: config.tieWordEmbeddings, expected, describe,
   };
 }
 
@@ -244,7 +245,7 @@ function mapModule(module: string, key: string, file: string, base: BaseShapes):
     fail(`${file}: tensor "${key}" adapts module "${module}", which has no llama.cpp tensor for this architecture (supported targets: ${SUPPORTED_TARGETS})`);
   }
   const layer = Number(match[1]);
-  if (base.layers !== undefined && layer >= base.layers) {
+  if (layer >= base.layers) {
     fail(`${file}: tensor "${key}" is for layer ${layer}, but the base model has ${base.layers} layers`);
   }
   return { gguf: `blk.${layer}.${mapped}.weight`, module, layer, order: layer * LAYER_ORDER.length + LAYER_ORDER.indexOf(mapped) };
@@ -356,21 +357,12 @@ function checkShapes(pair: ModulePair, file: string, base: BaseShapes): { rank: 
     fail(`${file}: module "${pair.module}": lora_A [${a.record.shape.join(', ')}] and lora_B [${b.record.shape.join(', ')}] disagree on the rank`);
   }
   // For embeddings A is [r, vocab] and B [n_embd, r]: in = vocab, out = n_embd; the weight is [vocab, n_embd].
-  const [wantOut, wantIn] = base.expected.get(pair.gguf.replace(/^blk\.\d+\./, '').replace(/\.weight$/, '')) ?? [undefined, undefined];
+  const [wantOut, wantIn] = base.expected.get(pair.gguf.replace(/^blk\.\d+\./, '').replace(/\.weight$/, '')) as [number, number];
   const [gotOut, gotIn] = pair.kind === 'embedding' ? [inDim, outDim] : [outDim, inDim];
-  if ((wantOut !== undefined && gotOut !== wantOut) || (wantIn !== undefined && gotIn !== wantIn)) {
+  if (gotOut !== wantOut || gotIn !== wantIn) {
     fail(`${file}: module "${pair.module}" adapts a [${gotOut}, ${gotIn}] weight, but the base config gives [${wantOut}, ${wantIn}] (${base.describe}); is baseConfig the adapter's base model?`);
   }
   return { rank: rankA, out: outDim, in: inDim };
-}
-
-async function exists(filePath: string): Promise<boolean> {
-  try {
-    await stat(filePath);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -387,14 +379,14 @@ async function exists(filePath: string): Promise<boolean> {
 export async function exportLoraToGguf(options: ExportLoraToGgufOptions): Promise<ExportLoraToGgufResult> {
   const outType = options.outType ?? 'f32';
   if (!Object.hasOwn(FILE_TYPE, outType)) fail(`outType must be one of f32, f16, bf16, not ${JSON.stringify(outType)}`);
-  const base = checkBaseConfig(options.baseConfig);
-  const configPath = path.join(options.adapterDir, 'adapter_config.json');
-  const settings = checkAdapterConfig(await readJsonFile(configPath), configPath);
+  const base = checkBaseConfig(options.baseConfig, options.baseConfigSource ?? 'base config.json');
+  const { config, invocationTokens } = await readExportableAdapter(options.adapterDir, base.modelType, options.onWarning);
+  const rankPattern = !isEmpty(config.rankPattern);
 
   const weightsPath = path.join(options.adapterDir, 'adapter_model.safetensors');
-  if (!(await exists(weightsPath))) {
+  if (!(existsSync(weightsPath))) {
     const pickle = path.join(options.adapterDir, 'adapter_model.bin');
-    if (await exists(pickle)) {
+    if (existsSync(pickle)) {
       fail(`${weightsPath}: no such file; ${pickle} is a pickle, which tunekit does not read: save the adapter with safe_serialization=True`);
     }
     throw new TunekitError('E_NOT_FOUND', `${weightsPath}: no such file`);
@@ -407,8 +399,8 @@ export async function exportLoraToGguf(options: ExportLoraToGgufOptions): Promis
   const ggmlType = GGML_OUT_TYPE[outType];
   for (const pair of pairs) {
     const { rank, out, in: inDim } = checkShapes(pair, weightsPath, base);
-    if (!settings.rankPattern && rank !== settings.rank) {
-      fail(`${weightsPath}: module "${pair.module}" has rank ${rank}, but adapter_config.json says r = ${settings.rank} and has no rank_pattern`);
+    if (!rankPattern && rank !== config.r) {
+      fail(`${weightsPath}: module "${pair.module}" has rank ${rank}, but adapter_config.json says r = ${config.r} and has no rank_pattern`);
     }
     ranks.push(rank);
     const a = pair.a as { key: string; record: TensorRecord };
@@ -442,11 +434,21 @@ export async function exportLoraToGguf(options: ExportLoraToGgufOptions): Promis
     });
   }
 
-  let alpha = settings.alpha;
-  if (settings.useRslora) {
+  // Checked in libtorch (one reduction per tensor) before anything is written: llama.cpp would apply NaN as is.
+  const floats = new Map<string, TensorRecord>();
+  for (const pair of pairs) for (const t of [pair.a, pair.b]) if (t !== undefined && FLOAT_DTYPES.has(t.record.dtype)) floats.set(t.key, t.record);
+  const loaded = recordsToTensors(floats, weightsPath);
+  try {
+    checkFiniteWeights(loaded, weightsPath, 'nothing was exported');
+  } finally {
+    dispose(loaded);
+  }
+
+  let alpha = config.loraAlpha;
+  if (config.useRslora) {
     const rank = ranks[0];
     if (ranks.some((r) => r !== rank)) fail(`${weightsPath}: rsLoRA adapter with modules of different ranks cannot be given one llama.cpp alpha`);
-    alpha = settings.alpha * Math.sqrt(rank);
+    alpha = config.loraAlpha * Math.sqrt(rank);
   }
 
   const metadata: [string, GgufValue][] = [
@@ -458,12 +460,12 @@ export async function exportLoraToGguf(options: ExportLoraToGgufOptions): Promis
     ['general.file_type', ggufValue.uint32(FILE_TYPE[outType])],
     ['general.quantization_version', ggufValue.uint32(GGML_QUANT_VERSION)],
   ];
-  if (settings.baseModel !== null) {
+  if (config.baseModelNameOrPath !== null && config.baseModelNameOrPath !== '') {
     metadata.push(['general.base_model.count', ggufValue.uint32(1)]);
-    metadata.push(['general.base_model.0.name', ggufValue.string(settings.baseModel)]);
+    metadata.push(['general.base_model.0.name', ggufValue.string(config.baseModelNameOrPath)]);
   }
-  if (settings.invocationTokens !== null) {
-    metadata.push(['adapter.alora.invocation_tokens', ggufValue.array('uint32', settings.invocationTokens)]);
+  if (invocationTokens !== null) {
+    metadata.push(['adapter.alora.invocation_tokens', ggufValue.array('uint32', invocationTokens)]);
   }
 
   const written = await writeGguf(options.outPath, { metadata, tensors: ggufTensors });

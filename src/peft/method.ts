@@ -65,8 +65,12 @@ export interface PeftMethod<C extends AdapterConfigBase = AdapterConfigBase> {
   parseConfig(read: ConfigReader, json: Json, file: string): Omit<C, keyof AdapterConfigBase>;
   /** The method's fields as PEFT writes them (snake_case). */
   serializeConfig(config: C): Json;
-  /** Fills in what PEFT derives from the base model (a soft prompt's `token_dim`, …). */
-  complete?(config: C, model: LanguageModel): C;
+  /**
+   * Fills in what PEFT derives from the base model (a soft prompt's `token_dim`, …), and refuses a config whose
+   * layout belongs to another base (E_ADAPTER, the message starting with `source`: the adapter_config.json it
+   * came from, or `adapter "<name>"`).
+   */
+  complete?(config: C, model: LanguageModel, source: string): C;
   attach(context: AttachContext, config: C): Attachment;
 }
 

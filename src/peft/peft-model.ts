@@ -9,14 +9,21 @@ import { dtypeByteSize } from '../torch/dtype.js';
 import { arange, cat, ones } from '../torch/ops.js';
 import { callOp, Tensor } from '../torch/tensor.js';
 import './builtin.js';
-import type { AdapterConfig, AdapterConfigBase } from './config.js';
-import { loadAdapter, saveAdapter, type LoadAdapterOptions } from './format.js';
+import { type AdapterConfig, type AdapterConfigBase, checkTaskType } from './config.js';
+import { checkFiniteWeights, loadAdapter, saveAdapter, type LoadAdapterOptions } from './format.js';
 import { type AdapterLayer, adapterLayersOf, adapterParameterPattern, type Attachment, type ParameterCopy, type PeftMethod, peftMethod } from './method.js';
 import type { SoftPrompt } from './prompt-tuning.js';
 
 interface AdapterEntry extends Attachment {
   config: AdapterConfigBase;
   method: PeftMethod;
+}
+
+export interface AddAdapterOptions {
+  /** Token ids of `promptTuningInitText`, for TEXT initialization of a soft prompt. */
+  promptInitTextIds?: number[];
+  /** Where the config came from (its adapter_config.json), named in errors; default `adapter "<name>"`. */
+  source?: string;
 }
 
 /** Holds the wrapped model at `base_model.model`, so parameter names are PEFT's. */
@@ -109,14 +116,17 @@ export class PeftModel extends Module {
 
   /**
    * Adds an adapter with fresh weights (LoRA: A kaiming-uniform or gaussian, B zero; IA³: ones; soft prompt:
-   * N(0,1), text or vocabulary rows) and makes it the active one. `promptInitTextIds` are the tokens of
-   * `promptTuningInitText` for TEXT initialization.
+   * N(0,1), text or vocabulary rows) and makes it the active one. An adapter made for another kind of model
+   * (`task_type` SEQ_2_SEQ_LM on a decoder-only base, CAUSAL_LM on T5, or a method-specific layout such as a
+   * T5 soft prompt) is refused with E_ADAPTER, naming `options.source` and both kinds.
    */
-  addAdapter(name: string, config: AdapterConfig | AdapterConfigBase, options: { promptInitTextIds?: number[] } = {}): void {
+  addAdapter(name: string, config: AdapterConfig | AdapterConfigBase, options: AddAdapterOptions = {}): void {
     if (this.#adapters.has(name)) throw new TunekitError('E_ADAPTER', `adapter "${name}" already exists`);
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new TunekitError('E_ADAPTER', `adapter name "${name}" must be letters, digits, _ or -`);
+    const source = options.source ?? `adapter "${name}"`;
+    checkTaskType(config.taskType, this.model.kind, this.model.config.modelType, source);
     const method = peftMethod(config.peftType);
-    const complete = method.complete?.(config, this.model) ?? config;
+    const complete = method.complete?.(config, this.model, source) ?? config;
     let attachment: Attachment;
     try {
       attachment = method.attach({ model: this.model, name, promptInitTextIds: options.promptInitTextIds }, complete);
@@ -224,6 +234,8 @@ export class PeftModel extends Module {
     if (!entry.method.mergeable) {
       throw new TunekitError('E_ADAPTER', `only LoRA and IA³ adapters can be merged ("${name}" is ${entry.config.peftType})`);
     }
+    const copies = entry.copies.map((copy) => [copy.name, copy.adapterValue] as const);
+    checkFiniteWeights([...this.adapterParameters(name), ...copies], `adapter "${name}"`, 'nothing was merged into the base weights');
     for (const layer of entry.layers) layer.merge?.(name);
   }
 
@@ -339,7 +351,7 @@ export class PeftModel extends Module {
  * PEFT's `get_peft_model`: wraps `model` with a new adapter made from `config` (its `baseModelNameOrPath` taken
  * from the model when unset), active and trainable.
  */
-export function getPeftModel(model: LanguageModel, config: AdapterConfig | AdapterConfigBase, adapterName = 'default', options: { promptInitTextIds?: number[] } = {}): PeftModel {
+export function getPeftModel(model: LanguageModel, config: AdapterConfig | AdapterConfigBase, adapterName = 'default', options: AddAdapterOptions = {}): PeftModel {
   const peft = new PeftModel(model);
   peft.addAdapter(adapterName, { ...config, baseModelNameOrPath: config.baseModelNameOrPath ?? model.source?.id ?? null }, options);
   return peft;

@@ -131,14 +131,34 @@ export const promptTuningMethod: PeftMethod<PromptTuningConfig> = {
     tokenizer_kwargs: null,
     tokenizer_name_or_path: config.tokenizerNameOrPath,
   }),
-  /** PEFT's `_prepare_prompt_learning_config`: sizes from the base model where the config leaves them unset. */
-  complete(config, model) {
+  /**
+   * PEFT's `_prepare_prompt_learning_config`: sizes from the base model where the config leaves them unset. Sizes
+   * the config gives must fit the base: a decoder-only model takes one prompt (an encoder-decoder one, as T5's
+   * PEFT adapters, one or two) and the prompt's width is the token embeddings' width.
+   */
+  complete(config, model, source) {
     const sizes = model.config as { numLayers?: number; numHeads?: number };
     const tokenDim = tidy(() => model.embedTokens(tensor([[0]], { dtype: 'int64' })).shape[2]);
+    const base = `the base model (${model.config.modelType})`;
+    const submodules = config.numTransformerSubmodules;
+    if (submodules !== null && submodules !== undefined) {
+      if (model.kind === 'causal' && submodules !== 1) {
+        throw new TunekitError('E_ADAPTER', `${source}: "num_transformer_submodules" is ${submodules}${submodules === 2 ? ' (a soft prompt for encoder-decoder models such as T5)' : ''}, but ${base} is decoder-only, which takes 1`);
+      }
+      if (submodules !== 1 && submodules !== 2) {
+        throw new TunekitError('E_ADAPTER', `${source}: "num_transformer_submodules" is ${submodules}, but ${base} is encoder-decoder, which takes 1 or 2`);
+      }
+    }
+    if (config.tokenDim !== null && config.tokenDim !== undefined && config.tokenDim !== tokenDim) {
+      throw new TunekitError('E_ADAPTER', `${source}: "token_dim" is ${config.tokenDim}, but the token embeddings of ${base} are ${tokenDim} wide`);
+    }
+    if (!Number.isSafeInteger(config.numVirtualTokens) || config.numVirtualTokens < 1) {
+      throw new TunekitError('E_ADAPTER_CONFIG', `${source}: "num_virtual_tokens" must be a whole number ≥ 1, found ${config.numVirtualTokens}`);
+    }
     return {
       ...config,
       tokenDim: config.tokenDim ?? tokenDim,
-      numTransformerSubmodules: config.numTransformerSubmodules ?? (model.kind === 'seq2seq' ? 2 : 1),
+      numTransformerSubmodules: submodules ?? (model.kind === 'seq2seq' ? 2 : 1),
       numAttentionHeads: config.numAttentionHeads ?? sizes.numHeads ?? null,
       numLayers: config.numLayers ?? sizes.numLayers ?? null,
     };

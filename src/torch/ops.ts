@@ -1,7 +1,7 @@
 import { TunekitError } from '../errors.js';
-import { type DType, dtypeCode, dtypeOfTypedArray, type TypedArray } from './dtype.js';
+import { type DType, dtypeCode, dtypeOfTypedArray, isFloatingDtype, type TypedArray } from './dtype.js';
 import { native } from './native.js';
-import { callOp, callTensorOp, type Device, Tensor, type TensorOrScalar } from './tensor.js';
+import { callOp, callTensorOp, type Device, Tensor, type TensorOrScalar, tidy } from './tensor.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -202,4 +202,16 @@ export function einsum(equation: string, operands: readonly Tensor[]): Tensor {
 /** Several tensors through one operator call: PyTorch's `_foreach_*` family. */
 export function foreachCall(qualifiedName: string, ...args: unknown[]): Tensor[] | null {
   return callOp(qualifiedName, ...args) as Tensor[] | null;
+}
+
+/**
+ * The name of the first floating-point tensor that holds a NaN or ±Inf, or null when all are finite. One
+ * elementwise test and one reduction per tensor, in libtorch; integer and boolean tensors are always finite.
+ */
+export function firstNonFinite(tensors: Iterable<readonly [string, Tensor]>): string | null {
+  for (const [name, value] of tensors) {
+    if (!isFloatingDtype(value.dtype)) continue;
+    if (!tidy(() => value.isfinite().all().item())) return name;
+  }
+  return null;
 }

@@ -492,6 +492,11 @@ export class Tensor implements Scoped {
     return callTensorOp('aten::isnan', this);
   }
 
+  /** True where the element is neither NaN nor ±Inf. */
+  isfinite(): Tensor {
+    return callTensorOp('aten::isfinite', this);
+  }
+
   /** Elementwise choice: this where `condition`, else `other`. */
   where(condition: Tensor, other: TensorOrScalar): Tensor {
     return other instanceof Tensor
