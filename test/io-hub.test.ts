@@ -23,6 +23,7 @@ import {
 import { defaultHubCacheDir, repoFolderName } from '../src/io/hub-cache.js';
 import { serializeSafetensors, type TensorRecord } from '../src/io/safetensors.js';
 import { readSafetensorsFolder } from '../src/io/sharded.js';
+import { closeServer, listenOnLoopback } from './helpers/loopback.js';
 
 // ---- a fake hub: repos held in memory, served over HTTP on 127.0.0.1 -------------------------------------------
 
@@ -70,13 +71,11 @@ class FakeHub {
   port = 0;
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   get endpoint(): string {
