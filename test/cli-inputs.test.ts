@@ -1,13 +1,15 @@
 // Every bad input to the CLI gets one clear line and exit 1, naming the flag, field, file or line at fault, and
 // changes nothing around it: flags, token ids and context length, configs, files.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import { after, describe, it } from 'node:test';
 import { snapshotTree } from './helpers/filesystem.js';
 import { editConfig, modelFixtures } from './helpers/model-folders.js';
+import { closeServer, listenOnLoopback } from './helpers/loopback.js';
 import { repoRoot } from './helpers/paths.js';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -127,5 +129,55 @@ describe('configs and files', () => {
     const invalid = path.join(scratch, 'invalid.jsonl');
     writeFileSync(invalid, Buffer.concat([Buffer.from('{"prediction": "a", "reference": "a"}\n{"prediction": "'), Buffer.from([0xff, 0xfe]), Buffer.from('", "reference": "b"}\n')]));
     refused(['score', 'bleu', invalid], /invalid\.jsonl:2: .*UTF-8/);
+  });
+});
+
+describe('the hub', () => {
+  /** Runs the CLI without blocking this event loop (a fake hub in this process must answer it). */
+  function runAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, TUNEKIT_THREADS: '1', ...env } });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+  }
+
+  function assertOneLine(result: { status: number | null; stderr: string }, message: RegExp): void {
+    assert.equal(result.status, 1, result.stderr);
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0], message);
+  }
+
+  it('an HF_ENDPOINT that is not a URL is one line naming it', async () => {
+    const cache = path.join(scratch, 'hub-cache-bad-endpoint');
+    const result = await runAsync(['info', '--model', 'org/model'], { HF_ENDPOINT: 'not a url', HF_HUB_CACHE: cache, HF_HUB_OFFLINE: '0' });
+    assertOneLine(result, /^tunekit: HF_ENDPOINT /);
+  });
+
+  it('a server answering with a traversal ETag is refused in one line, and nothing is written outside the cache', async () => {
+    const commit = 'a'.repeat(40);
+    const server = http.createServer((request, response) => {
+      if (request.url?.startsWith('/api/')) {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sha: commit, siblings: [{ rfilename: 'config.json' }, { rfilename: 'model.safetensors' }] }));
+        return;
+      }
+      const body = Buffer.from('{"model_type": "llama"}');
+      response.writeHead(200, { 'x-repo-commit': commit, etag: '"../../../../../../escaped"', 'content-length': String(body.length) });
+      response.end(request.method === 'HEAD' ? undefined : body);
+    });
+    const port = await listenOnLoopback(server);
+    try {
+      const work = path.join(scratch, 'hostile');
+      const cache = path.join(work, 'a', 'b', 'c', 'cache');
+      mkdirSync(cache, { recursive: true });
+      const before = snapshotTree(scratch, (relative) => relative.startsWith(path.join('hostile', 'a', 'b', 'c', 'cache')));
+      const result = await runAsync(['info', '--model', 'org/model'], { HF_ENDPOINT: `http://127.0.0.1:${port}`, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: '0' });
+      assertOneLine(result, /ETag/i);
+      assert.deepEqual(snapshotTree(scratch, (relative) => relative.startsWith(path.join('hostile', 'a', 'b', 'c', 'cache'))), before);
+    } finally {
+      await closeServer(server);
+    }
   });
 });
