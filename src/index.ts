@@ -41,6 +41,3 @@ export * from './generate/index.js';
 
 // data: JSON Lines records (blank lines skipped, BOM/CRLF accepted, strict UTF-8, `file:line` errors).
 export * from './data/records.js';
-
-// train: progress reporting (the trainer comes with its issue).
-export { Progress, type ProgressOptions } from './train/progress.js';

@@ -1,4 +1,5 @@
-import { arange, getNumThreads, manualSeed, memory, MiniGPT, optim, Progress, randint, setNumThreads, type Tensor, tidy, torchVersion } from '../index.js';
+import { arange, getNumThreads, manualSeed, memory, MiniGPT, optim, randint, setNumThreads, type Tensor, tidy, torchVersion } from '../index.js';
+import { Progress } from './progress.js';
 import { flagBoolean, flagNumber, noExtraPositionals, parseArgs } from './args.js';
 import type { Verb } from './verb.js';
 

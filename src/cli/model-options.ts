@@ -1,4 +1,5 @@
-import { type DType, type HubProgress, loadModel, type LoadedModel, PeftModel, Progress, setNumThreads, TunekitError } from '../index.js';
+import { type DType, type HubProgress, loadModel, type LoadedModel, PeftModel, setNumThreads, TunekitError } from '../index.js';
+import { Progress } from './progress.js';
 import { type FlagSpec, flagNumber, flagString, type ParsedArgs, requireFlag } from './args.js';
 
 export const MODEL_FLAGS: FlagSpec = { model: 'value', revision: 'value', dtype: 'value', threads: 'value' };
