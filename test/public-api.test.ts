@@ -64,4 +64,20 @@ describe('the public API', () => {
     }
     assert.deepEqual(offenders, []);
   });
+
+  it('no layer imports a layer above it (the order of ../shared/DESIGN.md), and only the CLI imports src/index.ts', () => {
+    const order = ['metrics', 'torch', 'nn', 'optim', 'io', 'tokenize', 'models', 'peft', 'generate', 'data', 'train', 'evaluate', 'report', 'serve', 'cli'];
+    const source = path.join(repoRoot, 'src');
+    const offenders: string[] = [];
+    for (const layer of readdirSync(source).filter((name) => order.includes(name))) {
+      for (const file of readdirSync(path.join(source, layer)).filter((name) => name.endsWith('.ts'))) {
+        const text = readFileSync(path.join(source, layer, file), 'utf8');
+        for (const match of text.matchAll(/from\s+['"]\.\.\/([^'"]+)['"]/g)) {
+          const target = match[1].split('/')[0].replace(/\.js$/, '');
+          if (target === 'index' ? layer !== 'cli' : order.includes(target) && order.indexOf(target) > order.indexOf(layer)) offenders.push(`src/${layer}/${file} imports ../${match[1]}`);
+        }
+      }
+    }
+    assert.deepEqual(offenders, []);
+  });
 });
