@@ -33,7 +33,7 @@ import {
 } from '../src/index.js';
 import { trainBriefly } from './helpers/peft-configs.js';
 import { modelFixtures } from './helpers/model-folders.js';
-import { repoRoot } from './helpers/paths.js';
+import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 import { pythonHas } from './helpers/python.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-registry-'));
@@ -189,5 +189,19 @@ describe('methods through the registry', () => {
     assert.deepEqual(logitsOf(again), scaled);
     peft.dispose();
     again.dispose();
+  });
+
+  it('PEFT\'s entry points: fromPretrained, then loadAdapter for a second adapter, frozen unless isTrainable', { skip: hasShared ? false : 'no ../shared' }, async () => {
+    const llama = path.join(sharedDir, 'reference', 'models', 'hf-tiny', 'llama');
+    const peft = await PeftModel.fromPretrained(await loadModelFromFolder(llama), path.join(llama, 'adapters', 'lora_default'));
+    assert.equal(peft.activeAdapter, 'default');
+    assert.equal(peft.namedParameters().filter(([, p]) => p.requiresGrad).length, 0);
+    const config = await peft.loadAdapter(path.join(llama, 'adapters', 'prompt_tuning'), 'prompt', { isTrainable: true });
+    assert.equal(config.peftType, 'PROMPT_TUNING');
+    assert.deepEqual(peft.adapterNames, ['default', 'prompt']);
+    assert.equal(peft.activeAdapter, 'prompt');
+    const trainable = peft.namedParameters().filter(([, p]) => p.requiresGrad).map(([name]) => name);
+    assert.deepEqual(trainable, ['prompt_encoder.prompt.embedding.weight']);
+    peft.dispose();
   });
 });

@@ -46,6 +46,8 @@ export interface TrainableSummary {
 export interface FromPretrainedOptions extends LoadAdapterOptions {
   /** Default "default". */
   adapterName?: string;
+  /** PEFT's `is_trainable`: the same as `trainable`. */
+  isTrainable?: boolean;
   /** Hub options when the adapter is a repo id. */
   hub?: ModelSourceOptions;
 }
@@ -75,10 +77,15 @@ export class PeftModel extends Module {
    * `adapterName`, frozen unless `trainable`.
    */
   static async fromPretrained(model: LanguageModel, adapter: string, options: FromPretrainedOptions = {}): Promise<PeftModel> {
-    const dir = await resolveAdapterSource(adapter, options.hub);
     const peft = new PeftModel(model);
-    await loadAdapter(peft, dir, options.adapterName ?? 'default', options);
+    await peft.loadAdapter(adapter, options.adapterName ?? 'default', options);
     return peft;
+  }
+
+  /** PEFT's `load_adapter`: adds the adapter folder (or hub repo id) as `adapterName` and makes it active. */
+  async loadAdapter(adapter: string, adapterName: string, options: Omit<FromPretrainedOptions, 'adapterName'> = {}): Promise<AdapterConfig> {
+    const dir = await resolveAdapterSource(adapter, options.hub);
+    return loadAdapter(this, dir, adapterName, { ...options, trainable: options.trainable ?? options.isTrainable });
   }
 
   get config(): LanguageModelConfig {
