@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { snapshotTree } from './helpers/filesystem.js';
 import { editConfig, modelFixtures } from './helpers/model-folders.js';
 import { closeServer, listenOnLoopback } from './helpers/loopback.js';
-import { repoRoot } from './helpers/paths.js';
+import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-cli-inputs-'));
@@ -91,6 +91,13 @@ describe('token ids and the context length', () => {
   it('ids outside the vocabulary are refused before they reach an embedding', () => {
     refused(['generate', '--model', llama, '--prompt-ids', '1,128'], /inputIds\[0\]\[1\] is token id 128, outside the model's vocabulary \(0 to 127\)/);
     refused(['generate', '--model', gpt2, '--prompt-ids', '99999999'], /outside the model's vocabulary/);
+  });
+
+  it('a tokenizer with ids past vocab_size is refused when the model loads, naming both files', { skip: hasShared ? false : 'no ../shared' }, () => {
+    const mismatched = copyModel('llama_tied', 'tokenizer-too-big'); // vocab_size 128
+    const stories = path.join(sharedDir, 'reference', 'models', 'stories260K'); // a 512-token tokenizer
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) cpSync(path.join(stories, file), path.join(mismatched, file));
+    refused(['generate', '--model', mismatched, '--prompt', 'Once upon'], /config\.json: "vocab_size" is 128, but the tokenizer in .* has ids up to 511/);
   });
 
   it('a prompt that fills the context is refused; generation stops at the context length', () => {

@@ -11,7 +11,7 @@ import { type DType } from '../torch/dtype.js';
 import { dispose, type Device, Tensor, tidy } from '../torch/tensor.js';
 import { configDtype, type RawConfig } from './config.js';
 import { architectureFor } from './registry.js';
-import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
+import { checkTokenizerFitsModel, loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import type { LanguageModel, ModelSource } from './types.js';
 import { checkWeightDtypes, checkWeightsAgainstConfig, type WeightInfo } from './weights-check.js';
 
@@ -122,6 +122,7 @@ export async function loadModel(idOrPath: string, options: LoadOptions = {}): Pr
   const model = await loadModelFromFolder(dir, { ...options, id: idOrPath });
   try {
     const tokenizer = existsSync(path.join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null;
+    if (tokenizer !== null) checkTokenizerFitsModel(tokenizer, model.config.vocabSize, path.join(dir, 'config.json'));
     const source = model.source as ModelSource;
     return { model, tokenizer, generationConfig: source.generationConfig, source };
   } catch (error) {
