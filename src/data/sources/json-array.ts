@@ -87,7 +87,7 @@ class TextCursor {
     const first = await this.peek();
     const line = this.line;
     if (first === undefined) throw this.error('expected a JSON value, found the end of the file');
-    const start = this.position;
+    let start = this.position;
     let index = start;
     let depth = 0;
     let inString = false;
@@ -139,7 +139,8 @@ class TextCursor {
         if (primitive) continue;
         throw this.error(`a ${first === '"' ? 'string' : first === '{' ? 'object' : 'array'} starting here is not closed before the end of the file (truncated?)`, line);
       }
-      index = this.position + offset;
+      start = this.position;
+      index = start + offset;
     }
   }
 
