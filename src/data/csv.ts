@@ -17,7 +17,7 @@ import { finished } from 'node:stream/promises';
 import { parse, type CsvError, type Parser } from 'csv-parse';
 import { TunekitError } from '../errors.js';
 import { oneLine } from '../io/text.js';
-import { utf8Chunks } from './sources/utf8.js';
+import { validUtf8Chunks } from './sources/utf8.js';
 
 export const CSV_ERROR = 'E_DATA_CSV';
 
@@ -45,21 +45,11 @@ function newlines(text: string): number {
   return count;
 }
 
-/** Newlines at the start of `raw` (the blank lines skipped before a row). */
-function leadingNewlines(raw: string): number {
-  let count = 0;
-  for (const character of raw) {
-    if (character === '\n') count++;
-    else if (character !== '\r') break;
-  }
-  return count;
-}
-
 function describe(error: CsvError, filePath: string, rowStart: number): TunekitError {
   const line = typeof error.lines === 'number' && error.lines > 0 ? error.lines : rowStart;
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return csvError(filePath, rowStart, 'a quoted field opened in the row starting here is not closed before the end of the file');
+      return csvError(filePath, rowStart, 'a quoted field opened in the row starting here (or after it, past blank lines) is not closed before the end of the file');
     case 'INVALID_OPENING_QUOTE':
       return csvError(filePath, line, `a quote inside an unquoted field${error.column === undefined ? '' : ` (field ${JSON.stringify(error.column)})`}; quote the whole field and double the quotes in it`);
     case 'CSV_INVALID_CLOSING_QUOTE':
@@ -71,16 +61,16 @@ function describe(error: CsvError, filePath: string, rowStart: number): TunekitE
 
 /** Streams the rows of a CSV (or, with delimiter "\t", TSV) file as records keyed by the header's names. */
 export async function* streamCsv(filePath: string, options: CsvOptions = {}): AsyncGenerator<CsvRow> {
-  const parser: Parser = parse({ delimiter: options.delimiter ?? ',', raw: true, skip_empty_lines: true, relax_column_count: true });
+  const parser: Parser = parse({ delimiter: options.delimiter ?? ',', info: true, skip_empty_lines: true, relax_column_count: true });
   let header: string[] | undefined;
-  /** Lines wholly consumed by the rows already parsed. */
+  /** The line the last row parsed ends on. */
   let linesBefore = 0;
   const rows: Array<{ line: number; fields: string[] }> = [];
   let failure: TunekitError | undefined;
-  parser.on('data', ({ record, raw }: { record: string[]; raw: string }) => {
-    const line = linesBefore + leadingNewlines(raw) + 1;
-    linesBefore += newlines(raw);
-    rows.push({ line, fields: record });
+  parser.on('data', ({ record, info }: { record: string[]; info: { lines: number } }) => {
+    // info.lines is the line the row ends on; it starts as many lines earlier as its quoted fields hold line breaks
+    rows.push({ line: info.lines - record.reduce((sum, field) => sum + newlines(field), 0), fields: record });
+    linesBefore = info.lines;
   });
   parser.on('error', (error: CsvError) => {
     failure ??= describe(error, filePath, linesBefore + 1);
@@ -108,8 +98,9 @@ export async function* streamCsv(filePath: string, options: CsvOptions = {}): As
   };
 
   try {
-    for await (const text of utf8Chunks(filePath, { chunkBytes: options.chunkBytes })) {
-      parser.write(text);
+    // bytes, not text: csv-parse works on bytes, so a string would be encoded again
+    for await (const bytes of validUtf8Chunks(filePath, { chunkBytes: options.chunkBytes })) {
+      parser.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       // the parser emits its rows and errors on process.nextTick: let them all arrive before looking
       await new Promise((resolve) => setImmediate(resolve));
       yield* convert();

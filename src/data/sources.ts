@@ -17,6 +17,7 @@ import { parquetFileMetadata, streamParquet } from './parquet.js';
 import { recordError, streamJsonl } from './records.js';
 import { resolveHubDataset, listFolder, splitFiles } from './sources/hub.js';
 import { JSON_SOURCE_ERROR, streamJsonArray } from './sources/json-array.js';
+import { TEXT_CHUNK_BYTES } from './sources/utf8.js';
 
 export const DATASET_FORMATS = ['jsonl', 'json', 'csv', 'tsv', 'parquet'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
@@ -43,7 +44,7 @@ export interface OpenDatasetOptions extends Omit<HubOptions, 'repoType'> {
   field?: string;
   /** CSV/TSV: accept rows with fewer fields than the header, the missing ones null. */
   relaxColumnCount?: boolean;
-  /** Bytes read at a time from text files; default 1 MiB. */
+  /** Bytes read at a time from text files; default 64 KiB (TEXT_CHUNK_BYTES). */
   chunkBytes?: number;
 }
 
@@ -76,7 +77,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 async function* fileRecords(filePath: string, format: DatasetFormat, options: OpenDatasetOptions): AsyncGenerator<DatasetRecord> {
   switch (format) {
     case 'jsonl':
-      for await (const { line, value } of streamJsonl(filePath, { chunkBytes: options.chunkBytes })) {
+      for await (const { line, value } of streamJsonl(filePath, { chunkBytes: options.chunkBytes ?? TEXT_CHUNK_BYTES })) {
         if (!isObject(value)) throw recordError(filePath, line, `expected a JSON object (a record), found ${describeValue(value)}`);
         yield { record: value, where: `${filePath}:${line}` };
       }
