@@ -109,10 +109,10 @@ export interface HubDatasetOptions extends Omit<HubOptions, 'repoType'> {
 }
 
 /** The repo's file list at a revision: from the hub, or offline (or unreachable) from the cached snapshot. */
-async function listRepo(repoId: string, revision: string, options: HubDatasetOptions): Promise<string[]> {
+async function listRepo(repoId: string, revision: string, options: HubDatasetOptions): Promise<{ files: string[]; cached?: TunekitError }> {
   const hubOptions = { ...options, repoType: 'dataset' as const, revision };
   try {
-    return (await hubRepoInfo(repoId, hubOptions)).files;
+    return { files: (await hubRepoInfo(repoId, hubOptions)).files };
   } catch (error) {
     if (!(error instanceof TunekitError) || !['E_HUB_NOT_CACHED', 'E_HUB_NETWORK'].includes(error.code)) throw error;
     let snapshot: string;
@@ -121,41 +121,56 @@ async function listRepo(repoId: string, revision: string, options: HubDatasetOpt
     } catch {
       throw error;
     }
-    return listFolder(snapshot);
+    return { files: await listFolder(snapshot), cached: error };
   }
 }
 
 /**
  * The local paths of a split's data files for a hub dataset repo, downloaded into the hub cache (or found there
- * offline). `label` names them in errors as `repo/revision/file`.
+ * offline, or when the hub cannot be reached, as for models), with their repo names and the revision read.
  */
 export async function resolveHubDataset(repoId: string, options: HubDatasetOptions = {}): Promise<{ paths: string[]; files: string[]; revision: string }> {
   const split = options.split ?? 'train';
   const revision = options.revision ?? 'main';
-  const files = await listRepo(repoId, revision, options);
-  const direct = splitFiles(files, split, options.config);
+  const listing = await listRepo(repoId, revision, options);
+  const direct = splitFiles(listing.files, split, options.config);
   let chosen = direct.files;
   let chosenRevision = revision;
   let converted: { files: string[]; configs: string[] } | undefined;
   if (chosen.length === 0 && options.revision === undefined) {
-    let convertedFiles: string[] | undefined;
+    let convertedListing: { files: string[]; cached?: TunekitError } | undefined;
     try {
-      convertedFiles = await listRepo(repoId, CONVERTED_PARQUET_REVISION, options);
+      convertedListing = await listRepo(repoId, CONVERTED_PARQUET_REVISION, options);
     } catch (error) {
       if (!(error instanceof TunekitError) || !['E_HUB_REVISION_NOT_FOUND', 'E_HUB_NOT_CACHED'].includes(error.code)) throw error;
     }
-    if (convertedFiles !== undefined) {
-      converted = convertedSplitFiles(convertedFiles, split, options.config);
+    if (convertedListing !== undefined) {
+      converted = convertedSplitFiles(convertedListing.files, split, options.config);
       chosen = converted.files;
       chosenRevision = CONVERTED_PARQUET_REVISION;
+      if (chosen.length > 0 && listing.cached === undefined) {
+        // record the main revision's commit (and an empty snapshot), so that offline the cache says main was looked at
+        await snapshotDownload(repoId, { ...options, repoType: 'dataset', revision, allowPatterns: [] });
+      }
     }
   }
   if (chosen.length === 0) {
-    const found = direct.splits.length > 0 ? `its files give the split${direct.splits.length === 1 ? '' : 's'} ${direct.splits.join(', ')}` : 'it has no data files (.jsonl, .json, .csv, .tsv, .parquet)';
+    const where = `split "${split}" of hub dataset "${repoId}" at revision "${revision}"`;
+    if (listing.cached !== undefined) {
+      const held = listing.files.length === 0 ? 'none of its files' : listing.files.slice(0, 5).join(', ') + (listing.files.length > 5 ? ', …' : '');
+      throw new TunekitError(
+        'E_HUB_NOT_CACHED',
+        `${where} is not in the cache (its cached snapshot holds ${held}) and ${listing.cached.code === 'E_HUB_NETWORK' ? 'the hub cannot be reached' : 'offline mode is on (HF_HUB_OFFLINE)'}. ` +
+          'Run once with network access to download it.',
+      );
+    }
+    const found = direct.splits.length > 0
+      ? `its files give the split${direct.splits.length === 1 ? '' : 's'} ${direct.splits.join(', ')}`
+      : 'the repo has no data files (.jsonl, .json, .csv, .tsv, .parquet)';
     const convertedNote = converted === undefined ? '' : converted.configs.length > 1 && options.config === undefined
       ? `; its ${CONVERTED_PARQUET_REVISION} revision has several configs (${converted.configs.join(', ')}): pass config`
       : `; nor has its ${CONVERTED_PARQUET_REVISION} revision`;
-    throw new TunekitError(HUB_DATASET_ERROR, `hub dataset "${repoId}" at revision "${revision}" has no files for split "${split}": ${found}${convertedNote}`);
+    throw new TunekitError(HUB_DATASET_ERROR, `${where} has no files: ${found}${convertedNote}`);
   }
   const paths: string[] = [];
   for (const file of chosen) paths.push(await hubDownload(repoId, file, { ...options, repoType: 'dataset', revision: chosenRevision }));
