@@ -113,6 +113,20 @@ describe('JSON arrays', () => {
     await rejects(file, 'E_DATA_JSON', /has no field "rows"/, { field: 'rows' });
   });
 
+  it('reads JSON Lines held in a .json file, and a lone object as one record, as HF does', async () => {
+    const lines = write('lines.json', '{"a": [1]}\n{"a": [2]}\n');
+    assert.deepEqual((await readAll(lines)).map((item) => [item.record, item.where]), [[{ a: [1] }, `${lines}:1`], [{ a: [2] }, `${lines}:2`]]);
+    assert.deepEqual((await readAll(write('lone.json', '{"a": 1}'))).map((item) => item.record), [{ a: 1 }]);
+  });
+
+  it('stops reading at the limit, before a later malformed element', async () => {
+    const file = write('limit.json', '[{"a": 1}, {"a": 2}, 3]');
+    assert.deepEqual((await readAll(file, { limit: 2 })).map((item) => item.record), [{ a: 1 }, { a: 2 }]);
+    const csv = write('limit.csv', 'a\n1\n2\n3\n');
+    assert.deepEqual((await readAll(csv, { limit: 2 })).map((item) => item.record), [{ a: '1' }, { a: '2' }]);
+    assert.deepEqual(await readAll(csv, { limit: 0 }), []);
+  });
+
   it('refuses an element that is not an object, invalid JSON, truncation and invalid UTF-8, naming file, line and element', async () => {
     const notObject = write('not-object.json', '[{"a": 1},\n "text",\n {"a": 2}]');
     await rejects(notObject, 'E_DATA_JSON', new RegExp(`^${notObject}:2: element 1: expected a JSON object \\(a record\\), found a string`));

@@ -13,7 +13,7 @@
  * that is not Parquet or is truncated (its footer is missing), a column asked for that it lacks, a data page that
  * does not decode.
  */
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { TunekitError } from '../errors.js';
 import { oneLine } from '../io/text.js';
 import { fileReadError } from './sources/utf8.js';
@@ -67,7 +67,7 @@ export async function parquetFileMetadata(filePath: string): Promise<{ file: Asy
 export async function* streamParquet(filePath: string, options: { columns?: string[] } = {}): AsyncGenerator<ParquetRow> {
   const { file, metadata } = await parquetFileMetadata(filePath);
   if (options.columns !== undefined) {
-    const names = new Set(metadata.schema.slice(1).map((element) => element.name));
+    const names = new Set(parquetSchema(metadata).children.map((child) => child.element.name));
     const missing = options.columns.filter((column) => !names.has(column));
     if (missing.length > 0) {
       throw parquetError(`${filePath}: no column ${missing.map((name) => `"${name}"`).join(', ')} (columns: ${[...names].join(', ')})`);

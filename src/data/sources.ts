@@ -7,6 +7,12 @@
  * JSON arrays (the line where the element starts) and CSV/TSV (where the row starts), `file row N` for Parquet (N
  * from 0). The format is the file's extension, or the `format` option. Types per format are documented in
  * csv.ts (strings only), parquet.ts (int64 as number when exact, else an error) and sources/json-array.ts.
+ *
+ * A .json file is read as Hugging Face's json loader reads it, with one convenience: a top-level array of records;
+ * with `field`, the array in that field; a top-level object followed by more objects is JSON Lines (HF reads those
+ * first too), as is a lone object without array fields (one record). A lone object with exactly one array-valued
+ * field, `{"version": …, "data": [...]}`, gives that array's records without `field` (HF would make it one row
+ * with a list column); with several such fields, `field` must say which.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,7 +22,7 @@ import { streamCsv } from './csv.js';
 import { parquetFileMetadata, streamParquet } from './parquet.js';
 import { recordError, streamJsonl } from './records.js';
 import { resolveHubDataset, listFolder, splitFiles } from './sources/hub.js';
-import { JSON_SOURCE_ERROR, streamJsonArray } from './sources/json-array.js';
+import { JSON_SOURCE_ERROR, jsonLayout, streamJsonArray } from './sources/json-array.js';
 import { TEXT_CHUNK_BYTES } from './sources/utf8.js';
 
 export const DATASET_FORMATS = ['jsonl', 'json', 'csv', 'tsv', 'parquet'] as const;
@@ -75,27 +81,44 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 async function* fileRecords(filePath: string, format: DatasetFormat, options: OpenDatasetOptions): AsyncGenerator<DatasetRecord> {
+  const chunkBytes = options.chunkBytes ?? TEXT_CHUNK_BYTES;
   switch (format) {
     case 'jsonl':
-      for await (const { line, value } of streamJsonl(filePath, { chunkBytes: options.chunkBytes ?? TEXT_CHUNK_BYTES })) {
+      for await (const { line, value } of streamJsonl(filePath, { chunkBytes })) {
         if (!isObject(value)) throw recordError(filePath, line, `expected a JSON object (a record), found ${describeValue(value)}`);
         yield { record: value, where: `${filePath}:${line}` };
       }
       return;
-    case 'json':
-      for await (const { index, line, value } of streamJsonArray(filePath, { field: options.field, chunkBytes: options.chunkBytes })) {
+    case 'json': {
+      let field = options.field;
+      if (field === undefined) {
+        const layout = await jsonLayout(filePath, { chunkBytes });
+        if (layout.kind === 'lines' || (layout.kind === 'object' && layout.arrays.length === 0)) {
+          yield* fileRecords(filePath, 'jsonl', options);
+          return;
+        }
+        if (layout.kind === 'object' && layout.arrays.length > 1) {
+          throw new TunekitError(
+            JSON_SOURCE_ERROR,
+            `${filePath}:1: the file holds an object with several fields holding arrays (${layout.arrays.map((name) => `"${name}"`).join(', ')}); pass \`field\` to name the one holding the records`,
+          );
+        }
+        if (layout.kind === 'object') field = layout.arrays[0];
+      }
+      for await (const { index, line, value } of streamJsonArray(filePath, { field, chunkBytes })) {
         if (!isObject(value)) {
           throw new TunekitError(JSON_SOURCE_ERROR, `${filePath}:${line}: element ${index}: expected a JSON object (a record), found ${describeValue(value)}`);
         }
         yield { record: value, where: `${filePath}:${line}` };
       }
       return;
+    }
     case 'csv':
     case 'tsv':
       for await (const { line, record } of streamCsv(filePath, {
         delimiter: format === 'tsv' ? '\t' : ',',
         relaxColumnCount: options.relaxColumnCount,
-        chunkBytes: options.chunkBytes,
+        chunkBytes,
       })) yield { record, where: `${filePath}:${line}` };
       return;
     case 'parquet':

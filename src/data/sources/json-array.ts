@@ -4,8 +4,8 @@
  * streamed: a small scanner finds where each array element starts and ends (tracking strings and nesting only)
  * and each element alone goes through JSON.parse, so memory holds one element, not the file.
  *
- * Without `field`, a top-level object is accepted when exactly one of its fields holds an array (a first, cheap
- * pass over the file finds which). Errors are one-line TunekitErrors `file:line: element N: …` (N counted from 0,
+ * Without `field` (see sources.ts, which picks the layout with `jsonLayout`, a first cheap pass): a top-level array;
+ * a lone top-level object whose one array-valued field holds the records; or JSON Lines in a .json file. Errors are one-line TunekitErrors `file:line: element N: …` (N counted from 0,
  * as in the array) with code E_DATA_JSON.
  */
 import { TunekitError } from '../../errors.js';
@@ -179,40 +179,37 @@ async function enterArray(cursor: TextCursor, field: string | undefined): Promis
   }
 }
 
-/** The fields of a top-level object whose values are arrays (a pass that parses nothing but field names). */
-async function arrayFields(filePath: string, chunkBytes: number | undefined): Promise<string[] | undefined> {
-  const cursor = new TextCursor(filePath, chunkBytes);
-  if ((await cursor.expect('[{', 'a JSON array of records ("[") or an object holding one ("{")')) === '[') return undefined;
-  const fields: string[] = [];
-  if ((await cursor.peek()) === '}') return fields;
-  for (;;) {
-    const key = await cursor.key();
-    await cursor.expect(':', '":" after a field name');
-    if ((await cursor.peek()) === '[') fields.push(key);
-    await cursor.value();
-    if ((await cursor.expect(',}', '"," or "}"')) === '}') return fields;
-  }
+/** How a .json file holds its records, as `jsonLayout` finds it. */
+export type JsonLayout =
+  | { kind: 'array' }
+  /** One top-level object; `arrays` are its fields whose values are arrays. */
+  | { kind: 'object'; arrays: string[] }
+  /** A top-level object followed by more: JSON Lines in a .json file (as many hub datasets are). */
+  | { kind: 'lines' };
+
+/** A pass over the file that parses nothing but top-level field names, to tell the layouts apart. */
+export async function jsonLayout(filePath: string, options: { chunkBytes?: number } = {}): Promise<JsonLayout> {
+  const cursor = new TextCursor(filePath, options.chunkBytes);
+  if ((await cursor.expect('[{', 'a JSON array of records ("[") or an object holding one ("{")')) === '[') return { kind: 'array' };
+  const arrays: string[] = [];
+  if ((await cursor.peek()) !== '}') {
+    for (;;) {
+      const key = await cursor.key();
+      await cursor.expect(':', '":" after a field name');
+      if ((await cursor.peek()) === '[') arrays.push(key);
+      await cursor.value();
+      if ((await cursor.expect(',}', '"," or "}"')) === '}') break;
+    }
+  } else cursor.position++;
+  return (await cursor.peek()) === undefined ? { kind: 'object', arrays } : { kind: 'lines' };
 }
 
 /**
- * Streams the elements of the records array of a JSON file. `field` names the object field holding it; without
- * it, the top-level array, or the only array-valued field of a top-level object.
+ * Streams the elements of the records array of a JSON file: the top-level array, or with `field`, the array in
+ * that field of the top-level object.
  */
 export async function* streamJsonArray(filePath: string, options: { field?: string; chunkBytes?: number } = {}): AsyncGenerator<JsonArrayElement> {
-  let field = options.field;
-  if (field === undefined) {
-    const fields = await arrayFields(filePath, options.chunkBytes);
-    if (fields !== undefined) {
-      if (fields.length !== 1) {
-        throw new TunekitError(
-          JSON_SOURCE_ERROR,
-          `${filePath}:1: the file holds an object with ${fields.length === 0 ? 'no field holding an array' : `several fields holding arrays (${fields.map((name) => `"${name}"`).join(', ')})`}; ` +
-            'pass `field` to name the one holding the records',
-        );
-      }
-      field = fields[0];
-    }
-  }
+  const field = options.field;
   const cursor = new TextCursor(filePath, options.chunkBytes);
   await enterArray(cursor, field);
   let index = 0;
