@@ -406,11 +406,18 @@ describe('hub datasets', () => {
     assert.deepEqual((await readAll('knkarthick/dialogsum', offline)).map((item) => item.record.id), ['train_0']);
     assert.equal((await readAll('org/pushed', offline)).length, 7);
     assert.equal((await readAll('org/scripted', { ...offline, split: 'validation' })).length, 7);
+    const fromEnvironment = { ...options(), offline: undefined, env: { HF_HUB_OFFLINE: '1' } };
+    assert.deepEqual((await readAll('org/pushed', { ...fromEnvironment, split: 'test', limit: 1 })).map((item) => item.record.id), [1]);
     assert.equal(hub.requests.length, before, 'offline made requests');
     await assert.rejects(openDataset('org/never-downloaded', offline),
       (error: unknown) => error instanceof TunekitError && error.code === 'E_HUB_NOT_CACHED');
     await assert.rejects(openDataset('knkarthick/dialogsum', { ...offline, split: 'test' }),
       (error: unknown) => error instanceof TunekitError && error.code === 'E_HUB_NOT_CACHED' && /split "test" .* not in the cache \(its cached snapshot holds train\.csv/.test(error.message));
+  });
+
+  it('reads the cache when the hub cannot be reached, as for models', async () => {
+    const unreachable = { ...options(), endpoint: 'http://127.0.0.1:1' };
+    assert.deepEqual((await readAll('knkarthick/dialogsum', unreachable)).map((item) => item.record.id), ['train_0']);
   });
 
   it('names a missing repo', async () => {
