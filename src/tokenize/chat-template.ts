@@ -94,3 +94,41 @@ export function renderChatTemplate(
     throw new TunekitError('chat-template', `${selected.source}: ${(error as Error).message}`);
   }
 }
+
+/** Whether a template has `{% generation %}` markers (TRL's has_generation_markers). */
+export function hasGenerationMarkers(template: string): boolean {
+  return /\{%-?\s*generation\s*-?%\}/.test(template);
+}
+
+const SPAN_START = '\uE000';
+const SPAN_END = '\uE001';
+
+/**
+ * Renders like renderChatTemplate and also returns the character spans `[start, end)` that the template's
+ * `{% generation %}…{% endgeneration %}` blocks produced (transformers' generation_indices). Each tag is replaced by
+ * a block that prints a private-use marker, keeping the tag's whitespace control; the markers are then cut out.
+ */
+export function renderChatTemplateWithGenerationSpans(
+  selected: NamedChatTemplate,
+  messages: ChatMessage[],
+  specialTokens: Record<string, string>,
+  options: RenderChatOptions,
+): { text: string; spans: Array<[number, number]> } {
+  const marked = selected.template.replace(
+    /\{%(-?)\s*(end)?generation\s*(-?)%\}/g,
+    (_tag, lstrip: string, end: string | undefined, rstrip: string) =>
+      `{%${lstrip} if true %}{{ '${end === undefined ? SPAN_START : SPAN_END}' }}{% endif ${rstrip}%}`,
+  );
+  const rendered = renderChatTemplate({ ...selected, template: marked }, messages, specialTokens, options);
+  let text = '';
+  const spans: Array<[number, number]> = [];
+  let open: number | undefined;
+  for (const char of rendered) {
+    if (char === SPAN_START) open = text.length;
+    else if (char === SPAN_END) {
+      if (open !== undefined) spans.push([open, text.length]);
+      open = undefined;
+    } else text += char;
+  }
+  return { text, spans };
+}

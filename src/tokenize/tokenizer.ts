@@ -3,7 +3,7 @@ import { Tokenizer as HuggingFaceTokenizer } from '@huggingface/tokenizers';
 import { TunekitError } from '../errors.js';
 import { oneLine } from '../io/text.js';
 import { padRows, requirePositiveInteger, truncateIds, type BatchEncoding, type Side } from './batch.js';
-import { renderChatTemplate, selectChatTemplate, type ChatMessage, type RenderChatOptions } from './chat-template.js';
+import { renderChatTemplate, renderChatTemplateWithGenerationSpans, selectChatTemplate, type ChatMessage, type RenderChatOptions } from './chat-template.js';
 import { DecodeStream, incrementalDecode, type DecodeStreamOptions } from './decode-stream.js';
 import { readJsonFile, readTokenizerFolderSettings, type JsonObject, type NamedChatTemplate, type TokenizerFolderSettings } from './files.js';
 import {
@@ -269,6 +269,41 @@ export class Tokenizer {
     const selected = selectChatTemplate([...this.chatTemplates], this.folder, options);
     const text = renderChatTemplate(selected, messages, this.specialTokensMap, options);
     return options.tokenize ? this.encode(text, { addSpecialTokens: false }) : text;
+  }
+
+  /** The template text applyChatTemplate would use with these options. */
+  chatTemplateText(options: RenderChatOptions = {}): string {
+    return selectChatTemplate([...this.chatTemplates], this.folder, options).template;
+  }
+
+  /**
+   * applyChatTemplate with tokenize and transformers' return_assistant_tokens_mask: 1 for every token from the one
+   * holding a `{% generation %}` block's first character to the one holding its last (char_to_token). Without
+   * offsets from the tokenizer, the token holding character c is found by encoding the text before c: where that
+   * encoding stops agreeing with the whole text's, the token there holds c (or starts at c, when it agrees fully).
+   */
+  applyChatTemplateWithAssistantMask(messages: ChatMessage[], options: RenderChatOptions = {}): { inputIds: number[]; assistantMasks: number[] } {
+    const selected = selectChatTemplate([...this.chatTemplates], this.folder, options);
+    const { text, spans } = renderChatTemplateWithGenerationSpans(selected, messages, this.specialTokensMap, options);
+    const inputIds = this.encode(text, { addSpecialTokens: false });
+    const assistantMasks = inputIds.map(() => 0);
+    const tokenAt = (char: number): { index: number; starts: boolean } => {
+      const prefix = this.encode(text.slice(0, char), { addSpecialTokens: false });
+      let index = 0;
+      while (index < prefix.length && index < inputIds.length && prefix[index] === inputIds[index]) index++;
+      return { index, starts: index === prefix.length };
+    };
+    for (const [start, end] of spans) {
+      if (end <= start) continue;
+      const first = tokenAt(start).index;
+      if (first >= inputIds.length) break;
+      const last = tokenAt(end);
+      const lastIndex = last.starts ? last.index - 1 : last.index;
+      // transformers: range(start_token, end_token + 1 if end_token else len(input_ids)) -- a 0 reads as "to the end"
+      const stop = lastIndex > 0 ? Math.min(lastIndex + 1, inputIds.length) : inputIds.length;
+      for (let index = first; index < stop; index++) assistantMasks[index] = 1;
+    }
+    return { inputIds, assistantMasks };
   }
 
   /** A stream that turns generated ids into text pieces without splitting characters. */
