@@ -40,4 +40,4 @@ export * from './peft/index.js';
 export * from './generate/index.js';
 
 // data: JSON Lines records (blank lines skipped, BOM/CRLF accepted, strict UTF-8, `file:line` errors).
-export * from './data/records.js';
+export * from './data/index.js';

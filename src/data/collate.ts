@@ -28,7 +28,7 @@ export interface CollateOptions {
   returnPositionIds?: boolean;
 }
 
-export interface Batch {
+export interface CollatedBatch {
   inputIds: number[][];
   labels: number[][];
   /** Absent in padding-free mode, as in TRL. */
@@ -63,7 +63,7 @@ export function positionIdsFromSeqLengths(seqLengths: readonly number[]): number
   return seqLengths.flatMap((length) => Array.from({ length }, (_, index) => index));
 }
 
-export function collateLanguageModeling(examples: readonly CollateExample[], options: CollateOptions): Batch {
+export function collateLanguageModeling(examples: readonly CollateExample[], options: CollateOptions): CollatedBatch {
   if (examples.length === 0) throw new TunekitError('invalid-input', 'collate needs at least one example');
   const inputIds = examples.map((example) => [...example.input_ids]);
   const labels = examples.map((example, index) => {
@@ -82,7 +82,7 @@ export function collateLanguageModeling(examples: readonly CollateExample[], opt
     flatLabels[0] = flatLabels[0].map((label, index) => (positionIds[0][index] === 0 ? -100 : label));
     return { inputIds: padRight([inputIds.flat()], options.padTokenId, multiple), labels: flatLabels, positionIds };
   }
-  const batch: Batch = {
+  const batch: CollatedBatch = {
     inputIds: padRight(inputIds, options.padTokenId, multiple),
     labels: padRight(labels, -100, multiple),
     attentionMask: padRight(inputIds.map((row) => row.map(() => 1)), 0, multiple),
@@ -96,7 +96,7 @@ export function collateLanguageModeling(examples: readonly CollateExample[], opt
  * id, labels padded with -100 to their own longest length; the model builds decoder_input_ids from the labels
  * (shift right, decoder_start_token_id first, -100 read as pad). Right padding.
  */
-export function collateSeq2Seq(examples: readonly CollateExample[], options: Pick<CollateOptions, 'padTokenId' | 'padToMultipleOf'>): Required<Pick<Batch, 'inputIds' | 'labels' | 'attentionMask'>> {
+export function collateSeq2Seq(examples: readonly CollateExample[], options: Pick<CollateOptions, 'padTokenId' | 'padToMultipleOf'>): Required<Pick<CollatedBatch, 'inputIds' | 'labels' | 'attentionMask'>> {
   if (examples.length === 0) throw new TunekitError('invalid-input', 'collate needs at least one example');
   return {
     inputIds: padRight(examples.map((example) => example.input_ids), options.padTokenId, options.padToMultipleOf),
