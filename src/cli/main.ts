@@ -5,6 +5,7 @@ import type { Verb } from './verb.js';
 
 /** Verbs load lazily so `tunekit score` never pays for loading libtorch. */
 const verbs: Record<string, () => Promise<Verb>> = {
+  data: async () => (await import('./data.js')).dataVerb,
   demo: async () => (await import('./demo.js')).demoVerb,
   'export-gguf': async () => (await import('./export-gguf.js')).exportGgufVerb,
   generate: async () => (await import('./generate.js')).generateVerb,

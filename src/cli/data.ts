@@ -1,0 +1,158 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import {
+  applyTemplate,
+  bundledTemplate,
+  bundledTemplates,
+  checkDestination,
+  leakageReport,
+  loadTemplateFile,
+  loadTokenizer,
+  openDataset,
+  readJsonl,
+  readModelConfig,
+  resolveModelSource,
+  splitRecords,
+  type TemplatedRecord,
+  type TemplateFormat,
+  type TemplateSet,
+  tokenizeSftJsonl,
+  TunekitError,
+  withAtomicDirectory,
+  withAtomicFile,
+  writeAll,
+  writeFileAtomic,
+} from '../index.js';
+import { flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, type ParsedArgs, requireFlag } from './args.js';
+import type { Verb } from './verb.js';
+
+const HELP = `usage: tunekit data templates [--json]
+       tunekit data build --input FILE|DIR|HUB_ID --template FILE|NAME --out DIR [options]
+       tunekit data tokenize --model ID|DIR --input FILE.jsonl --out FILE.jsonl [options]
+
+templates   lists the bundled prompt templates (usable by name with --template)
+build       renders raw records (JSON Lines, JSON, CSV, TSV, Parquet, a hub dataset) with a prompt template into
+            DIR/{train,validation,test}.jsonl as TRL's {"prompt","completion"} (or {"messages"}) records; without
+            --split every record goes to train.jsonl in input order
+  --input SRC           a file, a dataset folder or a hub dataset id (with --hub-split, default train)
+  --hub-split NAME      the hub or folder split to read (default train)
+  --template T          a template file (YAML/JSON) or a bundled template name (see: tunekit data templates)
+  --format F            prompt_completion or messages (default: the template's)
+  --split R             sizes: ratios (0.8,0.1,0.1) or counts (rest,100,100); 2 sizes: train,test; 3: train,validation,test
+  --seed S              seed for the template choice and the split (default 42)
+  --limit N             read at most N records
+  --out DIR             the folder to write (atomically)
+  --overwrite           replace --out if it already holds something
+  --json                one JSON line with the counts instead of text
+tokenize    tokenizes instruction records exactly as TRL's SFTTrainer does: input_ids and labels per record
+  --model ID|DIR        the model whose tokenizer (and chat template) to use
+  --input FILE          JSON Lines in TRL's formats (prompt/completion, messages, text, or input_ids)
+  --out FILE            the JSON Lines to write (atomically)
+  --max-length N        truncate to N tokens (TRL's default 1024)
+  --train-on-prompt     supervise the prompt too (TRL: completion_only_loss false)
+  --assistant-only-loss supervise assistant turns only (needs {% generation %} markers in the chat template)
+  --overwrite           replace --out if it exists
+  --json                one JSON line with the counts instead of text`;
+
+const BUILD_FLAGS = {
+  input: 'value', 'hub-split': 'value', template: 'value', format: 'value', split: 'value', seed: 'value', limit: 'value', out: 'value', overwrite: 'switch', json: 'switch',
+} as const;
+const TOKENIZE_FLAGS = { model: 'value', input: 'value', out: 'value', 'max-length': 'value', 'train-on-prompt': 'switch', 'assistant-only-loss': 'switch', overwrite: 'switch', json: 'switch' } as const;
+
+function report(json: boolean, summary: Record<string, unknown>, lines: string[]): void {
+  if (json) console.log(JSON.stringify({ event: 'done', ...summary }));
+  else for (const line of lines) console.log(line);
+}
+
+function templateFrom(name: string): Promise<TemplateSet> | TemplateSet {
+  return existsSync(name) || /\.(ya?ml|json)$/i.test(name) ? loadTemplateFile(name) : bundledTemplate(name);
+}
+
+/** An instruction record as written to the split files: TRL's fields only. */
+function written(record: TemplatedRecord): Record<string, unknown> {
+  return 'messages' in record ? { messages: record.messages } : { prompt: record.prompt, completion: record.completion };
+}
+
+async function build(args: ParsedArgs): Promise<number> {
+  const input = requireFlag(args, 'input', 'FILE|DIR|HUB_ID');
+  const out = requireFlag(args, 'out', 'DIR');
+  const json = flagBoolean(args, 'json');
+  const format = flagString(args, 'format');
+  if (format !== undefined && format !== 'prompt_completion' && format !== 'messages') throw new TunekitError('E_FLAG', `--format must be prompt_completion or messages, got "${format}"`);
+  const seed = flagNumber(args, 'seed', { integer: true, min: 0 }) ?? 42;
+  const target = checkDestination(out, { kind: 'directory', overwrite: flagBoolean(args, 'overwrite'), inputs: [input] });
+  const templates = await templateFrom(requireFlag(args, 'template', 'FILE|NAME'));
+  const dataset = await openDataset(input, { split: flagString(args, 'hub-split'), limit: flagNumber(args, 'limit', { integer: true, min: 1 }) });
+  const raw: Record<string, unknown>[] = [];
+  for await (const { record, where } of dataset.records()) raw.push({ ...record, where });
+  if (raw.length === 0) throw new TunekitError('E_DATA_EMPTY', `${input}: no records`);
+  const rendered = raw.map((record, index) => applyTemplate(templates, record, index, { seed, format: format as TemplateFormat | undefined, examplePool: raw, excludeFromPool: index }));
+  const { names, splits } = splitRecords(rendered, { sizes: flagString(args, 'split'), seed });
+  const leaks = names.length > 1 ? leakageReport(splits as unknown as Record<string, readonly Record<string, unknown>[]>) : undefined;
+  await withAtomicDirectory(target, async (folder) => {
+    for (const name of names) await writeFileAtomic(path.join(folder, `${name}.jsonl`), splits[name].map((record) => JSON.stringify(written(record)) + '\n').join(''));
+  });
+  const counts = Object.fromEntries(names.map((name) => [name, splits[name].length]));
+  const lines = [`${raw.length} records from ${input} rendered with ${templates.name} (${templates.templates.length} template${templates.templates.length === 1 ? '' : 's'}, seed ${seed})`];
+  lines.push(...names.map((name) => `  ${path.join(out, `${name}.jsonl`)}: ${counts[name]}`));
+  if (leaks !== undefined && leaks.leakedInputs > 0) lines.push(`warning: ${leaks.leakedInputs} identical prompts appear in more than one split (${Object.entries(leaks.pairs).map(([pair, n]) => `${pair}: ${n}`).join(', ')})`);
+  report(json, { out: target, records: raw.length, splits: counts, leakedInputs: leaks?.leakedInputs ?? 0 }, lines);
+  return 0;
+}
+
+async function tokenize(args: ParsedArgs): Promise<number> {
+  const input = requireFlag(args, 'input', 'FILE.jsonl');
+  const out = requireFlag(args, 'out', 'FILE.jsonl');
+  const json = flagBoolean(args, 'json');
+  const modelId = requireFlag(args, 'model', 'ID|DIR');
+  const target = checkDestination(out, { kind: 'file', overwrite: flagBoolean(args, 'overwrite'), inputs: [input] });
+  const dir = await resolveModelSource(modelId);
+  if (!existsSync(path.join(dir, 'tokenizer.json'))) throw new TunekitError('E_NO_TOKENIZER', `${dir}: no tokenizer.json to tokenize with`);
+  const tokenizer = loadTokenizer(dir);
+  const seq2seq = (await readModelConfig(dir)).is_encoder_decoder === true;
+  const records = await readJsonl(input);
+  const result = tokenizeSftJsonl(tokenizer, records, input, {
+    maxLength: flagNumber(args, 'max-length', { integer: true, min: 1 }),
+    completionOnlyLoss: flagBoolean(args, 'train-on-prompt') ? false : undefined,
+    assistantOnlyLoss: flagBoolean(args, 'assistant-only-loss'),
+    seq2seq,
+  });
+  await withAtomicFile(target, async (file) => {
+    for (const example of result.examples) await writeAll(file, Buffer.from(JSON.stringify(example) + '\n'));
+  });
+  const { stats } = result;
+  const lines = [`${stats.examples} of ${stats.records} records tokenized (${result.format}${result.completionOnlyLoss ? ', loss on the completion only' : ''}) into ${out}`];
+  if (stats.truncated > 0) lines.push(`  ${stats.truncated} truncated to --max-length`);
+  if (stats.dropped.length > 0) lines.push(`warning: ${stats.dropped.length} dropped with no supervised token left (first: ${stats.dropped[0]})`);
+  report(json, { out: target, format: result.format, records: stats.records, examples: stats.examples, truncated: stats.truncated, dropped: stats.dropped.length }, lines);
+  return 0;
+}
+
+export const dataVerb: Verb = {
+  name: 'data',
+  summary: 'instruction datasets: bundled templates, build splits from raw records, tokenize as TRL does',
+  help: HELP,
+  async run(argv) {
+    const [what, ...rest] = argv;
+    if (what === 'templates') {
+      const args = parseArgs(rest, { json: 'switch' });
+      noExtraPositionals(args);
+      for (const info of bundledTemplates()) {
+        if (flagBoolean(args, 'json')) console.log(JSON.stringify(info));
+        else console.log(`${info.name.padEnd(34)} ${info.description} (${info.templates} templates; ${info.inputs.join(', ')} → ${info.targets.join(', ')})`);
+      }
+      return 0;
+    }
+    if (what === 'build') {
+      const args = parseArgs(rest, BUILD_FLAGS);
+      noExtraPositionals(args);
+      return build(args);
+    }
+    if (what === 'tokenize') {
+      const args = parseArgs(rest, TOKENIZE_FLAGS);
+      noExtraPositionals(args);
+      return tokenize(args);
+    }
+    throw new TunekitError('E_FLAG', `data what? expected templates, build or tokenize, got ${what === undefined ? 'nothing' : `"${what}"`}`);
+  },
+};
