@@ -77,6 +77,12 @@ const cases: Case[] = [
   { name: 'batch 4', args: { ...base, learning_rate: 1e-3, num_train_epochs: 1, per_device_train_batch_size: 4, weight_decay: 0.01 }, tensors: full },
   { name: 'accumulation 4 with a short last step, cosine, data_seed', args: { ...base, learning_rate: 1e-3, num_train_epochs: 2, per_device_train_batch_size: 2, gradient_accumulation_steps: 4, lr_scheduler_type: 'cosine', warmup_steps: 0.25, data_seed: 7 }, tensors: full },
   {
+    name: 'logging every 2 steps (averaged), an unlogged last step, eval per epoch, constant schedule',
+    args: { seed: 42, logging_steps: 2, learning_rate: 1e-3, max_steps: 5, per_device_train_batch_size: 5, per_device_eval_batch_size: 4, lr_scheduler_type: 'constant', weight_decay: 0.1, eval_strategy: 'epoch' },
+    eval: true,
+    tensors: full,
+  },
+  {
     name: 'LoRA from the same adapter',
     args: { ...base, learning_rate: 5e-3, max_steps: 5, per_device_train_batch_size: 3, lr_scheduler_type: 'constant_with_warmup', warmup_steps: 1, weight_decay: 0.05, max_grad_norm: 1 },
     lora: true,
@@ -165,6 +171,7 @@ describe("train() equals transformers' Trainer (stories260K)", { skip: hasShared
       steps.forEach((ours, i) => {
         const py = peerSteps[i];
         assert.equal(ours.step, py.step);
+        assert.ok(Math.abs(ours.epoch - (py.epoch as number)) <= 1e-12, `step ${ours.step}: epoch ${ours.epoch} vs Trainer ${py.epoch}`);
         m.loss = Math.max(m.loss, relative(ours.loss, py.loss as number));
         m.lr = Math.max(m.lr, relative(ours.learning_rate, py.learning_rate as number));
         m.gradNorm = Math.max(m.gradNorm, relative(ours.grad_norm, py.grad_norm as number));
