@@ -257,6 +257,8 @@ export function train(model: LanguageModel, trainExamples: readonly TrainExample
           trLoss = Math.fround(trLoss + loss);
           windowTokens += tokensIn(batch);
         }
+        // Trainer._clip_grad_norm (accelerator.clip_grad_norm_ = torch's clip_grad_norm_ on the total 2-norm) when
+        // max_grad_norm > 0, else Trainer._get_grad_norm: the same call with an infinite bound, which only measures.
         const gradNorm = clipGradNorm(parameters, args.max_grad_norm > 0 ? args.max_grad_norm : Infinity);
         const learningRate = optimizer.groups[0].options.lr; // _get_learning_rate before lr_scheduler.step()
         optimizer.step();
