@@ -39,5 +39,8 @@ export * from './peft/index.js';
 // generate: decoding for any model, with or without adapters.
 export * from './generate/index.js';
 
-// data: JSON Lines records (blank lines skipped, BOM/CRLF accepted, strict UTF-8, `file:line` errors).
+// data: sources, templates, splits, mixtures, and tokenization, collation and packing as TRL does them.
 export * from './data/index.js';
+
+// train: TrainingArguments and a train() loop equal to transformers' Trainer.
+export * from './train/index.js';
