@@ -40,16 +40,28 @@ function suggestion(flag: string, known: readonly string[]): string {
  */
 export function parseArgs(argv: string[], spec: FlagSpec): ParsedArgs {
   const known = Object.keys(spec);
-  for (const arg of argv) {
-    if (arg === '--') break;
+  const args: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    if (arg === '--') {
+      args.push(...argv.slice(index));
+      break;
+    }
+    args.push(arg);
     if (!arg.startsWith('-') || arg === '-') continue;
     const name = arg.replace(/^--?/, '').split('=')[0];
     if (!arg.startsWith('--') || !Object.hasOwn(spec, name)) throw new TunekitError('E_FLAG', `unknown flag ${arg.split('=')[0]}${suggestion(name, known)}; see --help`);
+    // A negative number is a flag's value, not a flag: `--learning-rate -1` reads as `--learning-rate=-1`.
+    const next = argv[index + 1];
+    if (spec[name] === 'value' && !arg.includes('=') && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      args[args.length - 1] = `${arg}=${next}`;
+      index++;
+    }
   }
   const options = Object.fromEntries(known.map((name) => [name, { type: spec[name] === 'switch' ? ('boolean' as const) : ('string' as const) }]));
   let parsed: ReturnType<typeof parseNodeArgs>;
   try {
-    parsed = parseNodeArgs({ args: argv, options, strict: true, allowPositionals: true });
+    parsed = parseNodeArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
     const message = (error as Error).message;
     const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? 'a flag';
