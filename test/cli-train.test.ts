@@ -77,7 +77,7 @@ describe('tunekit train', { skip: hasShared ? false : 'no ../shared' }, () => {
       [['--config', 'run.yaml', '--learning-rate', '-1'], /'learning_rate' must be/],
       [['--config', 'run.yaml', '--method', 'lorra'], /'method' must be one of full, lora/],
       [['--config', 'run.yaml'], /cannot write to "out": .*overwrite_output_dir/],
-      [['--config', 'missing.yaml'], /--config missing\.yaml: no such file/],
+      [['--config', 'missing.yaml'], /missing\.yaml: no such file/],
     ] as const) {
       const result = run(args as unknown as string[]);
       assert.equal(result.status, 1, `${args.join(' ')}: ${result.stderr}`);

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { parseRunConfig, runConfigKeys, runTraining, TunekitError } from '../index.js';
+import { parseConfigValue, parseRunConfig, readRunConfigFile, runConfigKeys, runTraining } from '../index.js';
 import { type FlagSpec, flagBoolean, flagString, noExtraPositionals, parseArgs } from './args.js';
 import { threadsFromFlags } from './model-options.js';
 import { Progress } from './progress.js';
@@ -21,28 +19,12 @@ function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: stri
   noExtraPositionals(args);
   threadsFromFlags(args);
   const file = flagString(args, 'config');
-  let raw: Record<string, unknown> = {};
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      throw new TunekitError('E_NOT_FOUND', `--config ${file}: no such file`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(text);
-    } catch (error) {
-      throw new TunekitError('E_RUN_CONFIG', `${file}: not valid YAML or JSON (${(error as Error).message.split('\n')[0]})`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TunekitError('E_RUN_CONFIG', `${file}: expected a mapping of key: value`);
-    raw = { ...(parsed as Record<string, unknown>) };
-  }
+  const raw = file === undefined ? {} : readRunConfigFile(file);
   for (const key of runConfigKeys()) {
     const flag = flagOf(key);
     if (!args.flags.has(flag)) continue;
     if (SWITCH_KEYS.has(key)) raw[key] = flagBoolean(args, flag);
-    else raw[key] = parseYaml(flagString(args, flag) as string);
+    else raw[key] = parseConfigValue(flagString(args, flag) as string);
   }
   return { raw, source: file ?? 'the flags', json: flagBoolean(args, 'json') || !process.stdout.isTTY };
 }

@@ -24,4 +24,4 @@ export {
   type TrainOptions,
   type TrainResult,
 } from './trainer.js';
-export { METHODS, parseRunConfig, RUN_CONFIG_ERROR, runConfigKeys, runTraining, type Method, type RunConfig, type RunResult, type RunSettings } from './run.js';
+export { METHODS, parseConfigValue, parseRunConfig, readRunConfigFile, RUN_CONFIG_ERROR, runConfigKeys, runTraining, type Method, type RunConfig, type RunResult, type RunSettings } from './run.js';

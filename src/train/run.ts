@@ -6,7 +6,8 @@
  * evaluation). Checkpoints and resume are not part of this yet.
  */
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, stringify } from 'yaml';
 import { applyTemplate, bundledTemplate, loadTemplateFile, openDataset, sftPadTokenId, tokenizeSftDataset, type TemplateSet } from '../data/index.js';
 import { suggestNearest } from '../data/random.js';
 import { TunekitError } from '../errors.js';
@@ -66,6 +67,33 @@ export function runConfigKeys(): string[] {
 
 function fail(source: string, message: string): never {
   throw new TunekitError(RUN_CONFIG_ERROR, `${source}: ${message}`);
+}
+
+/** A run config file (YAML, or JSON, which is YAML too) as a mapping of key: value. */
+export function readRunConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new TunekitError('E_NOT_FOUND', `${file}: no such file`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    fail(file, `not valid YAML or JSON (${(error as Error).message.split('\n')[0]})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(file, 'expected a mapping of key: value');
+  return { ...(parsed as Record<string, unknown>) };
+}
+
+/** A value written on the command line, read as YAML reads it: 2e-4 → number, true → boolean, [q, v] → list. */
+export function parseConfigValue(text: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Splits a run config into our settings, PEFT's and Trainer's, refusing unknown keys with the nearest known one. */
