@@ -1,5 +1,6 @@
 // The public API, grouped as the layers are (each layer imports only the ones listed before it).
 export { TunekitError } from './errors.js';
+export { editDistance, nearestName } from './nearest.js';
 
 // metrics: ROUGE, BLEU, chrF and significance, pure TypeScript.
 export * as metrics from './metrics/index.js';

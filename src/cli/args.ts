@@ -1,5 +1,5 @@
 import { parseArgs as parseNodeArgs } from 'node:util';
-import { TunekitError } from '../index.js';
+import { nearestName, TunekitError } from '../index.js';
 
 /** The flags a verb takes: each a switch (`--json`) or a flag with a value (`--model DIR`, `--model=DIR`). */
 export type FlagSpec = Record<string, 'switch' | 'value'>;
@@ -9,29 +9,10 @@ export interface ParsedArgs {
   flags: Map<string, string | true>;
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length];
-}
-
 /** " (did you mean --x?)" for the closest known flag, when one is close. */
 function suggestion(flag: string, known: readonly string[]): string {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const distance = candidate.startsWith(flag) || flag.startsWith(candidate) ? 1 : editDistance(flag, candidate);
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(flag.length / 3)) ? ` (did you mean --${best}?)` : '';
+  const best = nearestName(flag, known, { prefixIsClose: true });
+  return best === undefined ? '' : ` (did you mean --${best}?)`;
 }
 
 /**

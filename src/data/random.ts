@@ -4,6 +4,7 @@
  */
 import { TunekitError } from '../errors.js';
 import { SeededRandom } from '../metrics/random.js';
+import { nearestName } from '../nearest.js';
 
 export { SeededRandom };
 
@@ -67,27 +68,8 @@ export function sampleIndices(n: number, k: number, random: SeededRandom, exclud
   return chosen;
 }
 
-/** Edit distance (insertions, deletions, substitutions), for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[b.length];
-}
-
 /** " (did you mean 'x'?)" for the closest known name when one is close, else ''. */
 export function suggestNearest(name: string, known: readonly string[]): string {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean '${best}'?)` : '';
+  const best = nearestName(name, known);
+  return best === undefined ? '' : ` (did you mean '${best}'?)`;
 }
