@@ -1,19 +1,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
-  applyTemplate,
-  bundledTemplate,
   bundledTemplates,
   checkDestination,
   leakageReport,
-  loadTemplateFile,
   loadTokenizer,
-  openDataset,
+  readInstructionRecords,
   readJsonl,
   readModelConfig,
   resolveModelSource,
   splitRecords,
-  type TemplatedRecord,
   type TemplateFormat,
   type TemplateSet,
   tokenizeSftJsonl,
@@ -64,15 +60,6 @@ function report(json: boolean, summary: Record<string, unknown>, lines: string[]
   else for (const line of lines) console.log(line);
 }
 
-function templateFrom(name: string): Promise<TemplateSet> | TemplateSet {
-  return existsSync(name) || /\.(ya?ml|json)$/i.test(name) ? loadTemplateFile(name) : bundledTemplate(name);
-}
-
-/** An instruction record as written to the split files: TRL's fields only. */
-function written(record: TemplatedRecord): Record<string, unknown> {
-  return 'messages' in record ? { messages: record.messages } : { prompt: record.prompt, completion: record.completion };
-}
-
 async function build(args: ParsedArgs): Promise<number> {
   const input = requireFlag(args, 'input', 'FILE|DIR|HUB_ID');
   const out = requireFlag(args, 'out', 'DIR');
@@ -81,22 +68,24 @@ async function build(args: ParsedArgs): Promise<number> {
   if (format !== undefined && format !== 'prompt_completion' && format !== 'messages') throw new TunekitError('E_FLAG', `--format must be prompt_completion or messages, got "${format}"`);
   const seed = flagNumber(args, 'seed', { integer: true, min: 0 }) ?? 42;
   const target = checkDestination(out, { kind: 'directory', overwrite: flagBoolean(args, 'overwrite'), inputs: [input] });
-  const templates = await templateFrom(requireFlag(args, 'template', 'FILE|NAME'));
-  const dataset = await openDataset(input, { split: flagString(args, 'hub-split'), limit: flagNumber(args, 'limit', { integer: true, min: 1 }) });
-  const raw: Record<string, unknown>[] = [];
-  for await (const { record, where } of dataset.records()) raw.push({ ...record, where });
-  if (raw.length === 0) throw new TunekitError('E_DATA_EMPTY', `${input}: no records`);
-  const rendered = raw.map((record, index) => applyTemplate(templates, record, index, { seed, format: format as TemplateFormat | undefined, examplePool: raw, excludeFromPool: index }));
-  const { names, splits } = splitRecords(rendered, { sizes: flagString(args, 'split'), seed });
-  const leaks = names.length > 1 ? leakageReport(splits as unknown as Record<string, readonly Record<string, unknown>[]>) : undefined;
+  const { records, templates } = await readInstructionRecords(input, {
+    template: requireFlag(args, 'template', 'FILE|NAME'),
+    seed,
+    split: flagString(args, 'hub-split'),
+    limit: flagNumber(args, 'limit', { integer: true, min: 1 }),
+    format: format as TemplateFormat | undefined,
+  });
+  const { names, splits } = splitRecords(records, { sizes: flagString(args, 'split'), seed });
+  const leaks = names.length > 1 ? leakageReport(splits) : undefined;
   await withAtomicDirectory(target, async (folder) => {
-    for (const name of names) await writeFileAtomic(path.join(folder, `${name}.jsonl`), splits[name].map((record) => JSON.stringify(written(record)) + '\n').join(''));
+    for (const name of names) await writeFileAtomic(path.join(folder, `${name}.jsonl`), splits[name].map((record) => JSON.stringify(record) + '\n').join(''));
   });
   const counts = Object.fromEntries(names.map((name) => [name, splits[name].length]));
-  const lines = [`${raw.length} records from ${input} rendered with ${templates.name} (${templates.templates.length} template${templates.templates.length === 1 ? '' : 's'}, seed ${seed})`];
+  const set = templates as TemplateSet;
+  const lines = [`${records.length} records from ${input} rendered with ${set.name} (${set.templates.length} template${set.templates.length === 1 ? '' : 's'}, seed ${seed})`];
   lines.push(...names.map((name) => `  ${path.join(out, `${name}.jsonl`)}: ${counts[name]}`));
   if (leaks !== undefined && leaks.leakedInputs > 0) lines.push(`warning: ${leaks.leakedInputs} identical prompts appear in more than one split (${Object.entries(leaks.pairs).map(([pair, n]) => `${pair}: ${n}`).join(', ')})`);
-  report(json, { out: target, records: raw.length, splits: counts, leakedInputs: leaks?.leakedInputs ?? 0 }, lines);
+  report(json, { out: target, records: records.length, splits: counts, leakedInputs: leaks?.leakedInputs ?? 0 }, lines);
   return 0;
 }
 

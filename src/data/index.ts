@@ -45,6 +45,7 @@ export {
   type TemplateSet,
 } from './template-file.js';
 export { bundledTemplate, bundledTemplates, type BundledTemplateInfo } from './templates/index.js';
+export { readInstructionRecords, templatesFrom, type InstructionRecordsOptions } from './instructions.js';
 export {
   leakageReport,
   normalizeWhitespace,

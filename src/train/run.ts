@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, stringify } from 'yaml';
-import { applyTemplate, bundledTemplate, loadTemplateFile, openDataset, sftPadTokenId, tokenizeSftDataset, type TemplateSet } from '../data/index.js';
+import { readInstructionRecords, sftPadTokenId, tokenizeSftDataset } from '../data/index.js';
 import { suggestNearest } from '../data/random.js';
 import { TunekitError } from '../errors.js';
 import { checkDestination } from '../io/destination.js';
@@ -141,24 +141,6 @@ function adapterConfigFor(method: Exclude<Method, 'full'>, settings: Record<stri
   }
 }
 
-async function templateSet(name: string): Promise<TemplateSet> {
-  return /\.(ya?ml|json)$/i.test(name) ? loadTemplateFile(name) : bundledTemplate(name);
-}
-
-/** The dataset's records as TRL records: rendered with the template when there is one. */
-async function instructionRecords(source: string, run: RunSettings, seed: number): Promise<unknown[]> {
-  const dataset = await openDataset(source, { split: run.dataset_split });
-  const raw: Record<string, unknown>[] = [];
-  for await (const { record, where } of dataset.records()) raw.push({ ...record, where });
-  if (raw.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${source}: the dataset has no records`);
-  if (run.template === null) return raw.map(({ where: _where, ...record }) => record);
-  const templates = await templateSet(run.template);
-  return raw.map((record, index) => {
-    const { where: _where, ...rendered } = applyTemplate(templates, record, index, { seed, examplePool: raw, excludeFromPool: index });
-    return rendered;
-  });
-}
-
 export interface RunResult extends TrainResult {
   outputDir: string;
   trainExamples: number;
@@ -195,7 +177,8 @@ export async function runTraining(
       seq2seq: base.kind === 'seq2seq',
     };
     const tokenize = async (source: string): Promise<TrainExample[]> => {
-      const result = tokenizeSftDataset(tokenizer, await instructionRecords(source, run, training.seed), tokenization);
+      const { records } = await readInstructionRecords(source, { template: run.template, seed: training.seed, split: run.dataset_split });
+      const result = tokenizeSftDataset(tokenizer, records, tokenization);
       if (result.examples.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${source}: no example has a supervised token left (max_length ${run.max_length})`);
       return result.examples;
     };
