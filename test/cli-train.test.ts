@@ -48,7 +48,7 @@ describe('tunekit train', { skip: hasShared ? false : 'no ../shared' }, () => {
     const peft = getPeftModel(model, loraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'], taskType: 'CAUSAL_LM' }));
     const library: TrainEvent[] = [];
     const examples = tokenizeSftDataset(tokenizer, records).examples;
-    train(peft, examples, { ...settings, eval_strategy: 'no' } as never, { padTokenId: sftPadTokenId(tokenizer).padTokenId, onEvent: (event) => library.push(event) });
+    await train(peft, examples, { ...settings, eval_strategy: 'no', output_dir: null } as never, { padTokenId: sftPadTokenId(tokenizer).padTokenId, onEvent: (event) => library.push(event) });
     assert.deepEqual(steps.map((step) => step.loss), library.filter((event) => event.event === 'step').map((event) => (event as { loss: number }).loss));
 
     const reloaded = await PeftModel.fromPretrained((await loadModel(stories)).model, path.join(scratch, 'out'));

@@ -103,10 +103,10 @@ describe('decay groups and input checks (stories260K)', { skip: hasShared ? fals
     assert.ok(!names.has('model.norm.weight'));
     assert.ok(!names.has('model.layers.0.input_layernorm.weight'));
     assert.ok(!names.has('model.layers.3.post_attention_layernorm.weight'));
-    assert.throws(() => train(model, [], {}, { padTokenId: 0 }), /at least one training example/);
-    assert.throws(() => train(model, [{ input_ids: [1, 2], labels: [1, 2] }], { eval_strategy: 'steps' }, { padTokenId: 0 }), /no evalExamples/);
-    assert.throws(() => train(model, [{ input_ids: [1, 2], labels: [-100, -100] }], { max_steps: 1 }, { padTokenId: 0 }), /no example in the step has a supervised label/);
-    assert.throws(() => train(model, [{ input_ids: [1, 2] }], { learning_rat: 1 } as object, { padTokenId: 0 }), /train\(\) arguments: unknown key 'learning_rat'/);
+    await assert.rejects(() => train(model, [], {}, { padTokenId: 0 }), /at least one training example/);
+    await assert.rejects(() => train(model, [{ input_ids: [1, 2], labels: [1, 2] }], { eval_strategy: 'steps' }, { padTokenId: 0 }), /no evalExamples/);
+    await assert.rejects(() => train(model, [{ input_ids: [1, 2], labels: [-100, -100] }], { max_steps: 1 }, { padTokenId: 0 }), /no example in the step has a supervised label/);
+    await assert.rejects(() => train(model, [{ input_ids: [1, 2] }], { learning_rat: 1 } as object, { padTokenId: 0 }), /train\(\) arguments: unknown key 'learning_rat'/);
     model.dispose();
   });
 });

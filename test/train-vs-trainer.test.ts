@@ -110,7 +110,7 @@ async function runOurs(c: Case, fixture: Fixture): Promise<{ events: TrainEvent[
   let model: LanguageModel = await loadModelFromFolder(modelDir);
   if (c.lora) model = await PeftModel.fromPretrained(model, adapterDir, { isTrainable: true });
   const events: TrainEvent[] = [];
-  train(model, fixture.examples, c.args, { padTokenId: fixture.padTokenId, evalExamples: c.eval ? fixture.evalExamples : undefined, onEvent: (e) => events.push(e) });
+  await train(model, fixture.examples, c.args, { padTokenId: fixture.padTokenId, evalExamples: c.eval ? fixture.evalExamples : undefined, onEvent: (e) => events.push(e) });
   const named = new Map(model.namedParameters());
   const tensors: Record<string, number[]> = {};
   for (const [ours] of c.tensors) {

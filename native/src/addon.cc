@@ -9,6 +9,8 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -534,6 +536,52 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
+// The CPU generator's state (dropout, random init, sampling), as torch.get_rng_state gives it, so a checkpoint can
+// hold it and a resumed run draw the same numbers.
+Napi::Value GetCpuRngState(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    at::Tensor state = generator.get_state();
+    auto buffer = Napi::ArrayBuffer::New(info.Env(), state.numel());
+    std::memcpy(buffer.Data(), state.data_ptr(), state.numel());
+    return Napi::Uint8Array::New(info.Env(), state.numel(), buffer, 0);
+  });
+}
+
+Napi::Value SetCpuRngState(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto bytes = info[0].As<Napi::Uint8Array>();
+    at::Tensor state = at::empty({static_cast<int64_t>(bytes.ByteLength())}, at::kByte);
+    std::memcpy(state.data_ptr(), bytes.Data(), bytes.ByteLength());
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(state);
+    return info.Env().Undefined();
+  });
+}
+
+// setAutocast(device, enabled, dtype): torch.autocast's switch for this thread. Matrix products and the other ops
+// autocast lists run in `dtype` (bfloat16 or float16) while weights stay as they are; leaving the outermost region
+// drops the cache of cast weights. Returns whether autocast was on.
+Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const std::string device = info[0].As<Napi::String>().Utf8Value();
+    const bool enabled = info[1].As<Napi::Boolean>().Value();
+    const std::string dtype = info[2].As<Napi::String>().Utf8Value();
+    const at::DeviceType type = device == "cuda" ? at::kCUDA : at::kCPU;
+    const bool previous = at::autocast::is_autocast_enabled(type);
+    if (enabled) {
+      at::autocast::set_autocast_dtype(type, dtype == "float16" ? at::kHalf : at::kBFloat16);
+      at::autocast::increment_nesting();
+    } else if (at::autocast::decrement_nesting() == 0) {
+      at::autocast::clear_cache();
+    }
+    at::autocast::set_autocast_enabled(type, enabled);
+    return Napi::Boolean::New(info.Env(), previous);
+  });
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
@@ -658,6 +706,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   set("isGradEnabled", IsGradEnabled);
   set("setInferenceMode", SetInferenceMode);
   set("manualSeed", ManualSeed);
+  set("getCpuRngState", GetCpuRngState);
+  set("setAutocast", SetAutocast);
+  set("setCpuRngState", SetCpuRngState);
   set("setNumThreads", SetNumThreads);
   set("getNumThreads", GetNumThreads);
   set("memory", Memory);

@@ -5,7 +5,7 @@ import { Progress } from './progress.js';
 import type { Verb } from './verb.js';
 
 const flagOf = (key: string) => key.replace(/_/g, '-');
-const SWITCH_KEYS = new Set(['overwrite_output_dir']);
+const SWITCH_KEYS = new Set(['overwrite_output_dir', 'predict_with_generate']);
 
 function flagSpec(): FlagSpec {
   const spec: FlagSpec = { config: 'value', json: 'switch', threads: 'value' };
@@ -14,8 +14,13 @@ function flagSpec(): FlagSpec {
 }
 
 /** The config file's keys, then the flags over them (a flag's value is read as YAML: 2e-4, true, [q_proj, v_proj]). */
+/** `--resume-from-checkpoint` alone (last, or before another flag) means the newest checkpoint: true. */
+function resumeFlagDefault(argv: string[]): string[] {
+  return argv.map((arg, index) => (arg === '--resume-from-checkpoint' && (index === argv.length - 1 || argv[index + 1].startsWith('--')) ? '--resume-from-checkpoint=true' : arg));
+}
+
 function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: string; json: boolean } {
-  const args = parseArgs(argv, flagSpec());
+  const args = parseArgs(resumeFlagDefault(argv), flagSpec());
   noExtraPositionals(args);
   threadsFromFlags(args);
   const file = flagString(args, 'config');
@@ -36,9 +41,13 @@ export const trainVerb: Verb = {
     'usage: tunekit train [--config run.yaml] [--KEY VALUE ...]',
     '',
     'Every config key is also a flag, with dashes (learning_rate → --learning-rate 2e-4); flags override the file.',
-    'Ours: model, method (full | lora | qlora | prompt_tuning | ia3 | adapter | selective), dataset, eval_dataset,',
-    '  dataset_split (hub/folder split, default train), template (file or bundled name; absent: TRL records),',
-    '  overwrite_output_dir.',
+    'Ours: model, method (full | lora | qlora | prompt_tuning | ia3 | adapter | selective), adapter (an adapter',
+    '  folder to keep training), dataset, eval_dataset, test_dataset, split ("0.8,0.1,0.1": train/validation/test',
+    '  of dataset), shuffle (default true), dataset_split (hub/folder split, default train), template (file or',
+    '  bundled name; absent: TRL records), overwrite_output_dir, early_stopping_patience, early_stopping_threshold,',
+    '  generation_samples.',
+    "Seq2SeqTrainingArguments': predict_with_generate (evaluate by generating + ROUGE), generation_max_length,",
+    '  generation_num_beams.',
     "TRL's: max_length (1024), completion_only_loss, assistant_only_loss, dataset_text_field.",
     "PEFT's: r, lora_alpha, lora_dropout, target_modules, use_rslora, bias, modules_to_save, num_virtual_tokens,",
     '  prompt_tuning_init, prompt_tuning_init_text, feedforward_modules, bottleneck_size, non_linearity, placement,',
@@ -46,8 +55,14 @@ export const trainVerb: Verb = {
     "transformers' TrainingArguments: output_dir (required), learning_rate, num_train_epochs, max_steps,",
     '  per_device_train_batch_size, per_device_eval_batch_size, gradient_accumulation_steps, warmup_steps,',
     '  warmup_ratio, lr_scheduler_type, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm,',
-    '  logging_steps, eval_strategy, eval_steps, save_strategy, save_steps, seed, data_seed.',
-    'Writes output_dir: the model (full) or the adapter (PEFT), config.yaml and metrics.jsonl.',
+    '  logging_steps, eval_strategy, eval_steps, save_strategy, save_steps, save_total_limit, save_only_model,',
+    '  load_best_model_at_end, metric_for_best_model, greater_is_better, resume_from_checkpoint, bf16, seed,',
+    '  data_seed.',
+    'Writes output_dir as Trainer does: checkpoint-N/ folders (atomic; resumable), then the model (full) or the',
+    '  adapter (PEFT), trainer_state.json, train_results.json, test_results.json (with a test set), all_results.json;',
+    '  and config.yaml (resolved config) and metrics.jsonl (one line per logged step and evaluation).',
+    'Ctrl-C or SIGTERM: a checkpoint after the current step, exit status 130; --resume-from-checkpoint [DIR] continues',
+    '  (default: the newest complete checkpoint in output_dir) with the same losses as an uninterrupted run.',
     '  --json         JSON lines on stdout (the default when stdout is not a terminal)',
     '  --threads T    libtorch threads',
   ].join('\n'),
@@ -55,27 +70,66 @@ export const trainVerb: Verb = {
     const { raw, source, json } = rawConfig(argv);
     const config = parseRunConfig(raw, source);
     let bar: Progress | undefined;
-    const result = await runTraining(config, {
-      onStart: ({ maxSteps, trainExamples, evalExamples }) => {
-        if (!json) {
-          console.log(`${trainExamples} training and ${evalExamples} evaluation examples, ${maxSteps} optimizer steps`);
-          bar = new Progress({ total: maxSteps, label: 'train', json: false, stream: process.stderr });
-        }
-      },
-      onEvent: (event) => {
-        if (json) {
-          console.log(JSON.stringify(event));
-          return;
-        }
-        if (event.event === 'step') {
-          bar?.update(event.step, { loss: Number(event.loss.toFixed(4)), lr: event.learning_rate });
-        } else if (event.event === 'eval') console.log(`step ${event.step}: eval_loss ${event.eval_loss.toFixed(4)}`);
-      },
-    });
+    // The first Ctrl-C (or SIGTERM) ends the run after the current step with a checkpoint; a second one ends it now.
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stop.signal.aborted) process.exit(130);
+      stop.abort();
+      if (!json) console.error(`\n${signal}: saving a checkpoint after this step (again to quit at once)`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let result: Awaited<ReturnType<typeof runTraining>>;
+    try {
+      result = await runTraining(config, {
+        signal: stop.signal,
+        onStart: (start) => {
+          if (json) console.log(JSON.stringify({ event: 'start', max_steps: start.maxSteps, train_examples: start.trainExamples, eval_examples: start.evalExamples, test_examples: start.testExamples, trainable_parameters: start.trainable, total_parameters: start.total }));
+          else {
+            console.log(`${start.trainExamples} training, ${start.evalExamples} evaluation and ${start.testExamples} test examples, ${start.maxSteps} optimizer steps, ${start.trainable.toLocaleString('en-US')} of ${start.total.toLocaleString('en-US')} parameters trainable`);
+            bar = new Progress({ total: start.maxSteps, label: 'train', json: false, stream: process.stderr });
+          }
+        },
+        onEvent: (event) => {
+          if (json) {
+            console.log(JSON.stringify(event));
+            return;
+          }
+          if (event.event === 'step') bar?.update(event.step, { loss: Number(event.loss.toFixed(4)), lr: event.learning_rate });
+          else if (event.event === 'eval') {
+            const shown = Object.entries(event).filter(([key]) => key.startsWith('eval_')).map(([key, value]) => `${key} ${(value as number).toFixed(4)}`);
+            console.error(`\nstep ${event.step}: ${shown.join(', ')}`);
+          } else if (event.event === 'save') console.error(`\nsaved ${event.checkpoint}${event.deleted.length > 0 ? ` (deleted ${event.deleted.length} older)` : ''}`);
+          else if (event.event === 'resume') console.log(`resuming from ${event.checkpoint} at step ${event.step}`);
+        },
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     bar?.finish();
-    const summary = { event: 'result', output_dir: result.outputDir, global_step: result.globalStep, train_loss: result.trainLoss, train_examples: result.trainExamples, eval_examples: result.evalExamples, trainable_parameters: result.trainable, total_parameters: result.total };
+    const summary = {
+      event: 'result',
+      output_dir: result.outputDir,
+      global_step: result.globalStep,
+      train_loss: result.trainLoss,
+      interrupted: result.interrupted,
+      early_stopped: result.earlyStopped,
+      best_metric: result.bestMetric,
+      best_model_checkpoint: result.bestModelCheckpoint,
+      train_examples: result.trainExamples,
+      eval_examples: result.evalExamples,
+      test_examples: result.testExamples,
+      test_metrics: result.testMetrics,
+      trainable_parameters: result.trainable,
+      total_parameters: result.total,
+    };
     if (json) console.log(JSON.stringify(summary));
-    else console.log(`trained ${result.globalStep} steps (train_loss ${result.trainLoss.toFixed(4)}, ${result.trainable.toLocaleString('en-US')} of ${result.total.toLocaleString('en-US')} parameters trainable) into ${result.outputDir}`);
-    return 0;
+    else if (result.interrupted) console.log(`stopped at step ${result.globalStep}; resume with --resume-from-checkpoint (output_dir ${result.outputDir})`);
+    else {
+      console.log(`trained ${result.globalStep} steps (train_loss ${result.trainLoss.toFixed(4)}${result.earlyStopped ? ', stopped early' : ''}) into ${result.outputDir}`);
+      if (result.testMetrics !== null) console.log(`test: ${Object.entries(result.testMetrics).map(([key, value]) => `${key} ${Number.isInteger(value) ? value : value.toFixed(4)}`).join(', ')}`);
+    }
+    return result.interrupted ? 130 : 0;
   },
 };

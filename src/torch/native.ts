@@ -36,6 +36,9 @@ export interface NativeAddon {
   /** Enters or leaves PyTorch's inference mode on this thread; returns whether it was on. */
   setInferenceMode(enabled: boolean): boolean;
   manualSeed(seed: number): void;
+  getCpuRngState(): Uint8Array;
+  setCpuRngState(state: Uint8Array): void;
+  setAutocast(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): boolean;
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   memory(): { liveTensors: number; liveBytes: number };

@@ -7,6 +7,28 @@ export function manualSeed(seed: number): void {
   native().manualSeed(seed);
 }
 
+/** The CPU generator's state (torch.get_rng_state): a checkpoint keeps it so a resumed run draws the same numbers. */
+export function getCpuRngState(): Uint8Array {
+  return native().getCpuRngState();
+}
+
+export function setCpuRngState(state: Uint8Array): void {
+  native().setCpuRngState(state);
+}
+
+/**
+ * Runs `work` under torch.autocast(device, dtype): matrix products and the other ops autocast lists compute in
+ * `dtype` while parameters stay float32 (mixed precision); the previous setting is restored after.
+ */
+export function autocast<T>(device: 'cpu' | 'cuda', dtype: 'bfloat16' | 'float16', work: () => T): T {
+  const previous = native().setAutocast(device, true, dtype);
+  try {
+    return work();
+  } finally {
+    native().setAutocast(device, previous, dtype);
+  }
+}
+
 /** libtorch's intra-op threads (OpenMP and its BLAS share this pool, so they do not oversubscribe). */
 export function setNumThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);

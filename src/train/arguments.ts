@@ -35,6 +35,19 @@ export interface TrainingArguments {
   eval_steps: number | null;
   save_strategy: IntervalStrategy;
   save_steps: number;
+  /** Keep at most this many checkpoint-N folders (the oldest go first; the best one is kept). */
+  save_total_limit: number | null;
+  /** Checkpoints hold only the model or adapter: no optimizer, scheduler or RNG state, so they cannot be resumed. */
+  save_only_model: boolean;
+  load_best_model_at_end: boolean;
+  /** An eval metric name, with or without `eval_`; default: loss when load_best_model_at_end. */
+  metric_for_best_model: string | null;
+  /** Default: true unless the metric ends in "loss". */
+  greater_is_better: boolean | null;
+  /** A checkpoint folder, or true for the newest complete checkpoint-N in output_dir. */
+  resume_from_checkpoint: string | boolean | null;
+  /** bf16 mixed precision: matrix products autocast to bfloat16, weights and optimizer state stay float32. */
+  bf16: boolean;
   seed: number;
   /** The sampler's seed; default: seed. */
   data_seed: number | null;
@@ -61,6 +74,13 @@ export const TRAINING_ARGUMENT_DEFAULTS: Readonly<TrainingArguments> = Object.fr
   eval_steps: null,
   save_strategy: 'steps',
   save_steps: 500,
+  save_total_limit: null,
+  save_only_model: false,
+  load_best_model_at_end: false,
+  metric_for_best_model: null,
+  greater_is_better: null,
+  resume_from_checkpoint: null,
+  bf16: false,
   seed: 42,
   data_seed: null,
 });
@@ -77,6 +97,7 @@ const oneOf = (choices: readonly string[]): Check => (value) =>
     : `one of ${choices.join(', ')}${typeof value === 'string' ? suggestNearest(value, choices) : ''}`;
 const nullable = (check: Check): Check => (value) => (value === null ? null : check(value));
 const steps = number((v) => v > 0, 'a positive number (below 1: a ratio of the total steps)');
+const boolean: Check = (value) => (typeof value === 'boolean' ? null : 'true or false');
 const beta = number((v) => v >= 0 && v < 1, 'a number in [0, 1)');
 
 const checks: { [K in keyof TrainingArguments]: Check } = {
@@ -100,6 +121,13 @@ const checks: { [K in keyof TrainingArguments]: Check } = {
   eval_steps: nullable(steps),
   save_strategy: oneOf(['no', 'steps', 'epoch']),
   save_steps: steps,
+  save_total_limit: nullable(integer((v) => v >= 1, 'a positive integer')),
+  save_only_model: boolean,
+  load_best_model_at_end: boolean,
+  metric_for_best_model: nullable((value) => (typeof value === 'string' && value !== '' ? null : 'a metric name such as loss or eval_rougeL')),
+  greater_is_better: nullable(boolean),
+  resume_from_checkpoint: nullable((value) => (typeof value === 'boolean' || (typeof value === 'string' && value !== '') ? null : 'a checkpoint folder, or true for the newest one in output_dir')),
+  bf16: boolean,
   seed: integer((v) => v >= 0 && v <= Number.MAX_SAFE_INTEGER, 'a non-negative integer'),
   data_seed: nullable(integer((v) => v >= 0 && v <= Number.MAX_SAFE_INTEGER, 'a non-negative integer')),
 };
@@ -129,5 +157,17 @@ export function parseTrainingArguments(raw: unknown, source = 'training argument
   }
   const args = result as unknown as TrainingArguments;
   if (args.eval_steps === null) args.eval_steps = args.logging_steps;
+  // TrainingArguments.__post_init__: the best model is chosen on eval loss unless told otherwise.
+  if (args.load_best_model_at_end && args.metric_for_best_model === null) args.metric_for_best_model = 'loss';
+  if (args.metric_for_best_model !== null && args.greater_is_better === null) args.greater_is_better = !args.metric_for_best_model.endsWith('loss');
+  if (args.load_best_model_at_end) {
+    const fail = (message: string): never => {
+      throw new TunekitError(TRAINING_ARGUMENTS_ERROR, `${source}: load_best_model_at_end ${message}`);
+    };
+    if (args.eval_strategy === 'no') fail(`needs evaluations: set eval_strategy to 'steps' or 'epoch'`);
+    if (args.save_strategy !== args.eval_strategy) fail(`needs save_strategy equal to eval_strategy ('${args.eval_strategy}'), got '${args.save_strategy}'`);
+    if (args.eval_strategy === 'steps' && args.save_steps % (args.eval_steps as number) !== 0) fail(`needs save_steps (${args.save_steps}) to be a multiple of eval_steps (${args.eval_steps})`);
+    if (args.save_only_model) fail('cannot be used with save_only_model');
+  }
   return args;
 }

@@ -10,18 +10,21 @@ export {
 export { MersenneTwister, torchRandperm, trainerEpochOrder } from './sampler.js';
 export {
   decayParameterNames,
-  evaluateLoss,
+  latestCheckpoint,
   train,
-  TRAIN_ERROR,
   trainerSchedule,
   trainingPlan,
   type DoneEvent,
+  type EarlyStopping,
   type EvalEvent,
+  type ResumeEvent,
+  type SaveEvent,
   type StepEvent,
   type TrainEvent,
-  type TrainExample,
   type TrainingPlan,
   type TrainOptions,
   type TrainResult,
 } from './trainer.js';
+export { evaluateLoss, evaluateModel, TRAIN_ERROR, type EvaluationMetrics, type TrainExample } from './evaluation.js';
+export { CHECKPOINT_ERROR, listCheckpoints, loadTrainedWeights, saveTrainedModel, TRAINER_STATE_FILE, type TrainerState } from './checkpoint.js';
 export { METHODS, parseConfigValue, parseRunConfig, readRunConfigFile, RUN_CONFIG_ERROR, runConfigKeys, runTraining, type Method, type RunConfig, type RunResult, type RunSettings } from './run.js';

@@ -1,25 +1,29 @@
 /**
  * One training run from one config: transformers' TrainingArguments keys, PEFT's adapter keys, TRL's data keys and a
- * few of ours (`model`, `method`, `dataset`, `eval_dataset`, `template`, `seed`…). Loads the model and data,
- * trains with `train()`, and writes `output_dir`: the final model (full fine-tuning: a transformers model folder)
- * or adapter (a PEFT folder), `config.yaml` (the resolved config) and `metrics.jsonl` (one line per logged step and
- * evaluation). Checkpoints and resume are not part of this yet.
+ * few of ours (`model`, `method`, `adapter`, `dataset`, `eval_dataset`, `test_dataset`, `template`, `split`…). Loads
+ * the model and data, trains with `train()`, and lays output_dir out as Trainer does: checkpoint-N folders during
+ * the run, then the final model (full fine-tuning: a transformers model folder) or adapter (a PEFT folder) in
+ * output_dir itself, trainer_state.json, train_results.json, test_results.json; and ours: `config.yaml` (the
+ * resolved config) and `metrics.jsonl` (one line per logged step and evaluation).
  */
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { parse as parseYaml, stringify } from 'yaml';
-import { readInstructionRecords, sftPadTokenId, tokenizeSftDataset } from '../data/index.js';
+import { readInstructionRecords, sftPadTokenId, splitRecords, tokenizeSftDataset } from '../data/index.js';
 import { suggestNearest } from '../data/random.js';
 import { TunekitError } from '../errors.js';
 import { checkDestination } from '../io/destination.js';
-import { withAtomicDirectory, writeFileAtomic } from '../io/atomic.js';
+import { cleanUpInterruptedWrites, writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../models/load.js';
-import { saveModel } from '../models/save.js';
 import type { LanguageModel } from '../models/types.js';
 import { manualSeed } from '../torch/runtime.js';
-import { bottleneckConfig, getPeftModel, ia3Config, loraConfig, PeftModel, promptTuningConfig, qloraConfig, saveAdapter, selectiveConfig, type AdapterConfigBase } from '../peft/index.js';
+import { bottleneckConfig, getPeftModel, ia3Config, loraConfig, PeftModel, promptTuningConfig, qloraConfig, selectiveConfig, type AdapterConfigBase } from '../peft/index.js';
+import type { Tokenizer } from '../tokenize/index.js';
 import { parseTrainingArguments, TRAINING_ARGUMENT_DEFAULTS, type TrainingArguments } from './arguments.js';
-import { train, type TrainEvent, type TrainExample, trainingPlan, type TrainResult } from './trainer.js';
+import { saveTrainedModel, TRAINER_STATE_FILE } from './checkpoint.js';
+import { evaluateModel, type TrainExample } from './evaluation.js';
+import { generationMetrics } from './generation-eval.js';
+import { train, type TrainEvent, trainingPlan, type TrainResult } from './trainer.js';
 
 export const RUN_CONFIG_ERROR = 'E_RUN_CONFIG';
 
@@ -30,8 +34,15 @@ export type Method = (typeof METHODS)[number];
 const RUN_DEFAULTS = {
   model: null as string | null,
   method: 'lora' as Method,
+  /** An adapter folder (or hub id) to keep training, instead of a new adapter. */
+  adapter: null as string | null,
   dataset: null as string | null,
   eval_dataset: null as string | null,
+  test_dataset: null as string | null,
+  /** Split `dataset` into train/test or train/validation/test: "0.8,0.1,0.1", [0.9, 0.1], "rest,100,100". */
+  split: null as string | number[] | null,
+  /** false: train in file order, every epoch. */
+  shuffle: true,
   /** A template file or a bundled template name; absent: the records already are TRL records. */
   template: null as string | null,
   dataset_split: 'train',
@@ -41,6 +52,15 @@ const RUN_DEFAULTS = {
   completion_only_loss: null as boolean | null,
   assistant_only_loss: false,
   dataset_text_field: 'text',
+  // EarlyStoppingCallback's arguments
+  early_stopping_patience: null as number | null,
+  early_stopping_threshold: 0,
+  // Seq2SeqTrainingArguments' generation keys: evaluate by generating and scoring ROUGE
+  predict_with_generate: false,
+  generation_max_length: null as number | null,
+  generation_num_beams: null as number | null,
+  /** Generate for only the first this many eval (and test) examples. */
+  generation_samples: null as number | null,
 };
 
 /** PEFT's adapter keys, by the method they configure (snake_case as in adapter_config.json). */
@@ -111,13 +131,22 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   }
   for (const key of ['model', 'dataset'] as const) if (typeof run[key] !== 'string' || run[key] === '') fail(source, `'${key}' is required (a folder, file or hub id)`);
   if (!METHODS.includes(run.method as Method)) fail(source, `'method' must be one of ${METHODS.join(', ')}, got ${JSON.stringify(run.method)}`);
-  for (const key of ['eval_dataset', 'template'] as const) if (run[key] !== null && typeof run[key] !== 'string') fail(source, `'${key}' must be a string`);
+  for (const key of ['eval_dataset', 'test_dataset', 'template', 'adapter'] as const) if (run[key] !== null && typeof run[key] !== 'string') fail(source, `'${key}' must be a string`);
+  if (run.split !== null && typeof run.split !== 'string' && !(Array.isArray(run.split) && run.split.every((value) => typeof value === 'number'))) fail(source, `'split' must be sizes such as "0.8,0.1,0.1" or [0.9, 0.1], got ${JSON.stringify(run.split)}`);
+  for (const key of ['early_stopping_patience', 'generation_max_length', 'generation_num_beams', 'generation_samples'] as const) {
+    if (run[key] !== null && !(Number.isInteger(run[key]) && (run[key] as number) >= 1)) fail(source, `'${key}' must be a positive integer, got ${JSON.stringify(run[key])}`);
+  }
+  if (!(typeof run.early_stopping_threshold === 'number' && run.early_stopping_threshold >= 0)) fail(source, `'early_stopping_threshold' must be a non-negative number`);
+  if (run.adapter !== null && run.method === 'full') fail(source, `'adapter' continues an adapter; it does nothing with method 'full'`);
+  if (run.adapter !== null && Object.keys(peft).length > 0) fail(source, `adapter keys (${Object.keys(raw).filter((key) => key in PEFT_KEYS).join(', ')}) cannot change the adapter given by 'adapter': its adapter_config.json decides`);
   if (run.max_length !== null && !(Number.isInteger(run.max_length) && (run.max_length as number) >= 1)) fail(source, `'max_length' must be a positive integer or null, got ${JSON.stringify(run.max_length)}`);
-  for (const key of ['overwrite_output_dir', 'assistant_only_loss'] as const) if (typeof run[key] !== 'boolean') fail(source, `'${key}' must be true or false`);
+  for (const key of ['overwrite_output_dir', 'assistant_only_loss', 'shuffle', 'predict_with_generate'] as const) if (typeof run[key] !== 'boolean') fail(source, `'${key}' must be true or false`);
   if (run.completion_only_loss !== null && typeof run.completion_only_loss !== 'boolean') fail(source, `'completion_only_loss' must be true, false or null`);
   if (run.method === 'full' && Object.keys(peft).length > 0) fail(source, `adapter keys (${Object.keys(raw).filter((key) => key in PEFT_KEYS).join(', ')}) do nothing with method 'full'`);
   const args = parseTrainingArguments(training, source);
   if (args.output_dir === null || args.output_dir === '') fail(source, `'output_dir' is required`);
+  if (run.early_stopping_patience !== null && args.metric_for_best_model === null) fail(source, `'early_stopping_patience' needs metric_for_best_model (or load_best_model_at_end) and evaluations`);
+  if (run.early_stopping_patience !== null && args.eval_strategy === 'no') fail(source, `'early_stopping_patience' needs evaluations: set eval_strategy`);
   return { run: run as RunSettings, training: args as TrainingArguments & { output_dir: string }, peft };
 }
 
@@ -145,63 +174,179 @@ export interface RunResult extends TrainResult {
   outputDir: string;
   trainExamples: number;
   evalExamples: number;
+  testExamples: number;
   trainable: number;
   total: number;
+  /** test_results.json's values (test_loss, test_perplexity, …), when there was a test set and the run ended. */
+  testMetrics: Record<string, number> | null;
 }
 
-/** Runs `config` to the end and writes its output folder (atomically); events as `train()` emits them. */
-export async function runTraining(
-  config: RunConfig,
-  options: { onEvent?: (event: TrainEvent) => void; onStart?: (start: { maxSteps: number; trainExamples: number; evalExamples: number }) => void } = {},
-): Promise<RunResult> {
+export interface RunStart {
+  maxSteps: number;
+  trainExamples: number;
+  evalExamples: number;
+  testExamples: number;
+  trainable: number;
+  total: number;
+  resumeFrom: string | boolean | null;
+}
+
+export interface RunOptions {
+  onEvent?: (event: TrainEvent) => void;
+  onStart?: (start: RunStart) => void;
+  /** Abort (SIGINT, SIGTERM) to stop after the current step with a checkpoint to resume from. */
+  signal?: AbortSignal;
+}
+
+interface RunData {
+  train: TrainExample[];
+  eval?: TrainExample[];
+  test?: TrainExample[];
+}
+
+/** The train, eval and test examples: their own datasets, or the splits of `dataset`. */
+async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer, seq2seq: boolean): Promise<RunData> {
+  const tokenization = {
+    maxLength: run.max_length,
+    completionOnlyLoss: run.completion_only_loss ?? undefined,
+    assistantOnlyLoss: run.assistant_only_loss,
+    datasetTextField: run.dataset_text_field,
+    seq2seq,
+  };
+  const read = async (source: string) => (await readInstructionRecords(source, { template: run.template, seed, split: run.dataset_split })).records;
+  const tokenize = (records: Record<string, unknown>[], what: string): TrainExample[] => {
+    if (records.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: the split is empty`);
+    const result = tokenizeSftDataset(tokenizer, records, tokenization);
+    if (result.examples.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: no example has a supervised token left (max_length ${run.max_length})`);
+    return result.examples;
+  };
+  const records = await read(run.dataset);
+  const data: RunData = { train: [] };
+  if (run.split === null) {
+    data.train = tokenize(records, run.dataset);
+  } else {
+    const { splits } = splitRecords(records, { sizes: run.split, seed });
+    data.train = tokenize(splits.train, `${run.dataset} (split train)`);
+    if (splits.validation !== undefined) data.eval = tokenize(splits.validation, `${run.dataset} (split validation)`);
+    if (splits.test !== undefined) data.test = tokenize(splits.test, `${run.dataset} (split test)`);
+  }
+  if (run.eval_dataset !== null) data.eval = tokenize(await read(run.eval_dataset), run.eval_dataset);
+  if (run.test_dataset !== null) data.test = tokenize(await read(run.test_dataset), run.test_dataset);
+  return data;
+}
+
+function prefixed(prefix: string, metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).map(([key, value]) => [`${prefix}_${key}`, value]));
+}
+
+/** Moves every file of `from` into `into` (each rename atomic), replacing files of the same name, then removes `from`. */
+function moveFilesInto(from: string, into: string): void {
+  for (const name of readdirSync(from)) renameSync(path.join(from, name), path.join(into, name));
+  rmSync(from, { recursive: true, force: true });
+}
+
+/**
+ * Runs `config` to its end (or to an abort of options.signal, which leaves a checkpoint) and lays out its
+ * output_dir. A new run needs an empty or absent output_dir (overwrite_output_dir: its old contents are deleted
+ * first); resume_from_checkpoint continues in the output_dir that holds the checkpoint.
+ */
+export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<RunResult> {
   const { run, training } = config;
+  const resuming = training.resume_from_checkpoint !== null && training.resume_from_checkpoint !== false;
+  const inputs = [run.model, run.dataset, run.eval_dataset, run.test_dataset, run.adapter].filter((input): input is string => input !== null);
   let outputDir: string;
-  try {
-    outputDir = checkDestination(training.output_dir, { kind: 'directory', overwrite: run.overwrite_output_dir, inputs: [run.model, run.dataset, ...(run.eval_dataset === null ? [] : [run.eval_dataset])] });
-  } catch (error) {
-    if (error instanceof TunekitError) throw new TunekitError(error.code, error.message.replace('pass --overwrite to replace it', 'set overwrite_output_dir (--overwrite-output-dir) to replace it'));
-    throw error;
+  if (resuming) {
+    outputDir = path.resolve(training.output_dir);
+  } else {
+    try {
+      outputDir = checkDestination(training.output_dir, { kind: 'directory', overwrite: run.overwrite_output_dir, inputs });
+    } catch (error) {
+      if (error instanceof TunekitError) throw new TunekitError(error.code, error.message.replace('pass --overwrite to replace it', 'set overwrite_output_dir (--overwrite-output-dir) to replace it'));
+      throw error;
+    }
   }
   const { model: base, tokenizer } = await loadModel(run.model);
   try {
     if (tokenizer === null) throw new TunekitError(RUN_CONFIG_ERROR, `${run.model}: the model has no tokenizer.json to tokenize the dataset with`);
+    const data = await readRunData(run, training.seed, tokenizer, base.kind === 'seq2seq');
+    if (training.eval_strategy !== 'no' && data.eval === undefined) {
+      throw new TunekitError(RUN_CONFIG_ERROR, `eval_strategy is '${training.eval_strategy}' but there is no eval set: give eval_dataset, or a three-way split`);
+    }
     // Adapter initialization draws from the seed, as a script that seeds before get_peft_model does.
     manualSeed(training.seed);
-    const model: LanguageModel = run.method === 'full' ? base : getPeftModel(base, adapterConfigFor(run.method, config.peft, base));
-    if (run.method === 'full') base.unfreeze();
-    const tokenization = {
-      maxLength: run.max_length,
-      completionOnlyLoss: run.completion_only_loss ?? undefined,
-      assistantOnlyLoss: run.assistant_only_loss,
-      datasetTextField: run.dataset_text_field,
-      seq2seq: base.kind === 'seq2seq',
-    };
-    const tokenize = async (source: string): Promise<TrainExample[]> => {
-      const { records } = await readInstructionRecords(source, { template: run.template, seed: training.seed, split: run.dataset_split });
-      const result = tokenizeSftDataset(tokenizer, records, tokenization);
-      if (result.examples.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${source}: no example has a supervised token left (max_length ${run.max_length})`);
-      return result.examples;
-    };
-    const trainExamples = await tokenize(run.dataset);
-    const evalExamples = run.eval_dataset === null ? undefined : await tokenize(run.eval_dataset);
-    options.onStart?.({ maxSteps: trainingPlan(trainExamples.length, training).maxSteps, trainExamples: trainExamples.length, evalExamples: evalExamples?.length ?? 0 });
-    const history: string[] = [];
-    const result = train(model, trainExamples, training, {
-      padTokenId: sftPadTokenId(tokenizer).padTokenId,
-      evalExamples,
+    let model: LanguageModel;
+    if (run.method === 'full') {
+      base.unfreeze();
+      model = base;
+    } else if (run.adapter !== null) {
+      model = await PeftModel.fromPretrained(base, run.adapter, { isTrainable: true });
+    } else {
+      model = getPeftModel(base, adapterConfigFor(run.method, config.peft, base));
+    }
+    const counts = model instanceof PeftModel ? model.trainableSummary() : { trainable: base.parameterCount().trainable, total: base.parameterCount().total };
+    const resolvedConfig = { ...run, ...training, ...Object.fromEntries(Object.entries(PEFT_KEYS).filter(([, name]) => name in config.peft).map(([key, name]) => [key, config.peft[name]])) };
+    options.onStart?.({
+      maxSteps: trainingPlan(data.train.length, training).maxSteps,
+      trainExamples: data.train.length,
+      evalExamples: data.eval?.length ?? 0,
+      testExamples: data.test?.length ?? 0,
+      trainable: counts.trainable,
+      total: counts.total,
+      resumeFrom: training.resume_from_checkpoint,
+    });
+    if (!resuming && existsSync(outputDir)) rmSync(outputDir, { recursive: true, force: true }); // overwrite_output_dir
+    mkdirSync(outputDir, { recursive: true });
+    // What a killed run was writing (a half checkpoint, the final files' staging folder) goes before the resume.
+    for (const name of readdirSync(outputDir)) {
+      const interrupted = /^(checkpoint-\d+|\.final)\.(?:tmp|old)-/.exec(name);
+      if (interrupted !== null) cleanUpInterruptedWrites(path.join(outputDir, interrupted[1]));
+    }
+    await writeFileAtomic(path.join(outputDir, 'config.yaml'), stringify(resolvedConfig));
+    const metricsFile = path.join(outputDir, 'metrics.jsonl');
+    const padTokenId = sftPadTokenId(tokenizer).padTokenId;
+    const generationOptions = { tokenizer, maxNewTokens: run.generation_max_length ?? undefined, numBeams: run.generation_num_beams ?? undefined, samples: run.generation_samples ?? undefined };
+    const result = await train(model, data.train, { ...training, output_dir: outputDir }, {
+      padTokenId,
+      evalExamples: data.eval,
+      shuffle: run.shuffle,
+      signal: options.signal,
+      earlyStopping: run.early_stopping_patience === null ? undefined : { patience: run.early_stopping_patience, threshold: run.early_stopping_threshold },
+      extraMetrics: run.predict_with_generate ? async (trained) => generationMetrics(trained, data.eval ?? [], generationOptions).metrics : undefined,
       onEvent: (event) => {
-        if (event.event !== 'done') history.push(JSON.stringify(event));
+        // Appended as it happens, so a run that dies keeps its log; rewritten whole when the run ends.
+        if (event.event === 'step' || event.event === 'eval') appendFileSync(metricsFile, JSON.stringify(event) + '\n');
         options.onEvent?.(event);
       },
     });
-    const counts = model instanceof PeftModel ? model.trainableSummary() : { trainable: base.parameterCount().trainable, total: base.parameterCount().total };
-    await withAtomicDirectory(outputDir, async (folder) => {
-      if (model instanceof PeftModel) await saveAdapter(model, folder);
-      else await saveModel(base, folder);
-      await writeFileAtomic(path.join(folder, 'config.yaml'), stringify({ ...run, ...training, ...Object.fromEntries(Object.entries(PEFT_KEYS).filter(([, name]) => name in config.peft).map(([key, name]) => [key, config.peft[name]])) }));
-      await writeFileAtomic(path.join(folder, 'metrics.jsonl'), history.map((line) => line + '\n').join(''));
-    });
-    return { ...result, outputDir, trainExamples: trainExamples.length, evalExamples: evalExamples?.length ?? 0, trainable: counts.trainable, total: counts.total };
+    await writeFileAtomic(metricsFile, result.history.map((event) => JSON.stringify(event) + '\n').join(''));
+    let testMetrics: Record<string, number> | null = null;
+    if (!result.interrupted) {
+      // Trainer.save_model: the final model or adapter in output_dir itself.
+      const staging = path.join(outputDir, `.final.tmp-${process.pid}`);
+      rmSync(staging, { recursive: true, force: true });
+      await saveTrainedModel(model, staging);
+      moveFilesInto(staging, outputDir);
+      if (data.test !== undefined) {
+        const measured: Record<string, number> = { ...evaluateModel(model, data.test, training, padTokenId) };
+        if (run.predict_with_generate) Object.assign(measured, generationMetrics(model, data.test, generationOptions).metrics);
+        testMetrics = prefixed('test', { ...measured, samples: data.test.length });
+        await writeFileAtomic(path.join(outputDir, 'test_results.json'), JSON.stringify(testMetrics, null, 2) + '\n');
+      }
+      const trainResults = { epoch: result.history.at(-1)?.epoch ?? 0, train_loss: result.trainLoss, train_samples: data.train.length, global_step: result.globalStep };
+      await writeFileAtomic(path.join(outputDir, 'train_results.json'), JSON.stringify(trainResults, null, 2) + '\n');
+      await writeFileAtomic(path.join(outputDir, 'all_results.json'), JSON.stringify({ ...trainResults, ...(testMetrics ?? {}) }, null, 2) + '\n');
+      await writeFileAtomic(path.join(outputDir, TRAINER_STATE_FILE), JSON.stringify(result.state, null, 2) + '\n');
+    }
+    return {
+      ...result,
+      outputDir,
+      trainExamples: data.train.length,
+      evalExamples: data.eval?.length ?? 0,
+      testExamples: data.test?.length ?? 0,
+      trainable: counts.trainable,
+      total: counts.total,
+      testMetrics,
+    };
   } finally {
     base.dispose();
   }

@@ -1,22 +1,27 @@
+import path from 'node:path';
 import { collateLanguageModeling, type CollatedBatch } from '../data/collate.js';
 import { TunekitError } from '../errors.js';
 import type { LanguageModel } from '../models/types.js';
-import * as F from '../nn/functional.js';
 import { LayerNorm } from '../nn/layers.js';
 import { AdamW, clipGradNorm, constantSchedule, cosineSchedule, linearSchedule, LRScheduler, type Schedule } from '../optim/index.js';
-import { cat, full, tensor } from '../torch/ops.js';
-import { noGrad } from '../torch/runtime.js';
-import { Tensor, tidy } from '../torch/tensor.js';
+import { getCpuRngState, setCpuRngState } from '../torch/runtime.js';
+import { tidy } from '../torch/tensor.js';
+import { Tensor } from '../torch/tensor.js';
 import { parseTrainingArguments, type TrainingArguments } from './arguments.js';
+import {
+  checkpointName,
+  listCheckpoints,
+  loadTrainedWeights,
+  type LoopState,
+  readCheckpoint,
+  resolveResumeCheckpoint,
+  rotateCheckpoints,
+  type TrainerState,
+  writeCheckpoint,
+} from './checkpoint.js';
+import { batchLossOver, checkExamples, evaluateModel, supervisedTokens, TRAIN_ERROR, type TrainExample } from './evaluation.js';
+import { withAutocast } from './precision.js';
 import { trainerEpochOrder } from './sampler.js';
-
-export const TRAIN_ERROR = 'E_TRAIN';
-
-/** A tokenized example, as tokenizeSftDataset gives it. */
-export interface TrainExample {
-  input_ids: readonly number[];
-  labels?: readonly number[];
-}
 
 /** One Trainer log line (`logging_steps`): the loss averaged over the steps since the last one, as Trainer logs it. */
 export interface StepEvent {
@@ -28,11 +33,25 @@ export interface StepEvent {
   grad_norm: number;
   tokens_per_second: number;
 }
+/** One evaluation: eval_loss, eval_perplexity, eval_mean_token_accuracy, eval_entropy and any extra eval_ metric. */
 export interface EvalEvent {
   event: 'eval';
   step: number;
   epoch: number;
   eval_loss: number;
+  [metric: `eval_${string}`]: number;
+}
+export interface SaveEvent {
+  event: 'save';
+  step: number;
+  checkpoint: string;
+  /** Checkpoints deleted by save_total_limit. */
+  deleted: string[];
+}
+export interface ResumeEvent {
+  event: 'resume';
+  step: number;
+  checkpoint: string;
 }
 export interface DoneEvent {
   event: 'done';
@@ -41,21 +60,49 @@ export interface DoneEvent {
   /** Trainer's train_loss: every step's loss summed, over the number of steps. */
   train_loss: number;
   seconds: number;
+  /** Stopped by options.signal (a checkpoint was saved first when output_dir is set). */
+  interrupted: boolean;
+  /** Stopped by early stopping. */
+  early_stopped: boolean;
+  best_metric: number | null;
+  best_model_checkpoint: string | null;
 }
-export type TrainEvent = StepEvent | EvalEvent | DoneEvent;
+export type TrainEvent = StepEvent | EvalEvent | SaveEvent | ResumeEvent | DoneEvent;
+
+export interface EarlyStopping {
+  /** Evaluations without improvement before training stops (EarlyStoppingCallback's early_stopping_patience). */
+  patience: number;
+  /** How much better than the best a metric must be to count as an improvement. */
+  threshold?: number;
+}
 
 export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   evalExamples?: readonly TrainExample[];
   /** The collator's pad id (sftPadTokenId(tokenizer).padTokenId). */
   padTokenId: number;
+  /** More eval metrics (generation + ROUGE on a sample…), by name without the eval_ prefix, merged into each evaluation. */
+  extraMetrics?: (model: LanguageModel) => Promise<Record<string, number>>;
+  earlyStopping?: EarlyStopping;
+  /** false: every epoch in example order (default true: Trainer's seeded RandomSampler). */
+  shuffle?: boolean;
+  /** Aborting it stops training after the current optimizer step, with a checkpoint when output_dir is set. */
+  signal?: AbortSignal;
 }
 
 export interface TrainResult {
   globalStep: number;
   trainLoss: number;
-  /** Every logged step and eval, in order. */
+  /** Every logged step and eval, in order (a resumed run's include those before the checkpoint). */
   history: (StepEvent | EvalEvent)[];
+  interrupted: boolean;
+  earlyStopped: boolean;
+  bestMetric: number | null;
+  bestModelCheckpoint: string | null;
+  /** The checkpoint the run resumed from. */
+  resumedFrom: string | null;
+  /** trainer_state.json at the end (Trainer.save_state). */
+  state: TrainerState;
 }
 
 /** The step plan, as Trainer.set_initial_training_values computes it. */
@@ -137,109 +184,176 @@ function createOptimizer(model: LanguageModel, args: TrainingArguments): { optim
   return { optimizer, parameters: [...decay, ...noDecay].map(([, parameter]) => parameter) };
 }
 
-/**
- * The labels that carry loss (Trainer._get_num_items_in_batch): causal losses shift, so labels[..., 1:] != -100;
- * seq2seq: every label != -100.
- */
-function supervisedTokens(model: LanguageModel, batch: CollatedBatch): number {
-  let count = 0;
-  for (const row of batch.labels) for (let i = model.kind === 'causal' ? 1 : 0; i < row.length; i++) if (row[i] !== -100) count++;
-  return count;
-}
-
-/**
- * Summed cross-entropy over the supervised tokens of a batch, divided by `items` (the model's loss_function with
- * num_items_in_batch: ForCausalLMLoss with reduction "sum" / num_items_in_batch).
- */
-function batchLossOver(model: LanguageModel, batch: CollatedBatch, items: number): Tensor {
-  const logits = model.logits(batch);
-  let labels = tensor(batch.labels, { dtype: 'int64' });
-  const vocab = logits.shape[2];
-  if (model.kind === 'seq2seq') return F.crossEntropy(logits.reshape([-1, vocab]).float(), labels.reshape([-1]), { reduction: 'sum' }).div(items);
-  const extra = logits.shape[1] - labels.shape[1];
-  if (extra > 0) labels = cat([full([labels.shape[0], extra], -100, { dtype: 'int64' }), labels], 1);
-  const length = logits.shape[1];
-  const predictions = logits.narrow(1, 0, length - 1).reshape([-1, vocab]).float();
-  const targets = labels.narrow(1, 1, length - 1).reshape([-1]);
-  return F.crossEntropy(predictions, targets, { reduction: 'sum' }).div(items);
-}
-
 function tokensIn(batch: CollatedBatch): number {
   return batch.inputIds.reduce((sum, row, i) => sum + (batch.attentionMask?.[i].reduce((a, b) => a + b, 0) ?? row.length), 0);
 }
 
-function checkExamples(examples: readonly TrainExample[], what: string): void {
-  examples.forEach((example, index) => {
-    if (!Array.isArray(example.input_ids) || example.input_ids.length === 0) {
-      throw new TunekitError(TRAIN_ERROR, `${what} example ${index + 1}: input_ids must be a non-empty array of token ids`);
-    }
-  });
+/** What must be the same for a checkpoint to continue this run: the data, its order and the step plan. */
+function runFingerprint(examples: number, args: TrainingArguments, plan: TrainingPlan, shuffle: boolean): Record<string, number | string> {
+  return {
+    shuffle: String(shuffle),
+    train_examples: examples,
+    per_device_train_batch_size: args.per_device_train_batch_size,
+    gradient_accumulation_steps: args.gradient_accumulation_steps,
+    data_seed: args.data_seed ?? args.seed,
+    max_steps: plan.maxSteps,
+  };
 }
 
-/**
- * Trainer.evaluate's eval_loss: sequential batches of per_device_eval_batch_size, each batch's loss over its own
- * supervised tokens (prediction_step), repeated per example and averaged (evaluation_loop).
- */
-export function evaluateLoss(model: LanguageModel, examples: readonly TrainExample[], args: TrainingArguments, padTokenId: number): number {
-  checkExamples(examples, 'eval');
-  const wasTraining = model.training;
-  model.eval();
-  let weighted = 0;
-  try {
-    for (let start = 0; start < examples.length; start += args.per_device_eval_batch_size) {
-      const batch = collateLanguageModeling(examples.slice(start, start + args.per_device_eval_batch_size), { padTokenId });
-      const items = supervisedTokens(model, batch);
-      const loss = noGrad(() => tidy(() => batchLossOver(model, batch, items).item()));
-      weighted += loss * batch.inputIds.length;
+function checkFingerprint(saved: Record<string, number | string>, current: Record<string, number | string>, dir: string): void {
+  for (const [key, value] of Object.entries(current)) {
+    if (saved[key] !== value) {
+      throw new TunekitError(TRAIN_ERROR, `cannot resume from ${dir}: it was trained with ${key} ${saved[key]}, this run has ${value}; resume with the same data and settings, or start a new run`);
     }
-  } finally {
-    model.train(wasTraining);
   }
-  return weighted / examples.length;
 }
+
+/** The metric load_best_model_at_end and early stopping compare (Trainer._determine_best_metric's metric_to_check). */
+function bestMetricKey(args: TrainingArguments): string | null {
+  const name = args.metric_for_best_model;
+  if (name === null) return null;
+  return name.startsWith('eval_') ? name : `eval_${name}`;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Fine-tunes `model` on tokenized examples as transformers 5.17's Trainer.train does (Trainer._inner_training_loop):
- * the same example order, step count, optimizer groups, schedule, loss normalization, clipping and logged values.
- * No checkpoints and no resume here.
+ * the same example order, step count, optimizer groups, schedule, loss normalization, clipping and logged values;
+ * evaluations, checkpoint-N folders in output_dir (save_strategy, save_steps, save_total_limit), the best checkpoint
+ * (metric_for_best_model, load_best_model_at_end), early stopping, and an exact resume (resume_from_checkpoint).
  */
-export function train(model: LanguageModel, trainExamples: readonly TrainExample[], rawArgs: Partial<TrainingArguments>, options: TrainOptions): TrainResult {
+export async function train(model: LanguageModel, trainExamples: readonly TrainExample[], rawArgs: Partial<TrainingArguments>, options: TrainOptions): Promise<TrainResult> {
   const args = parseTrainingArguments(rawArgs, 'train() arguments');
   checkExamples(trainExamples, 'training');
   const emit = options.onEvent ?? (() => {});
   const plan = trainingPlan(trainExamples.length, args);
   const loggingSteps = intervalSteps(args.logging_steps, plan.maxSteps);
   const evalSteps = intervalSteps(args.eval_steps ?? args.logging_steps, plan.maxSteps);
-  const evaluating = args.eval_strategy !== 'no';
-  if (evaluating && (options.evalExamples === undefined || options.evalExamples.length === 0)) {
+  const saveSteps = intervalSteps(args.save_steps, plan.maxSteps);
+  const outputDir = args.output_dir === null ? null : path.resolve(args.output_dir);
+  const saving = args.save_strategy !== 'no' && outputDir !== null;
+  const metricKey = bestMetricKey(args);
+  if (args.eval_strategy !== 'no' && (options.evalExamples === undefined || options.evalExamples.length === 0)) {
     throw new TunekitError(TRAIN_ERROR, `eval_strategy is '${args.eval_strategy}' but no evalExamples were given`);
   }
+  if (options.earlyStopping !== undefined && (metricKey === null || args.eval_strategy === 'no')) {
+    throw new TunekitError(TRAIN_ERROR, 'early stopping needs evaluations (eval_strategy) and a metric_for_best_model (or load_best_model_at_end)');
+  }
+  const fingerprint = runFingerprint(trainExamples.length, args, plan, options.shuffle !== false);
   const { optimizer, parameters } = createOptimizer(model, args);
   const scheduler = new LRScheduler(optimizer, trainerSchedule(args, plan));
   const history: (StepEvent | EvalEvent)[] = [];
+  const loop: LoopState = { fingerprint, epoch: 0, updatesInEpoch: 0, trLoss: 0, totalLoss: 0, lastLogged: 0, patience: 0, optimizerSteps: 0 };
+  let globalStep = 0;
+  let epochValue = 0;
+  let bestMetric: number | null = null;
+  let bestGlobalStep: number | null = null;
+  let bestModelCheckpoint: string | null = null;
+  let resumedFrom: string | null = null;
   const started = performance.now();
   let windowStarted = started;
   let windowTokens = 0;
-  let globalStep = 0;
-  let lastLogged = 0;
-  let trLoss = 0; // Trainer._tr_loss: a float32 tensor
-  let totalLoss = 0; // Trainer._total_loss_scalar: a Python float
-  let epochValue = 0;
-  const runEval = (): void => {
-    const event: EvalEvent = { event: 'eval', step: globalStep, epoch: epochValue, eval_loss: evaluateLoss(model, options.evalExamples ?? [], args, options.padTokenId) };
+  let earlyStopped = false;
+  let interrupted = false;
+  let savedAt = -1;
+
+  const trainerState = (): TrainerState => ({
+    best_global_step: bestGlobalStep,
+    best_metric: bestMetric,
+    best_model_checkpoint: bestModelCheckpoint,
+    epoch: epochValue,
+    eval_steps: evalSteps,
+    global_step: globalStep,
+    is_hyper_param_search: false,
+    is_local_process_zero: true,
+    is_world_process_zero: true,
+    log_history: history.map(({ event: _event, ...entry }) => entry as Record<string, number>),
+    logging_steps: loggingSteps,
+    max_steps: plan.maxSteps,
+    num_input_tokens_seen: 0,
+    num_train_epochs: plan.epochs,
+    save_steps: saveSteps,
+    stateful_callbacks: {},
+    total_flos: 0,
+    train_batch_size: args.per_device_train_batch_size,
+    trial_name: null,
+    trial_params: null,
+  });
+
+  const save = async (): Promise<void> => {
+    if (outputDir === null || savedAt === globalStep) return;
+    const dir = path.join(outputDir, checkpointName(globalStep));
+    if (bestGlobalStep === globalStep) bestModelCheckpoint = dir;
+    const full = !args.save_only_model;
+    await writeCheckpoint(outputDir, {
+      model,
+      trainerState: trainerState(),
+      loop: full ? { ...loop } : undefined,
+      optimizer: full ? optimizer.stateDict() : undefined,
+      schedulerStep: scheduler.currentStep,
+      rngState: full ? getCpuRngState() : undefined,
+    });
+    savedAt = globalStep;
+    const deleted = rotateCheckpoints(outputDir, args.save_total_limit, bestModelCheckpoint);
+    emit({ event: 'save', step: globalStep, checkpoint: dir, deleted });
+  };
+
+  const runEval = async (): Promise<void> => {
+    const measured = evaluateModel(model, options.evalExamples ?? [], args, options.padTokenId);
+    const extra = options.extraMetrics === undefined ? {} : await options.extraMetrics(model);
+    const event = { event: 'eval', step: globalStep, epoch: epochValue } as EvalEvent;
+    for (const [name, value] of Object.entries({ ...measured, ...extra })) event[`eval_${name}`] = value;
     history.push(event);
     emit(event);
+    if (metricKey === null) return;
+    const value = event[metricKey as `eval_${string}`];
+    if (value === undefined) {
+      throw new TunekitError(TRAIN_ERROR, `metric_for_best_model '${args.metric_for_best_model}' is not among the eval metrics (${Object.keys(event).filter((key) => key.startsWith('eval_')).join(', ')})`);
+    }
+    const better = (a: number, b: number): boolean => (args.greater_is_better ? a > b : a < b);
+    // EarlyStoppingCallback.on_evaluate sees the best metric before this evaluation updates it.
+    if (options.earlyStopping !== undefined) {
+      const improved = bestMetric === null || (better(value, bestMetric) && Math.abs(value - bestMetric) > (options.earlyStopping.threshold ?? 0));
+      loop.patience = improved ? 0 : loop.patience + 1;
+      if (loop.patience >= options.earlyStopping.patience) earlyStopped = true;
+    }
+    if (bestMetric === null || better(value, bestMetric)) {
+      bestMetric = value;
+      bestGlobalStep = globalStep;
+    }
   };
+
   try {
+    if (args.resume_from_checkpoint !== null && args.resume_from_checkpoint !== false) {
+      const dir = resolveResumeCheckpoint(args.resume_from_checkpoint, outputDir);
+      const resume = await readCheckpoint(dir);
+      checkFingerprint(resume.loop.fingerprint, fingerprint, dir);
+      await loadTrainedWeights(model, dir);
+      optimizer.loadStateDict(resume.optimizer);
+      resume.optimizer.tensors.forEach((tensor) => tensor.dispose());
+      scheduler.setStep(resume.schedulerStep);
+      setCpuRngState(resume.rngState);
+      Object.assign(loop, resume.loop);
+      globalStep = resume.trainerState.global_step;
+      epochValue = resume.trainerState.epoch;
+      bestMetric = resume.trainerState.best_metric;
+      bestGlobalStep = resume.trainerState.best_global_step;
+      bestModelCheckpoint = resume.trainerState.best_model_checkpoint;
+      for (const entry of resume.trainerState.log_history) history.push({ event: 'eval_loss' in entry ? 'eval' : 'step', ...entry } as StepEvent | EvalEvent);
+      resumedFrom = dir;
+      savedAt = globalStep;
+      emit({ event: 'resume', step: globalStep, checkpoint: dir });
+    }
     model.train();
     optimizer.zeroGrad();
-    let stop = false;
-    for (let epoch = 0; epoch < plan.epochs && !stop; epoch++) {
-      const order = trainerEpochOrder(trainExamples.length, args.data_seed ?? args.seed, epoch);
+    let stop = globalStep >= plan.maxSteps;
+    for (; loop.epoch < plan.epochs && !stop; loop.epoch++, loop.updatesInEpoch = 0) {
+      const order = options.shuffle === false ? trainExamples.map((_, index) => index) : trainerEpochOrder(trainExamples.length, args.data_seed ?? args.seed, loop.epoch);
       const batches: number[][] = [];
       for (let start = 0; start < order.length; start += args.per_device_train_batch_size) batches.push(order.slice(start, start + args.per_device_train_batch_size));
-      let microStep = -1;
-      for (let update = 0; update < plan.updateStepsPerEpoch && !stop; update++) {
+      let microStep = Math.min(loop.updatesInEpoch * args.gradient_accumulation_steps, batches.length) - 1;
+      for (let update = loop.updatesInEpoch; update < plan.updateStepsPerEpoch && !stop; update++) {
         // get_batch_samples: the step's micro-batches, fewer for the last step of an epoch that does not divide evenly.
         const stepBatches = batches
           .slice(update * args.gradient_accumulation_steps, (update + 1) * args.gradient_accumulation_steps)
@@ -250,11 +364,11 @@ export function train(model: LanguageModel, trainExamples: readonly TrainExample
         for (const batch of stepBatches) {
           microStep++;
           const loss = tidy(() => {
-            const value = batchLossOver(model, batch, items);
+            const value = withAutocast(args.bf16, model, () => batchLossOver(model, batch, items));
             value.backward();
             return value.item();
           });
-          trLoss = Math.fround(trLoss + loss);
+          loop.trLoss = Math.fround(loop.trLoss + loss); // Trainer._tr_loss: a float32 tensor
           windowTokens += tokensIn(batch);
         }
         // Trainer._clip_grad_norm (accelerator.clip_grad_norm_ = torch's clip_grad_norm_ on the total 2-norm) when
@@ -265,7 +379,8 @@ export function train(model: LanguageModel, trainExamples: readonly TrainExample
         scheduler.step();
         optimizer.zeroGrad();
         globalStep++;
-        epochValue = epoch + (microStep + 1) / batches.length;
+        loop.updatesInEpoch = update + 1;
+        epochValue = loop.epoch + (microStep + 1) / batches.length;
         const last = globalStep >= plan.maxSteps;
         if (globalStep % loggingSteps === 0) {
           const now = performance.now();
@@ -273,31 +388,62 @@ export function train(model: LanguageModel, trainExamples: readonly TrainExample
             event: 'step',
             step: globalStep,
             epoch: epochValue,
-            loss: trLoss / (globalStep - lastLogged),
+            loss: loop.trLoss / (globalStep - loop.lastLogged),
             learning_rate: learningRate,
             grad_norm: gradNorm,
             tokens_per_second: windowTokens / Math.max((now - windowStarted) / 1000, 1e-9),
           };
-          totalLoss += trLoss;
-          trLoss = 0;
-          lastLogged = globalStep;
+          loop.totalLoss += loop.trLoss; // Trainer._total_loss_scalar: a Python float
+          loop.trLoss = 0;
+          loop.lastLogged = globalStep;
           windowStarted = now;
           windowTokens = 0;
           history.push(event);
           emit(event);
         }
-        // DefaultFlowCallback.on_step_end: every eval_steps, and once more at the end when that step was not one.
-        if (args.eval_strategy === 'steps' && (globalStep % evalSteps === 0 || last)) runEval();
-        if (last) stop = true;
+        // DefaultFlowCallback.on_step_end: every eval_steps/save_steps, and evaluation once more at the end.
+        if (args.eval_strategy === 'steps' && (globalStep % evalSteps === 0 || last)) await runEval();
+        if (saving && (globalStep % saveSteps === 0 || last) && args.save_strategy === 'steps') await save();
+        await yieldToEventLoop(); // lets a SIGINT handler abort options.signal
+        if (options.signal?.aborted) interrupted = true;
+        if (last || earlyStopped || interrupted) stop = true;
       }
-      if (args.eval_strategy === 'epoch') runEval(); // on_epoch_end
+      if (interrupted) break;
+      if (loop.updatesInEpoch < plan.updateStepsPerEpoch && !stop) continue;
+      // on_epoch_end
+      if (args.eval_strategy === 'epoch') await runEval();
+      if (saving && args.save_strategy === 'epoch') {
+        loop.epoch++;
+        loop.updatesInEpoch = 0;
+        await save();
+        loop.epoch--;
+      }
+      if (earlyStopped) stop = true;
     }
+    // An interruption, and a run's end, leave a checkpoint to resume from or to pick the best from.
+    if (interrupted && outputDir !== null) await save();
+    if (args.load_best_model_at_end && bestModelCheckpoint !== null && !interrupted) await loadTrainedWeights(model, bestModelCheckpoint);
   } finally {
     optimizer.dispose();
     model.eval();
   }
-  totalLoss += trLoss;
-  const done: DoneEvent = { event: 'done', global_step: globalStep, epoch: epochValue, train_loss: globalStep > 0 ? totalLoss / globalStep : 0, seconds: (performance.now() - started) / 1000 };
+  const trainLoss = globalStep > 0 ? (loop.totalLoss + loop.trLoss) / globalStep : 0;
+  const done: DoneEvent = {
+    event: 'done',
+    global_step: globalStep,
+    epoch: epochValue,
+    train_loss: trainLoss,
+    seconds: (performance.now() - started) / 1000,
+    interrupted,
+    early_stopped: earlyStopped,
+    best_metric: bestMetric,
+    best_model_checkpoint: bestModelCheckpoint,
+  };
   emit(done);
-  return { globalStep, trainLoss: done.train_loss, history };
+  return { globalStep, trainLoss, history, interrupted, earlyStopped, bestMetric, bestModelCheckpoint, resumedFrom, state: trainerState() };
+}
+
+/** The newest complete checkpoint of output_dir, or null. */
+export function latestCheckpoint(outputDir: string): string | null {
+  return listCheckpoints(outputDir).pop()?.dir ?? null;
 }
