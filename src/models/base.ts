@@ -24,10 +24,14 @@ export abstract class CausalModel extends PretrainedModel {
   /** Final hidden states [batch, length, hidden]. */
   abstract hiddenStates(inputIds: Tensor | null, options?: CausalForwardOptions): Tensor;
 
-  /** Logits [batch, length, vocab] (only the last position with `lastOnly`). */
+  /**
+   * Logits [batch, length, vocab]: only the last position with `lastOnly`; [n, vocab] at `outputPositions`; the
+   * hidden states instead of logits with `headless`.
+   */
   forward(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
     let hidden = this.hiddenStates(inputIds, options);
     if (options.lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);
-    return this.lm_head.forward(hidden);
+    if (options.outputPositions !== undefined) hidden = hidden.reshape([-1, hidden.shape[2]]).indexSelect(0, options.outputPositions);
+    return options.headless ? hidden : this.lm_head.forward(hidden);
   }
 }

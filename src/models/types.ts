@@ -46,6 +46,13 @@ export interface CausalForwardOptions {
   inputsEmbeds?: Tensor;
   /** Compute logits for the last position only (generation). */
   lastOnly?: boolean;
+  /**
+   * int64 [n]: indices into the flattened [batch × length] positions (a soft prompt's virtual positions included)
+   * whose outputs are wanted; the result is [n, vocab] (training: only supervised positions reach the head).
+   */
+  outputPositions?: Tensor;
+  /** Return the final hidden states (at outputPositions when given) instead of logits: the caller applies the head. */
+  headless?: boolean;
 }
 
 export interface EncoderOptions {

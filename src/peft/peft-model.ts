@@ -345,6 +345,11 @@ export class PeftModel extends Module {
     return this.model.decode(decoderInputIds, { ...options, encoderMask });
   }
 
+  /** The active adapter's soft-prompt length (its virtual positions come first in a causal forward), else 0. */
+  get virtualTokens(): number {
+    return this.activePrompt()?.numVirtualTokens ?? 0;
+  }
+
   logits(batch: Batch): Tensor {
     return batchLogits(this, batch);
   }

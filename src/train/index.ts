@@ -28,3 +28,4 @@ export {
 export { evaluateLoss, evaluateModel, TRAIN_ERROR, type EvaluationMetrics, type TrainExample } from './evaluation.js';
 export { CHECKPOINT_ERROR, listCheckpoints, loadTrainedWeights, saveTrainedModel, TRAINER_STATE_FILE, type TrainerState } from './checkpoint.js';
 export { METHODS, parseConfigValue, parseRunConfig, readRunConfigFile, RUN_CONFIG_ERROR, runConfigKeys, runTraining, type Method, type RunConfig, type RunResult, type RunSettings } from './run.js';
+export { backwardMicroBatch, supervisedPositions, type BackwardOptions } from './loss.js';

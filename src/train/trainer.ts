@@ -5,7 +5,6 @@ import type { LanguageModel } from '../models/types.js';
 import { LayerNorm } from '../nn/layers.js';
 import { AdamW, clipGradNorm, constantSchedule, cosineSchedule, linearSchedule, LRScheduler, type Schedule } from '../optim/index.js';
 import { getCpuRngState, setCpuRngState } from '../torch/runtime.js';
-import { tidy } from '../torch/tensor.js';
 import { Tensor } from '../torch/tensor.js';
 import { parseTrainingArguments, type TrainingArguments } from './arguments.js';
 import {
@@ -19,7 +18,8 @@ import {
   type TrainerState,
   writeCheckpoint,
 } from './checkpoint.js';
-import { batchLossOver, checkExamples, evaluateModel, supervisedTokens, TRAIN_ERROR, type TrainExample } from './evaluation.js';
+import { checkExamples, evaluateModel, supervisedTokens, TRAIN_ERROR, type TrainExample } from './evaluation.js';
+import { backwardMicroBatch } from './loss.js';
 import { withAutocast } from './precision.js';
 import { trainerEpochOrder } from './sampler.js';
 
@@ -363,11 +363,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
         if (items === 0) throw new TunekitError(TRAIN_ERROR, `step ${globalStep + 1}: no example in the step has a supervised label (all are -100)`);
         for (const batch of stepBatches) {
           microStep++;
-          const loss = tidy(() => {
-            const value = withAutocast(args.bf16, model, () => batchLossOver(model, batch, items));
-            value.backward();
-            return value.item();
-          });
+          const loss = backwardMicroBatch(model, batch, items, { autocast: (work) => withAutocast(args.bf16, model, work) });
           loop.trLoss = Math.fround(loop.trLoss + loss); // Trainer._tr_loss: a float32 tensor
           windowTokens += tokensIn(batch);
         }
