@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { collateLanguageModeling, type CollatedBatch } from '../src/data/collate.js';
-import { packedSequenceIndices } from '../src/models/attention.js';
+import { decoderMask, packedSequenceIndices } from '../src/models/attention.js';
 import { loadModelFromFolder } from '../src/models/load.js';
 import type { LanguageModel } from '../src/models/types.js';
 import * as F from '../src/nn/functional.js';
 import { getPeftModel, loraConfig, promptTuningConfig } from '../src/peft/index.js';
-import { manualSeed, tensor, tidy } from '../src/torch/index.js';
+import { manualSeed, tensor, Tensor, tidy } from '../src/torch/index.js';
 import { repoRoot, sharedDir } from './helpers/paths.js';
 import { pythonHas, runPythonJson } from './helpers/python.js';
 
@@ -108,6 +108,16 @@ describe('packedSequenceIndices: transformers 5.17 find_packed_sequence_indices'
   it('numbers every row when any row is packed', () => {
     assert.deepEqual(indices([[0, 1, 2, 3], [0, 1, 0, 1]]), [[0, 0, 0, 0], [0, 0, 1, 1]]);
   });
+  it('the decoder mask is causal within each sequence only, and composes with a sliding window', () => {
+    const visible = (window: number | null) =>
+      tidy(() => {
+        const segments = packedSequenceIndices(tensor([[0, 1, 2, 0, 1, 2]], { dtype: 'int64' }), 1);
+        const mask = decoderMask({ batch: 1, length: 6, pastLength: 0, slidingWindow: window, segments, dtype: 'float32' }) as Tensor;
+        return (mask.eq(0).long().squeeze(0).squeeze(0).toArray() as number[][]).map((row) => row.join(''));
+      });
+    assert.deepEqual(visible(null), ['100000', '110000', '111000', '000100', '000110', '000111']);
+    assert.deepEqual(visible(2), ['100000', '110000', '011000', '000100', '000110', '000011']);
+  });
   it('refuses position ids of another batch size', () => {
     assert.throws(() => tidy(() => packedSequenceIndices(tensor([[0, 1], [0, 1]], { dtype: 'int64' }), 3)), /positionIds must be \[3, length\] or \[1, length\], got \[2, 2\]/);
   });
@@ -155,6 +165,30 @@ describe('packed rows against transformers now', { skip: haveTransformers && !re
         assert.ok(Math.abs(loss - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `${name} ${caseName}: ${loss} vs ${expected}`);
       }
     }
+  });
+});
+
+describe('packed rows train as the same examples padded', () => {
+  it('a packed batch has the loss and gradients of the padded batch of its examples', async () => {
+    const model = await loadModelFromFolder(path.join(fixtureModels, 'qwen2'));
+    const gradients = (batch: CollatedBatch) => {
+      model.zeroGrad();
+      const loss = tidy(() => {
+        const value = model.loss(batch);
+        value.backward();
+        return value.item();
+      });
+      const grads = model.parameters().map((parameter) => tidy(() => parameter.grad?.toFlatArray() ?? new Float32Array()));
+      return { loss, grads };
+    };
+    const packedRun = gradients(onePack);
+    const paddedRun = gradients(collateLanguageModeling(examples, { padTokenId: 0 }));
+    assert.ok(Math.abs(packedRun.loss - paddedRun.loss) <= 1e-6, `${packedRun.loss} vs ${paddedRun.loss}`);
+    let worst = 0;
+    packedRun.grads.forEach((grad, i) => grad.forEach((value, j) => (worst = Math.max(worst, Math.abs(value - paddedRun.grads[i][j])))));
+    assert.ok(worst <= 1e-5, `largest gradient difference ${worst}`);
+    assert.ok(packedRun.grads.some((grad) => grad.some((value) => value !== 0)));
+    model.zeroGrad();
   });
 });
 
