@@ -18,6 +18,8 @@ const fixturePath = path.join(repoRoot, 'test', 'fixtures', 'packing', 'packed-l
 const peer = path.join(repoRoot, 'test', 'fixtures', 'packing', 'transformers_packed_loss.py');
 const record = process.env.TUNEKIT_RECORD === '1';
 const haveTransformers = pythonHas('transformers');
+const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-packing-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Causal models with a recorded transformers golden: the repository's own fixtures always, the shared ones when present. */
 const models: Record<string, string> = {
@@ -58,9 +60,7 @@ interface PeerResult { transformers: string; torch: string; results: Record<stri
 interface Fixture extends PeerResult { cases: Record<string, CollatedBatch> }
 
 function runPeer(names: string[]): PeerResult {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tunekit-packing-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const casesFile = path.join(dir, 'cases.json');
+  const casesFile = path.join(scratch, 'cases.json');
   writeFileSync(casesFile, JSON.stringify(Object.entries(cases).map(([name, batch]) => ({ name, input_ids: batch.inputIds, labels: batch.labels, position_ids: batch.positionIds }))));
   return runPythonJson<PeerResult>(peer, [casesFile, ...names.map((name) => `${name}=${models[name]}`)]);
 }
