@@ -187,7 +187,7 @@ async function inspect(args: ParsedArgs): Promise<number> {
     return 0;
   }
   const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-  console.log(`${inspection.format} records${inspection.completionOnlyLoss ? ', loss on the completion only' : ''}; pad id ${inspection.padTokenId ?? 'none'}; supervised tokens ${color ? 'in green' : 'in [brackets]'}`);
+  console.log(`${inspection.format} records${inspection.completionOnlyLoss ? ', loss on the completion only' : ''}; pad id ${inspection.padTokenId ?? 'none'}; supervised tokens in [brackets]${color ? ', green' : ''}`);
   for (const example of inspection.examples) {
     const notes = [example.truncated ? 'truncated' : '', example.dropped ? 'dropped by the trainer' : ''].filter((note) => note !== '');
     const length = example.tokens.length + (example.targetTokens?.length ?? 0);
