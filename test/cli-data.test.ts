@@ -1,11 +1,11 @@
 // `tunekit data`: bundled templates, building seeded splits of instruction records, tokenizing them as the library does.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { bundledTemplates, loadTokenizer, readJsonl, tokenizeSftJsonl } from '../src/index.js';
+import { bundledTemplates, loadTokenizer, readJsonl, tokenizeSftDataset, tokenizeSftJsonl } from '../src/index.js';
 import { snapshotTree } from './helpers/filesystem.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
@@ -79,5 +79,76 @@ describe('tunekit data', () => {
     assert.deepEqual(lines(path.join(scratch, 'tokens.jsonl')), expected.examples);
     assert.equal(JSON.parse(result.stdout).examples, expected.examples.length);
     for (const example of expected.examples) assert.ok((example.labels as number[]).some((label) => label !== -100) && (example.labels as number[])[0] === -100);
+  });
+
+  describe('inspect', () => {
+    // A model folder holding GPT-2's tokenizer (whose pad token is its EOS token) and a config naming the architecture.
+    const model = path.join(scratch, 'gpt2-tokenizer-model');
+    mkdirSync(model);
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(repoRoot, 'test', 'fixtures', 'tokenize', 'gpt2-bpe', file), path.join(model, file));
+    writeFileSync(path.join(model, 'config.json'), JSON.stringify({ model_type: 'gpt2' }));
+    const input = path.join(scratch, 'inspect.jsonl');
+    const pairs = [
+      { prompt: 'Hi:', completion: ' ok' },
+      { prompt: 'Translate to French: good morning', completion: ' bonjour, mes chers amis, comment allez-vous' },
+      { prompt: 'A prompt that goes on and on and on and on and on and on and on and on and on and on', completion: ' short' },
+      { prompt: 'Fourth:', completion: ' four' },
+    ];
+    writeFileSync(input, pairs.map((pair) => JSON.stringify(pair)).join('\n') + '\n');
+    const tokenizer = loadTokenizer(model);
+    const maxLength = tokenizer.encode(pairs[1].prompt).length + 3;
+    const events = (stdout: string) => stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+
+    it('--json: each example\'s tokens are what tokenize writes, each with its supervised flag, then warnings naming the records', async () => {
+      const result = run(['data', 'inspect', '--model', model, '--input', input, '--max-length', String(maxLength), '--json']);
+      assert.equal(result.status, 0, result.stderr);
+      const lines = events(result.stdout);
+      const examples = lines.filter((line) => line.event === 'example') as Array<{ record: number; where: string; dropped: boolean; tokens: Array<{ id: number; token: string; supervised: boolean }> }>;
+      assert.deepEqual(examples.map((example) => example.where), [1, 2, 3].map((line) => `${input}:${line}`), 'the first 3 records by default');
+      const tokenized = tokenizeSftJsonl(tokenizer, await readJsonl(input), input, { maxLength });
+      const kept = examples.filter((example) => !example.dropped);
+      assert.equal(kept.length, tokenized.examples.length - 1, 'record 4, beyond --count, is the only other example');
+      kept.forEach((example, index) => {
+        assert.deepEqual(example.tokens.map((token) => token.id), tokenized.examples[index].input_ids);
+        assert.deepEqual(example.tokens.map((token) => token.supervised), tokenized.examples[index].labels.map((label) => label !== -100));
+      });
+      const warnings = lines.filter((line) => line.event === 'warning').map((line) => [line.kind, line.records]);
+      assert.deepEqual(warnings, [['truncated-completion', [2]], ['no-supervised-tokens', [3]], ['pad-is-eos', [1]]]);
+      assert.deepEqual(lines.at(-1), { event: 'done', format: 'prompt-completion', completionOnlyLoss: true, padTokenId: tokenizer.eosTokenId, examples: 3, warnings: 3 });
+    });
+
+    it('text: supervised tokens in brackets, one warning line each', () => {
+      const result = run(['data', 'inspect', '--model', model, '--input', input, '--count', '1']);
+      assert.equal(result.status, 0, result.stderr);
+      const pieces = tokenizer.convertIdsToTokens(tokenizer.encode(pairs[0].prompt + pairs[0].completion + '<|endoftext|>'));
+      const promptLength = tokenizer.encode(pairs[0].prompt).length;
+      assert.ok(result.stdout.includes(`\n  ${pieces.slice(0, promptLength).join(' ')} [${pieces.slice(promptLength).join(' ')}]\n`), result.stdout);
+      assert.match(result.stdout, new RegExp(`record 1 \\(${input.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1\\): ${pieces.length} tokens, ${pieces.length - promptLength} supervised\n`));
+      assert.match(result.stdout, /\nwarning: the pad id \d+ is also the EOS id .* TRL's SFTTrainer collator \(and tunekit's\) pads labels with -100 by length/);
+    });
+
+    it('--template renders raw records as build does, then inspects them as train would', () => {
+      const result = run(['data', 'inspect', '--model', model, '--input', raw, '--template', 'summarize_dialogue', '--count', '2', '--json']);
+      assert.equal(result.status, 0, result.stderr);
+      const built = lines(path.join(scratch, 'ordered', 'train.jsonl')).slice(0, 2);
+      const expected = tokenizeSftDataset(tokenizer, built, {});
+      const examples = events(result.stdout).filter((line) => line.event === 'example') as Array<{ where: string; tokens: Array<{ id: number }> }>;
+      assert.deepEqual(examples.map((example) => example.tokens.map((token) => token.id)), expected.examples.map((example) => example.input_ids));
+      assert.deepEqual(examples.map((example) => example.where), [`${raw}:1`, `${raw}:2`]);
+    });
+
+    it('bad flags are one-line errors: unknown (with the nearest), missing, out of range', () => {
+      for (const [args, message] of [
+        [['--model', model, '--input', input, '--cuont', '2'], /unknown flag --cuont \(did you mean --count\?\)/],
+        [['--input', input], /--model ID\|DIR is required/],
+        [['--model', model, '--input', input, '--count', '0'], /--count expects an integer ≥ 1, got "0"/],
+        [['--model', model, '--input', input, '--out', 'x.jsonl'], /unknown flag --out/],
+      ] as const) {
+        const result = run(['data', 'inspect', ...args]);
+        assert.equal(result.status, 1, result.stderr);
+        assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+        assert.match(result.stderr, message);
+      }
+    });
   });
 });

@@ -96,4 +96,13 @@ export {
   type CollateExample,
   type CollateOptions,
 } from './collate.js';
+export {
+  inspectSftExamples,
+  type InspectedExample,
+  type InspectedToken,
+  type InspectOptions,
+  type InspectWarning,
+  type InspectWarningKind,
+  type SftInspection,
+} from './inspect.js';
 export { packExamples, type PackedExample, type PackInput, type PackingStrategy } from './packing.js';

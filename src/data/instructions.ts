@@ -21,15 +21,22 @@ export interface InstructionRecordsOptions {
   format?: TemplateFormat;
 }
 
-/** A dataset's records as TRL records (`{prompt, completion}` or `{messages}`), rendered with the template if any. */
-export async function readInstructionRecords(source: string, options: InstructionRecordsOptions): Promise<{ records: Record<string, unknown>[]; templates: TemplateSet | null }> {
+/**
+ * A dataset's records as TRL records (`{prompt, completion}` or `{messages}`), rendered with the template if any;
+ * `where` names each record's place in the source (`file:line`, `file row N`) for messages about it.
+ */
+export async function readInstructionRecords(
+  source: string,
+  options: InstructionRecordsOptions,
+): Promise<{ records: Record<string, unknown>[]; templates: TemplateSet | null; where: string[] }> {
   const dataset = await openDataset(source, { split: options.split, limit: options.limit });
   const raw: Record<string, unknown>[] = [];
   for await (const { record, where } of dataset.records()) raw.push({ ...record, where });
   if (raw.length === 0) throw new TunekitError('E_DATA_EMPTY', `${source}: the dataset has no records`);
   const withoutWhere = ({ where: _where, ...record }: Record<string, unknown>) => record;
-  if (options.template === null || options.template === undefined) return { records: raw.map(withoutWhere), templates: null };
+  const where = raw.map((record) => record.where as string);
+  if (options.template === null || options.template === undefined) return { records: raw.map(withoutWhere), templates: null, where };
   const templates = await templatesFrom(options.template);
   const records = raw.map((record, index) => withoutWhere(applyTemplate(templates, record, index, { seed: options.seed, format: options.format, examplePool: raw, excludeFromPool: index }) as unknown as Record<string, unknown>));
-  return { records, templates };
+  return { records, templates, where };
 }

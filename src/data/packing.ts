@@ -12,11 +12,11 @@
  * - "wrapped": all ids concatenated and cut every maxLength ids, across sequence boundaries; no seq_lengths.
  *
  * What the model must do: with bfd/bfd_split TRL turns on padding-free collation (collate.ts, paddingFree): one row
- * per batch, position_ids restarting at each sequence, the first label of each sequence -100, and it relies on a
- * FlashAttention varlen kernel (which reads the boundaries from position_ids) to keep sequences from attending to
- * each other. tunekit's Llama forward takes positionIds, so positions restart correctly, but its attention is a
- * plain causal mask over the row: cross-sequence attention inside a pack is NOT masked yet. That is the trainer's
- * next step (a block-diagonal causal mask from seq_lengths); until then packed training is not equal to TRL's.
+ * per batch, position_ids restarting at each sequence, the first label of each sequence -100, and no attention mask.
+ * Given such a batch (`positionIds`, no `attentionMask`), tunekit's causal models find the packed sequences from the
+ * position ids and attend with a block-diagonal causal mask (models/attention.ts, packedSequenceIndices), as
+ * transformers 5.17 does for sdpa/eager attention when it runs without a cache (SFTTrainer passes use_cache=False):
+ * every packed sequence's logits equal those of the sequence alone.
  */
 import { TunekitError } from '../errors.js';
 

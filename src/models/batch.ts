@@ -16,11 +16,30 @@ export function shiftRight(labels: Tensor, decoderStartTokenId: number, padToken
   return shifted.maskedFill(shifted.eq(-100), padTokenId);
 }
 
-/** Logits of a batch through the model's own forward (causal: all positions; seq2seq: the decoder's). */
+/** A batch's position ids as a tensor, checked against its input ids (null when it has none). */
+function batchPositionIds(batch: Batch, ids: Tensor): Tensor | null {
+  if (batch.positionIds === undefined) return null;
+  const positionIds = batchTensor(batch.positionIds);
+  const [rows, length] = ids.shape;
+  if (positionIds.ndim !== 2 || (positionIds.shape[0] !== rows && positionIds.shape[0] !== 1) || positionIds.shape[1] !== length) {
+    throw new TunekitError('E_BATCH', `positionIds is [${positionIds.shape.join(', ')}] but inputIds is [${rows}, ${length}]`);
+  }
+  return positionIds;
+}
+
+/**
+ * Logits of a batch through the model's own forward (causal: all positions; seq2seq: the decoder's). Causal position
+ * ids without an attention mask go in unmasked, so packed rows are detected from them (no cross-sequence attention).
+ */
 export function batchLogits(model: LanguageModel, batch: Batch): Tensor {
   const ids = batchTensor(batch.inputIds);
+  const positionIds = batchPositionIds(batch, ids);
+  if (model.kind === 'causal') {
+    if (positionIds === null) return model.forward(ids, { attentionMask: batch.attentionMask === undefined ? ones(ids.shape, { dtype: 'int64' }) : batchTensor(batch.attentionMask) });
+    return model.forward(ids, { attentionMask: batch.attentionMask === undefined ? null : batchTensor(batch.attentionMask), positionIds });
+  }
+  if (positionIds !== null) throw new TunekitError('E_BATCH', `${model.config.modelType} is an encoder-decoder model with relative positions: a batch for it takes no positionIds (packing is for decoder-only models)`);
   const attentionMask = batch.attentionMask === undefined ? ones(ids.shape, { dtype: 'int64' }) : batchTensor(batch.attentionMask);
-  if (model.kind === 'causal') return model.forward(ids, { attentionMask });
   let decoderInputIds: Tensor;
   if (batch.decoderInputIds !== undefined) decoderInputIds = batchTensor(batch.decoderInputIds);
   else if (batch.labels !== undefined) decoderInputIds = shiftRight(batchTensor(batch.labels), decoderStartToken(model), model.config.padTokenId ?? 0);

@@ -5,7 +5,7 @@ import { Module } from '../nn/module.js';
 import { arange } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { activationByName, type Activation } from './activations.js';
-import { decoderMask } from './attention.js';
+import { decoderMask, packedSegments } from './attention.js';
 import {
   MAX_POSITIONS,
   optionalBoolean,
@@ -194,7 +194,8 @@ export class GPT2LMHeadModel extends CausalModel implements CausalLM {
     const pastLength = options.cache?.length() ?? 0;
     const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
     let x = embeds.add(this.transformer.wpe.forward(positionIds));
-    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, dtype: x.dtype });
+    const segments = packedSegments(options, batch);
+    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, segments, dtype: x.dtype });
     for (const block of this.transformer.h) x = block.forward(x, mask, options.cache);
     return this.transformer.ln_f.forward(x);
   }

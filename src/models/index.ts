@@ -7,6 +7,7 @@ export { LlamaForCausalLM, parseLlamaConfig, type LlamaConfig } from './llama.js
 export { GPT2LMHeadModel, parseGPT2Config, type GPT2Config } from './gpt2.js';
 export { T5ForConditionalGeneration, parseT5Config, type T5Config } from './t5.js';
 export { batchLogits, batchLoss, batchTensor, shiftRight } from './batch.js';
+export { packedSequenceIndices } from './attention.js';
 export { KVCache } from './kv-cache.js';
 export { MiniGPT, type MiniGPTConfig } from './mini-gpt.js';
 export { decoderStartToken, type Batch, type CausalLM, type Seq2SeqLM, type LanguageModel, type LanguageModelConfig, type ModelSource, type CausalForwardOptions, type EncoderOptions, type DecoderOptions } from './types.js';

@@ -6,7 +6,7 @@ import { Module } from '../nn/module.js';
 import { arange } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { activationByName, type Activation } from './activations.js';
-import { decoderMask } from './attention.js';
+import { decoderMask, packedSegments } from './attention.js';
 import {
   fail,
   MAX_POSITIONS,
@@ -252,7 +252,8 @@ export class LlamaForCausalLM extends CausalModel implements CausalLM {
     const pastLength = options.cache?.length() ?? 0;
     const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
     const rotary = rotaryTables(this.#inverseFrequencies, positionIds);
-    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, slidingWindow: this.config.slidingWindow, dtype: x.dtype });
+    const segments = packedSegments(options, batch);
+    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, slidingWindow: this.config.slidingWindow, segments, dtype: x.dtype });
     this.model.layers.forEach((layer, i) => {
       x = layer.forward(x, rotary, mask, options.cache, String(i));
     });

@@ -34,12 +34,20 @@ export interface Batch {
   labels?: number[][] | Tensor;
   /** Seq2seq: decoder inputs (default: labels shifted right). */
   decoderInputIds?: number[][] | Tensor;
+  /**
+   * Causal only: position ids [batch, length]. Without an attentionMask, a row whose positions restart (a padding-free
+   * packed row, collateLanguageModeling's paddingFree) gets a block-diagonal causal mask, as transformers builds it.
+   */
+  positionIds?: number[][] | Tensor;
 }
 
 export interface CausalForwardOptions {
   /** [batch, past + length]: 1 for real tokens, 0 for padding (past positions included). */
   attentionMask?: Tensor | null;
-  /** [batch, length]; defaults to past…past+length-1. */
+  /**
+   * [batch, length]; defaults to past…past+length-1. Given without attentionMask and cache, positions that restart
+   * mark packed sequences, which then attend only within themselves.
+   */
   positionIds?: Tensor;
   cache?: KVCache;
   /** Use these input embeddings [batch, length, hidden] instead of looking up ids (soft prompts). */

@@ -1,6 +1,7 @@
 import { TunekitError } from '../errors.js';
 import { type ModelSourceOptions, resolveAdapterSource } from '../io/hub.js';
-import { batchLogits, batchLoss } from '../models/batch.js';
+import { packedSequenceIndices } from '../models/attention.js';
+import { batchLogits, batchLoss, batchTensor } from '../models/batch.js';
 import type { Batch, CausalForwardOptions, DecoderOptions, EncoderOptions, LanguageModel, LanguageModelConfig, ModelSource } from '../models/types.js';
 import { ModuleDict } from '../nn/container.js';
 import { Module } from '../nn/module.js';
@@ -351,11 +352,31 @@ export class PeftModel extends Module {
   }
 
   logits(batch: Batch): Tensor {
-    return batchLogits(this, batch);
+    return batchLogits(this, this.promptedBatch(batch));
   }
 
   loss(batch: Batch): Tensor {
-    return batchLoss(this, batch);
+    return batchLoss(this, this.promptedBatch(batch));
+  }
+
+  /**
+   * A decoder-only soft prompt ignores a batch's position ids, as PEFT does for prompt tuning ("Position ids are not
+   * supported for parameter efficient tuning. Ignoring position ids."). A packed row is refused instead: without its
+   * position ids the packed sequences would attend to each other, and only the first would follow the soft prompt.
+   */
+  private promptedBatch(batch: Batch): Batch {
+    if (batch.positionIds === undefined || this.model.kind !== 'causal' || this.activePrompt() === undefined) return batch;
+    if (batch.attentionMask === undefined) {
+      const rows = batch.inputIds instanceof Tensor ? batch.inputIds.shape[0] : batch.inputIds.length;
+      if (packedSequenceIndices(batchTensor(batch.positionIds), rows) !== null) {
+        throw new TunekitError(
+          'E_BATCH',
+          `adapter "${this.activeAdapter}" is a soft prompt: packed rows (position ids restarting inside a row) are not supported, because PEFT drops position_ids for prompt tuning and every packed sequence would then attend to the others; train it with packing off`,
+        );
+      }
+    }
+    const { positionIds: _ignored, ...rest } = batch;
+    return rest;
   }
 }
 
