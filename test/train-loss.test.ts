@@ -83,6 +83,24 @@ describe('backwardMicroBatch (stories260K)', { skip: hasShared ? false : 'no ../
     });
   }
 
+  it('a padding-free packed row (position ids restarting per example) gives the padded batch\'s loss and gradients', async () => {
+    const model = (await loadModel(stories)).model;
+    model.unfreeze();
+    model.train();
+    const padded = backwardMicroBatch(model, batch, items);
+    const expected = gradients(model);
+    const packedBatch = collateLanguageModeling(
+      examples.map((example) => ({ ...example, seq_lengths: [example.input_ids.length] })),
+      { padTokenId: 0, paddingFree: true },
+    );
+    assert.equal(packedBatch.inputIds.length, 1);
+    assert.equal(packedBatch.attentionMask, undefined);
+    const packed = backwardMicroBatch(model, packedBatch, items);
+    assert.ok(Math.abs(packed - padded) <= 1e-5 * padded, `${packed} vs ${padded}`);
+    assertClose(gradients(model), expected, 1e-4);
+    model.dispose();
+  });
+
   it('bf16 autocast computes matrix products in bfloat16 and keeps the loss near float32', async () => {
     const product = autocast('cpu', 'bfloat16', () => tensor([[1, 2], [3, 4]]).matmul(tensor([[1, 0], [0, 1]])));
     assert.equal(product.dtype, 'bfloat16');

@@ -74,7 +74,8 @@ export function backwardMicroBatch(model: LanguageModel, batch: CollatedBatch, i
     const ids = tensor(batch.inputIds, { dtype: 'int64' });
     const attentionMask = batch.attentionMask === undefined ? undefined : tensor(batch.attentionMask, { dtype: 'int64' });
     const targetTensor = tensor(targets, { dtype: 'int64' });
-    const hidden = autocast(() => model.forward(ids, { attentionMask, outputPositions: tensor(positions, { dtype: 'int64' }), headless: true }));
+    const positionIds = batch.positionIds === undefined ? undefined : tensor(batch.positionIds, { dtype: 'int64' });
+    const hidden = autocast(() => model.forward(ids, { attentionMask, positionIds, outputPositions: tensor(positions, { dtype: 'int64' }), headless: true }));
     const vocab = (head as unknown as { weight: Tensor }).weight.shape[0];
     const rows = Math.max(1, Math.floor((options.chunkElements ?? CHUNK_ELEMENTS) / vocab));
     if (positions.length <= rows) {

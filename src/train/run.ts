@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { parse as parseYaml, stringify } from 'yaml';
-import { readInstructionRecords, sftPadTokenId, splitRecords, tokenizeSftDataset } from '../data/index.js';
+import { packExamples, type PackingStrategy, readInstructionRecords, sftPadTokenId, splitRecords, tokenizeSftDataset } from '../data/index.js';
 import { suggestNearest } from '../data/random.js';
 import { TunekitError } from '../errors.js';
 import { checkDestination } from '../io/destination.js';
@@ -52,6 +52,9 @@ const RUN_DEFAULTS = {
   completion_only_loss: null as boolean | null,
   assistant_only_loss: false,
   dataset_text_field: 'text',
+  /** Pack the training examples into rows of max_length (TRL's packing; padding-free, no attention across examples). */
+  packing: false,
+  packing_strategy: 'bfd' as PackingStrategy,
   // EarlyStoppingCallback's arguments
   early_stopping_patience: null as number | null,
   early_stopping_threshold: 0,
@@ -137,10 +140,12 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
     if (run[key] !== null && !(Number.isInteger(run[key]) && (run[key] as number) >= 1)) fail(source, `'${key}' must be a positive integer, got ${JSON.stringify(run[key])}`);
   }
   if (!(typeof run.early_stopping_threshold === 'number' && run.early_stopping_threshold >= 0)) fail(source, `'early_stopping_threshold' must be a non-negative number`);
+  if (!['bfd', 'bfd_split', 'wrapped'].includes(run.packing_strategy as string)) fail(source, `'packing_strategy' must be bfd, bfd_split or wrapped, got ${JSON.stringify(run.packing_strategy)}`);
+  if (run.packing && run.max_length === null) fail(source, `'packing' needs max_length, the length of a packed row`);
   if (run.adapter !== null && run.method === 'full') fail(source, `'adapter' continues an adapter; it does nothing with method 'full'`);
   if (run.adapter !== null && Object.keys(peft).length > 0) fail(source, `adapter keys (${Object.keys(raw).filter((key) => key in PEFT_KEYS).join(', ')}) cannot change the adapter given by 'adapter': its adapter_config.json decides`);
   if (run.max_length !== null && !(Number.isInteger(run.max_length) && (run.max_length as number) >= 1)) fail(source, `'max_length' must be a positive integer or null, got ${JSON.stringify(run.max_length)}`);
-  for (const key of ['overwrite_output_dir', 'assistant_only_loss', 'shuffle', 'predict_with_generate'] as const) if (typeof run[key] !== 'boolean') fail(source, `'${key}' must be true or false`);
+  for (const key of ['overwrite_output_dir', 'assistant_only_loss', 'shuffle', 'predict_with_generate', 'packing'] as const) if (typeof run[key] !== 'boolean') fail(source, `'${key}' must be true or false`);
   if (run.completion_only_loss !== null && typeof run.completion_only_loss !== 'boolean') fail(source, `'completion_only_loss' must be true, false or null`);
   if (run.method === 'full' && Object.keys(peft).length > 0) fail(source, `adapter keys (${Object.keys(raw).filter((key) => key in PEFT_KEYS).join(', ')}) do nothing with method 'full'`);
   const args = parseTrainingArguments(training, source);
@@ -269,6 +274,10 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
   try {
     if (tokenizer === null) throw new TunekitError(RUN_CONFIG_ERROR, `${run.model}: the model has no tokenizer.json to tokenize the dataset with`);
     const data = await readRunData(run, training.seed, tokenizer, base.kind === 'seq2seq');
+    if (run.packing) {
+      if (base.kind === 'seq2seq') throw new TunekitError(RUN_CONFIG_ERROR, `'packing' is for decoder-only models; ${run.model} is an encoder-decoder model`);
+      data.train = packExamples(data.train.map((example) => ({ input_ids: example.input_ids, labels: example.labels ?? example.input_ids })), run.max_length as number, run.packing_strategy);
+    }
     if (training.eval_strategy !== 'no' && data.eval === undefined) {
       throw new TunekitError(RUN_CONFIG_ERROR, `eval_strategy is '${training.eval_strategy}' but there is no eval set: give eval_dataset, or a three-way split`);
     }
@@ -309,6 +318,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       padTokenId,
       evalExamples: data.eval,
       shuffle: run.shuffle,
+      paddingFree: run.packing && run.packing_strategy !== 'wrapped',
       signal: options.signal,
       earlyStopping: run.early_stopping_patience === null ? undefined : { patience: run.early_stopping_patience, threshold: run.early_stopping_threshold },
       extraMetrics: run.predict_with_generate ? async (trained) => generationMetrics(trained, data.eval ?? [], generationOptions).metrics : undefined,

@@ -86,6 +86,11 @@ export interface TrainOptions {
   earlyStopping?: EarlyStopping;
   /** false: every epoch in example order (default true: Trainer's seeded RandomSampler). */
   shuffle?: boolean;
+  /**
+   * TRL's padding_free (forced on by packing): each micro-batch is one row, its examples concatenated, position ids
+   * restarting per sequence, so attention and loss stay inside each sequence.
+   */
+  paddingFree?: boolean;
   /** Aborting it stops training after the current optimizer step, with a checkpoint when output_dir is set. */
   signal?: AbortSignal;
 }
@@ -189,9 +194,10 @@ function tokensIn(batch: CollatedBatch): number {
 }
 
 /** What must be the same for a checkpoint to continue this run: the data, its order and the step plan. */
-function runFingerprint(examples: number, args: TrainingArguments, plan: TrainingPlan, shuffle: boolean): Record<string, number | string> {
+function runFingerprint(examples: number, args: TrainingArguments, plan: TrainingPlan, shuffle: boolean, paddingFree: boolean): Record<string, number | string> {
   return {
     shuffle: String(shuffle),
+    padding_free: String(paddingFree),
     train_examples: examples,
     per_device_train_batch_size: args.per_device_train_batch_size,
     gradient_accumulation_steps: args.gradient_accumulation_steps,
@@ -240,7 +246,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
   if (options.earlyStopping !== undefined && (metricKey === null || args.eval_strategy === 'no')) {
     throw new TunekitError(TRAIN_ERROR, 'early stopping needs evaluations (eval_strategy) and a metric_for_best_model (or load_best_model_at_end)');
   }
-  const fingerprint = runFingerprint(trainExamples.length, args, plan, options.shuffle !== false);
+  const fingerprint = runFingerprint(trainExamples.length, args, plan, options.shuffle !== false, options.paddingFree === true);
   const { optimizer, parameters } = createOptimizer(model, args);
   const scheduler = new LRScheduler(optimizer, trainerSchedule(args, plan));
   const history: (StepEvent | EvalEvent)[] = [];
@@ -357,7 +363,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
         // get_batch_samples: the step's micro-batches, fewer for the last step of an epoch that does not divide evenly.
         const stepBatches = batches
           .slice(update * args.gradient_accumulation_steps, (update + 1) * args.gradient_accumulation_steps)
-          .map((indices) => collateLanguageModeling(indices.map((i) => trainExamples[i]), { padTokenId: options.padTokenId }));
+          .map((indices) => collateLanguageModeling(indices.map((i) => trainExamples[i]), { padTokenId: options.padTokenId, paddingFree: options.paddingFree }));
         if (stepBatches.length === 0) break;
         const items = stepBatches.reduce((sum, batch) => sum + supervisedTokens(model, batch), 0);
         if (items === 0) throw new TunekitError(TRAIN_ERROR, `step ${globalStep + 1}: no example in the step has a supervised label (all are -100)`);
