@@ -1,4 +1,4 @@
-import { collateLanguageModeling, type CollatedBatch } from '../data/collate.js';
+import { collateLanguageModeling, collateSeq2Seq, type CollatedBatch } from '../data/collate.js';
 import { TunekitError } from '../errors.js';
 import type { LanguageModel } from '../models/types.js';
 import * as F from '../nn/functional.js';
@@ -13,6 +13,15 @@ export const TRAIN_ERROR = 'E_TRAIN';
 export interface TrainExample {
   input_ids: readonly number[];
   labels?: readonly number[];
+}
+
+/**
+ * A batch for the model's kind: decoder-only as TRL's collator builds it (optionally padding-free), seq2seq as
+ * DataCollatorForSeq2Seq does (inputs and targets padded each to their own longest).
+ */
+export function collateFor(model: LanguageModel, examples: readonly TrainExample[], options: { padTokenId: number; paddingFree?: boolean }): CollatedBatch {
+  if (model.kind === 'seq2seq') return collateSeq2Seq(examples, { padTokenId: options.padTokenId });
+  return collateLanguageModeling(examples, options);
 }
 
 export function checkExamples(examples: readonly TrainExample[], what: string): void {
@@ -88,7 +97,7 @@ export function evaluateModel(model: LanguageModel, examples: readonly TrainExam
   let batches = 0;
   try {
     for (let start = 0; start < examples.length; start += args.per_device_eval_batch_size) {
-      const batch = collateLanguageModeling(examples.slice(start, start + args.per_device_eval_batch_size), { padTokenId });
+      const batch = collateFor(model, examples.slice(start, start + args.per_device_eval_batch_size), { padTokenId });
       const measured = noGrad(() =>
         tidy(() => {
           const { predictions, targets } = predictionsAndTargets(model, batch);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { collateLanguageModeling, type CollatedBatch } from '../data/collate.js';
+import type { CollatedBatch } from '../data/collate.js';
 import { TunekitError } from '../errors.js';
 import type { LanguageModel } from '../models/types.js';
 import { LayerNorm } from '../nn/layers.js';
@@ -18,7 +18,7 @@ import {
   type TrainerState,
   writeCheckpoint,
 } from './checkpoint.js';
-import { checkExamples, evaluateModel, supervisedTokens, TRAIN_ERROR, type TrainExample } from './evaluation.js';
+import { checkExamples, collateFor, evaluateModel, supervisedTokens, TRAIN_ERROR, type TrainExample } from './evaluation.js';
 import { backwardMicroBatch } from './loss.js';
 import { withAutocast } from './precision.js';
 import { trainerEpochOrder } from './sampler.js';
@@ -363,7 +363,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
         // get_batch_samples: the step's micro-batches, fewer for the last step of an epoch that does not divide evenly.
         const stepBatches = batches
           .slice(update * args.gradient_accumulation_steps, (update + 1) * args.gradient_accumulation_steps)
-          .map((indices) => collateLanguageModeling(indices.map((i) => trainExamples[i]), { padTokenId: options.padTokenId, paddingFree: options.paddingFree }));
+          .map((indices) => collateFor(model, indices.map((i) => trainExamples[i]), { padTokenId: options.padTokenId, paddingFree: options.paddingFree }));
         if (stepBatches.length === 0) break;
         const items = stepBatches.reduce((sum, batch) => sum + supervisedTokens(model, batch), 0);
         if (items === 0) throw new TunekitError(TRAIN_ERROR, `step ${globalStep + 1}: no example in the step has a supervised label (all are -100)`);
