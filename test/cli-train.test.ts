@@ -91,4 +91,31 @@ describe('tunekit train', { skip: hasShared ? false : 'no ../shared' }, () => {
     rmSync(path.join(scratch, 'typo.yaml'));
     assert.deepEqual(snapshotTree(scratch), before);
   });
+
+  it('--dry-run prints the resolved config, dataset statistics, parameters and a memory estimate, and writes nothing', () => {
+    const before = snapshotTree(scratch);
+    const result = run(['--config', 'run.yaml', '--output-dir', 'dry-out', '--dry-run', '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout.trim()) as {
+      event: string;
+      config: Record<string, unknown>;
+      max_steps: number;
+      datasets: { train: { examples: number; supervised_tokens: number }; eval: { examples: number } };
+      trainable_parameters: number;
+      memory_estimate: Record<string, number>;
+    };
+    assert.equal(report.event, 'dry_run');
+    assert.equal(report.config.learning_rate, 0.01);
+    assert.equal(report.max_steps, 3);
+    assert.equal(report.datasets.train.examples, 12);
+    assert.equal(report.datasets.eval.examples, 4);
+    assert.ok(report.datasets.train.supervised_tokens > 0);
+    // LoRA r 4 on q (64 → 64) and v (64 → 32: 4 of 8 heads are key-value heads) of stories260K's 5 layers.
+    assert.equal(report.trainable_parameters, 5 * (4 * 64 + 64 * 4 + (4 * 64 + 32 * 4)));
+    const memory = report.memory_estimate;
+    assert.equal(memory.gradients, 4 * report.trainable_parameters);
+    assert.equal(memory.optimizer, 8 * report.trainable_parameters);
+    assert.equal(memory.total, memory.weights + memory.gradients + memory.optimizer + memory.activations);
+    assert.deepEqual(snapshotTree(scratch), before);
+  });
 });

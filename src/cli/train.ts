@@ -1,14 +1,20 @@
-import { parseConfigValue, parseRunConfig, readRunConfigFile, runConfigKeys, runTraining } from '../index.js';
+import { dryRunTraining, type MemoryEstimate, parseConfigValue, parseRunConfig, readRunConfigFile, runConfigKeys, runTraining } from '../index.js';
 import { type FlagSpec, flagBoolean, flagString, noExtraPositionals, parseArgs } from './args.js';
 import { threadsFromFlags } from './model-options.js';
 import { Progress } from './progress.js';
 import type { Verb } from './verb.js';
 
 const flagOf = (key: string) => key.replace(/_/g, '-');
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+function formatMemory(estimate: MemoryEstimate): string {
+  return `${mib(estimate.total)} (weights ${mib(estimate.weights)}, gradients ${mib(estimate.gradients)}, optimizer ${mib(estimate.optimizer)}, activations ${mib(estimate.activations)})`;
+}
 const SWITCH_KEYS = new Set(['overwrite_output_dir', 'predict_with_generate']);
 
 function flagSpec(): FlagSpec {
-  const spec: FlagSpec = { config: 'value', json: 'switch', threads: 'value' };
+  const spec: FlagSpec = { config: 'value', json: 'switch', threads: 'value', 'dry-run': 'switch' };
   for (const key of runConfigKeys()) spec[flagOf(key)] = SWITCH_KEYS.has(key) ? 'switch' : 'value';
   return spec;
 }
@@ -19,7 +25,7 @@ function resumeFlagDefault(argv: string[]): string[] {
   return argv.map((arg, index) => (arg === '--resume-from-checkpoint' && (index === argv.length - 1 || argv[index + 1].startsWith('--')) ? '--resume-from-checkpoint=true' : arg));
 }
 
-function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: string; json: boolean } {
+function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: string; json: boolean; dryRun: boolean } {
   const args = parseArgs(resumeFlagDefault(argv), flagSpec());
   noExtraPositionals(args);
   threadsFromFlags(args);
@@ -31,7 +37,7 @@ function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: stri
     if (SWITCH_KEYS.has(key)) raw[key] = flagBoolean(args, flag);
     else raw[key] = parseConfigValue(flagString(args, flag) as string);
   }
-  return { raw, source: file ?? 'the flags', json: flagBoolean(args, 'json') || !process.stdout.isTTY };
+  return { raw, source: file ?? 'the flags', json: flagBoolean(args, 'json') || !process.stdout.isTTY, dryRun: flagBoolean(args, 'dry-run') };
 }
 
 export const trainVerb: Verb = {
@@ -63,12 +69,26 @@ export const trainVerb: Verb = {
     '  and config.yaml (resolved config) and metrics.jsonl (one line per logged step and evaluation).',
     'Ctrl-C or SIGTERM: a checkpoint after the current step, exit status 130; --resume-from-checkpoint [DIR] continues',
     '  (default: the newest complete checkpoint in output_dir) with the same losses as an uninterrupted run.',
+    '  --dry-run      print the resolved config, dataset statistics, parameters and estimated peak memory; train nothing',
     '  --json         JSON lines on stdout (the default when stdout is not a terminal)',
     '  --threads T    libtorch threads',
   ].join('\n'),
   async run(argv) {
-    const { raw, source, json } = rawConfig(argv);
+    const { raw, source, json, dryRun } = rawConfig(argv);
     const config = parseRunConfig(raw, source);
+    if (dryRun) {
+      const report = await dryRunTraining(config);
+      if (json) console.log(JSON.stringify({ event: 'dry_run', ...report }));
+      else {
+        for (const [key, value] of Object.entries(report.config)) console.log(`${key}: ${JSON.stringify(value)}`);
+        for (const [name, stats] of Object.entries(report.datasets)) {
+          if (stats !== null) console.log(`${name}: ${stats.examples} examples, ${stats.tokens} tokens (${stats.supervised_tokens} supervised), longest ${stats.longest}`);
+        }
+        console.log(`${report.max_steps} optimizer steps; ${report.trainable_parameters.toLocaleString('en-US')} of ${report.total_parameters.toLocaleString('en-US')} parameters trainable`);
+        console.log(`estimated peak memory ${formatMemory(report.memory_estimate)}`);
+      }
+      return 0;
+    }
     let bar: Progress | undefined;
     // The first Ctrl-C (or SIGTERM) ends the run after the current step with a checkpoint; a second one ends it now.
     const stop = new AbortController();
@@ -123,11 +143,14 @@ export const trainVerb: Verb = {
       test_metrics: result.testMetrics,
       trainable_parameters: result.trainable,
       total_parameters: result.total,
+      memory_estimate: result.memoryEstimate,
+      peak_rss_bytes: result.peakRssBytes,
     };
     if (json) console.log(JSON.stringify(summary));
     else if (result.interrupted) console.log(`stopped at step ${result.globalStep}; resume with --resume-from-checkpoint (output_dir ${result.outputDir})`);
     else {
       console.log(`trained ${result.globalStep} steps (train_loss ${result.trainLoss.toFixed(4)}${result.earlyStopped ? ', stopped early' : ''}) into ${result.outputDir}`);
+      console.log(`peak memory ${mib(result.peakRssBytes)} measured, ${mib(result.memoryEstimate.total)} estimated`);
       if (result.testMetrics !== null) console.log(`test: ${Object.entries(result.testMetrics).map(([key, value]) => `${key} ${Number.isInteger(value) ? value : value.toFixed(4)}`).join(', ')}`);
     }
     return result.interrupted ? 130 : 0;

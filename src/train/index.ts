@@ -27,5 +27,8 @@ export {
 } from './trainer.js';
 export { evaluateLoss, evaluateModel, TRAIN_ERROR, type EvaluationMetrics, type TrainExample } from './evaluation.js';
 export { CHECKPOINT_ERROR, listCheckpoints, loadTrainedWeights, saveTrainedModel, TRAINER_STATE_FILE, type TrainerState } from './checkpoint.js';
+export { estimateTrainingMemory, type MemoryEstimate } from './memory.js';
+export { dryRunTraining, type DatasetStatistics, type DryRunReport, type RunOptions, type RunStart } from './run.js';
+export { generationMetrics, type GenerationEvalOptions, type GenerationEvalResult } from './generation-eval.js';
 export { METHODS, parseConfigValue, parseRunConfig, readRunConfigFile, RUN_CONFIG_ERROR, runConfigKeys, runTraining, type Method, type RunConfig, type RunResult, type RunSettings } from './run.js';
 export { backwardMicroBatch, supervisedPositions, type BackwardOptions } from './loss.js';

@@ -15,7 +15,7 @@ import { type Tensor, tidy } from '../torch/tensor.js';
 import { batchLossOver } from './evaluation.js';
 
 /** Logit elements per chunk (float32: 128 MiB). */
-const CHUNK_ELEMENTS = 2 ** 25;
+export const LOGIT_CHUNK_ELEMENTS = 2 ** 25;
 
 interface Head extends Module {
   forward(hidden: Tensor): Tensor;
@@ -77,7 +77,7 @@ export function backwardMicroBatch(model: LanguageModel, batch: CollatedBatch, i
     const positionIds = batch.positionIds === undefined ? undefined : tensor(batch.positionIds, { dtype: 'int64' });
     const hidden = autocast(() => model.forward(ids, { attentionMask, positionIds, outputPositions: tensor(positions, { dtype: 'int64' }), headless: true }));
     const vocab = (head as unknown as { weight: Tensor }).weight.shape[0];
-    const rows = Math.max(1, Math.floor((options.chunkElements ?? CHUNK_ELEMENTS) / vocab));
+    const rows = Math.max(1, Math.floor((options.chunkElements ?? LOGIT_CHUNK_ELEMENTS) / vocab));
     if (positions.length <= rows) {
       const value = autocast(() => F.crossEntropy(head.forward(hidden).float(), targetTensor, { reduction: 'sum' }).div(items));
       value.backward();

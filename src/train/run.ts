@@ -23,6 +23,7 @@ import { parseTrainingArguments, TRAINING_ARGUMENT_DEFAULTS, type TrainingArgume
 import { saveTrainedModel, TRAINER_STATE_FILE } from './checkpoint.js';
 import { evaluateModel, type TrainExample } from './evaluation.js';
 import { generationMetrics } from './generation-eval.js';
+import { estimateTrainingMemory, type MemoryEstimate } from './memory.js';
 import { train, type TrainEvent, trainingPlan, type TrainResult } from './trainer.js';
 
 export const RUN_CONFIG_ERROR = 'E_RUN_CONFIG';
@@ -184,6 +185,9 @@ export interface RunResult extends TrainResult {
   total: number;
   /** test_results.json's values (test_loss, test_perplexity, …), when there was a test set and the run ended. */
   testMetrics: Record<string, number> | null;
+  memoryEstimate: MemoryEstimate;
+  /** The process's measured peak resident memory (getrusage's maxrss), in bytes. */
+  peakRssBytes: number;
 }
 
 export interface RunStart {
@@ -194,6 +198,7 @@ export interface RunStart {
   trainable: number;
   total: number;
   resumeFrom: string | boolean | null;
+  memoryEstimate: MemoryEstimate;
 }
 
 export interface RunOptions {
@@ -250,26 +255,18 @@ function moveFilesInto(from: string, into: string): void {
   rmSync(from, { recursive: true, force: true });
 }
 
-/**
- * Runs `config` to its end (or to an abort of options.signal, which leaves a checkpoint) and lays out its
- * output_dir. A new run needs an empty or absent output_dir (overwrite_output_dir: its old contents are deleted
- * first); resume_from_checkpoint continues in the output_dir that holds the checkpoint.
- */
-export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<RunResult> {
+interface PreparedRun {
+  base: LanguageModel;
+  model: LanguageModel;
+  tokenizer: Tokenizer;
+  data: RunData;
+  counts: { trainable: number; total: number };
+  resolvedConfig: Record<string, unknown>;
+}
+
+/** Loads the model and tokenizer, reads and tokenizes the data, and builds the model to train; the caller disposes `base`. */
+async function prepareRun(config: RunConfig): Promise<PreparedRun> {
   const { run, training } = config;
-  const resuming = training.resume_from_checkpoint !== null && training.resume_from_checkpoint !== false;
-  const inputs = [run.model, run.dataset, run.eval_dataset, run.test_dataset, run.adapter].filter((input): input is string => input !== null);
-  let outputDir: string;
-  if (resuming) {
-    outputDir = path.resolve(training.output_dir);
-  } else {
-    try {
-      outputDir = checkDestination(training.output_dir, { kind: 'directory', overwrite: run.overwrite_output_dir, inputs });
-    } catch (error) {
-      if (error instanceof TunekitError) throw new TunekitError(error.code, error.message.replace('pass --overwrite to replace it', 'set overwrite_output_dir (--overwrite-output-dir) to replace it'));
-      throw error;
-    }
-  }
   const { model: base, tokenizer } = await loadModel(run.model);
   try {
     if (tokenizer === null) throw new TunekitError(RUN_CONFIG_ERROR, `${run.model}: the model has no tokenizer.json to tokenize the dataset with`);
@@ -294,6 +291,86 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
     }
     const counts = model instanceof PeftModel ? model.trainableSummary() : { trainable: base.parameterCount().trainable, total: base.parameterCount().total };
     const resolvedConfig = { ...run, ...training, ...Object.fromEntries(Object.entries(PEFT_KEYS).filter(([, name]) => name in config.peft).map(([key, name]) => [key, config.peft[name]])) };
+    return { base, model, tokenizer, data, counts, resolvedConfig };
+  } catch (error) {
+    base.dispose();
+    throw error;
+  }
+}
+
+export interface DatasetStatistics {
+  examples: number;
+  tokens: number;
+  supervised_tokens: number;
+  longest: number;
+}
+
+function statistics(examples: readonly TrainExample[]): DatasetStatistics {
+  let tokens = 0;
+  let supervised = 0;
+  let longest = 0;
+  for (const example of examples) {
+    tokens += example.input_ids.length;
+    longest = Math.max(longest, example.input_ids.length);
+    for (const label of example.labels ?? example.input_ids) if (label !== -100) supervised++;
+  }
+  return { examples: examples.length, tokens, supervised_tokens: supervised, longest };
+}
+
+/** What `tunekit train --dry-run` prints: the resolved config, the data, the parameters and the memory estimate. */
+export interface DryRunReport {
+  config: Record<string, unknown>;
+  max_steps: number;
+  datasets: { train: DatasetStatistics; eval: DatasetStatistics | null; test: DatasetStatistics | null };
+  trainable_parameters: number;
+  total_parameters: number;
+  memory_estimate: MemoryEstimate;
+}
+
+/** Everything a run does before its first step (model, data, adapter, checks), and no training or writing. */
+export async function dryRunTraining(config: RunConfig): Promise<DryRunReport> {
+  const prepared = await prepareRun(config);
+  try {
+    return {
+      config: prepared.resolvedConfig,
+      max_steps: trainingPlan(prepared.data.train.length, config.training).maxSteps,
+      datasets: {
+        train: statistics(prepared.data.train),
+        eval: prepared.data.eval === undefined ? null : statistics(prepared.data.eval),
+        test: prepared.data.test === undefined ? null : statistics(prepared.data.test),
+      },
+      trainable_parameters: prepared.counts.trainable,
+      total_parameters: prepared.counts.total,
+      memory_estimate: estimateTrainingMemory(prepared.model, prepared.data.train, config.training),
+    };
+  } finally {
+    prepared.base.dispose();
+  }
+}
+
+/**
+ * Runs `config` to its end (or to an abort of options.signal, which leaves a checkpoint) and lays out its
+ * output_dir. A new run needs an empty or absent output_dir (overwrite_output_dir: its old contents are deleted
+ * first); resume_from_checkpoint continues in the output_dir that holds the checkpoint.
+ */
+export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<RunResult> {
+  const { run, training } = config;
+  const resuming = training.resume_from_checkpoint !== null && training.resume_from_checkpoint !== false;
+  const inputs = [run.model, run.dataset, run.eval_dataset, run.test_dataset, run.adapter].filter((input): input is string => input !== null);
+  let outputDir: string;
+  if (resuming) {
+    outputDir = path.resolve(training.output_dir);
+  } else {
+    try {
+      outputDir = checkDestination(training.output_dir, { kind: 'directory', overwrite: run.overwrite_output_dir, inputs });
+    } catch (error) {
+      if (error instanceof TunekitError) throw new TunekitError(error.code, error.message.replace('pass --overwrite to replace it', 'set overwrite_output_dir (--overwrite-output-dir) to replace it'));
+      throw error;
+    }
+  }
+  const { base, model, tokenizer, data, counts, resolvedConfig } = await prepareRun(config);
+  const memoryEstimate = estimateTrainingMemory(model, data.train, training);
+  try {
     options.onStart?.({
       maxSteps: trainingPlan(data.train.length, training).maxSteps,
       trainExamples: data.train.length,
@@ -302,6 +379,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       trainable: counts.trainable,
       total: counts.total,
       resumeFrom: training.resume_from_checkpoint,
+      memoryEstimate,
     });
     if (!resuming && existsSync(outputDir)) rmSync(outputDir, { recursive: true, force: true }); // overwrite_output_dir
     mkdirSync(outputDir, { recursive: true });
@@ -356,6 +434,8 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       trainable: counts.trainable,
       total: counts.total,
       testMetrics,
+      memoryEstimate,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   } finally {
     base.dispose();
