@@ -10,6 +10,8 @@ import { writeFileAtomic } from './atomic.js';
 import { oneLine, readTextFile } from './text.js';
 import {
   readSafetensors,
+  readSafetensorsHeader,
+  type TensorEntry,
   tensorBytes,
   writeSafetensors,
   type SafetensorsContent,
@@ -90,19 +92,15 @@ export function parseSafetensorsIndex(text: string, source: string): Safetensors
   return { metadata, weightMap: weightMap as Record<string, string> };
 }
 
-/**
- * Reads `<prefix>.safetensors` from `directory`, or else `<prefix>.safetensors.index.json` and every shard it names
- * (the single file wins when both exist, as in transformers). Every tensor the index lists must be in its shard;
- * tensors a shard holds beyond the index are kept. `metadata` is the first file's `__metadata__`.
- */
-export async function readSafetensorsFolder(
+async function readFolderWith<R>(
   directory: string,
-  options: FolderOptions = {},
-): Promise<SafetensorsFolder> {
+  options: FolderOptions,
+  readFile: (file: string) => Promise<{ metadata: Record<string, string>; tensors: Map<string, R> }>,
+): Promise<Omit<SafetensorsFolder, 'tensors'> & { tensors: Map<string, R> }> {
   const prefix = options.prefix ?? 'model';
   const singlePath = path.join(directory, singleFileName(prefix));
   if (await isFile(singlePath)) {
-    const { metadata, tensors } = await readSafetensors(singlePath);
+    const { metadata, tensors } = await readFile(singlePath);
     return { metadata, tensors, files: [singleFileName(prefix)], fileOfTensor: new Map([...tensors.keys()].map((name) => [name, singlePath])) };
   }
   const indexPath = path.join(directory, indexFileName(prefix));
@@ -121,7 +119,7 @@ export async function readSafetensorsFolder(
     namesByFile.set(file, names);
   }
   const files = [...namesByFile.keys()].sort();
-  const tensors = new Map<string, TensorRecord>();
+  const tensors = new Map<string, R>();
   const fileOfTensor = new Map<string, string>();
   let metadata: Record<string, string> | undefined;
   for (const file of files) {
@@ -134,7 +132,7 @@ export async function readSafetensorsFolder(
           `is missing from ${directory}`,
       );
     }
-    const shard = await readSafetensors(shardPath);
+    const shard = await readFile(shardPath);
     metadata ??= shard.metadata;
     for (const name of wanted) {
       if (!shard.tensors.has(name)) {
@@ -155,6 +153,35 @@ export async function readSafetensorsFolder(
   }
   const fileOfTensorPath = new Map([...fileOfTensor].map(([name, file]) => [name, path.join(directory, file)]));
   return { metadata: metadata ?? {}, tensors, files, index, fileOfTensor: fileOfTensorPath };
+}
+
+/**
+ * Reads `<prefix>.safetensors` from `directory`, or else `<prefix>.safetensors.index.json` and every shard it names
+ * (the single file wins when both exist, as in transformers). Every tensor the index lists must be in its shard;
+ * tensors a shard holds beyond the index are kept. `metadata` is the first file's `__metadata__`.
+ */
+export async function readSafetensorsFolder(directory: string, options: FolderOptions = {}): Promise<SafetensorsFolder> {
+  return readFolderWith(directory, options, (file) => readSafetensors(file));
+}
+
+/** Where a tensor's bytes are: its file and byte range, without reading them. */
+export interface TensorLocation extends TensorEntry {
+  file: string;
+  /** Absolute file offset of the first byte. */
+  offset: number;
+  byteLength: number;
+}
+
+/** readSafetensorsFolder's checks and result, headers only: each tensor's location instead of its bytes. */
+export async function readSafetensorsFolderLayout(directory: string, options: FolderOptions = {}): Promise<Omit<SafetensorsFolder, 'tensors'> & { tensors: Map<string, TensorLocation> }> {
+  return readFolderWith(directory, options, async (file) => {
+    const header = await readSafetensorsHeader(file);
+    const tensors = new Map<string, TensorLocation>();
+    for (const [name, entry] of header.tensors) {
+      tensors.set(name, { ...entry, file, offset: header.dataStart + entry.dataOffsets[0], byteLength: entry.dataOffsets[1] - entry.dataOffsets[0] });
+    }
+    return { metadata: header.metadata, tensors };
+  });
 }
 
 /** The shard files an index names, each once, sorted. */

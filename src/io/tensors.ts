@@ -3,7 +3,8 @@ import { type DType, fromSafetensorsDtype, toSafetensorsDtype } from '../torch/d
 import { fromBytes } from '../torch/ops.js';
 import { Tensor } from '../torch/tensor.js';
 import { readSafetensors, type SafetensorsDtype, type TensorRecord, writeSafetensors } from './safetensors.js';
-import { readSafetensorsFolder, writeShardedSafetensors } from './sharded.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { readSafetensorsFolder, type TensorLocation, writeShardedSafetensors } from './sharded.js';
 import { oneLine } from './text.js';
 
 /** Copies safetensors records into libtorch tensors (one copy: file buffer → tensor memory). */
@@ -19,6 +20,47 @@ export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, sou
   // Every dtype is known before the first copy, so a refusal leaves no tensor behind.
   const tensors = new Map<string, Tensor>();
   for (const [name, record] of records) tensors.set(name, fromBytes(record.data, dtypes.get(name) as DType, record.shape));
+  return tensors;
+}
+
+/**
+ * Reads tensors from where readSafetensorsFolderLayout found them, one at a time through one buffer the size of
+ * the largest, so loading holds the weights once (as tensors) plus that buffer, not the files' bytes beside them.
+ */
+export function readTensorsAt(locations: ReadonlyMap<string, TensorLocation>, source: string): Map<string, Tensor> {
+  const dtypes = new Map<string, DType>();
+  for (const [name, location] of locations) {
+    try {
+      dtypes.set(name, fromSafetensorsDtype(location.dtype));
+    } catch {
+      throw new TunekitError('E_DTYPE', `${source}: tensor ${oneLine(JSON.stringify(name))} has dtype ${location.dtype}, which tunekit does not load`);
+    }
+  }
+  const scratch = new Uint8Array(Math.max(0, ...[...locations.values()].map((location) => location.byteLength)));
+  const tensors = new Map<string, Tensor>();
+  const descriptors = new Map<string, number>();
+  try {
+    for (const [name, location] of locations) {
+      let descriptor = descriptors.get(location.file);
+      if (descriptor === undefined) {
+        descriptor = openSync(location.file, 'r');
+        descriptors.set(location.file, descriptor);
+      }
+      const view = scratch.subarray(0, location.byteLength);
+      let read = 0;
+      while (read < view.byteLength) {
+        const got = readSync(descriptor, view, read, view.byteLength - read, location.offset + read);
+        if (got === 0) throw new TunekitError('E_SAFETENSORS', `${location.file}: ends inside tensor ${oneLine(JSON.stringify(name))}`);
+        read += got;
+      }
+      tensors.set(name, fromBytes(view, dtypes.get(name) as DType, location.shape));
+    }
+  } catch (error) {
+    for (const tensor of tensors.values()) tensor.dispose();
+    throw error;
+  } finally {
+    for (const descriptor of descriptors.values()) closeSync(descriptor);
+  }
   return tensors;
 }
 

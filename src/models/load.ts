@@ -3,9 +3,9 @@ import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { type ModelSourceOptions, resolveModelSource } from '../io/hub.js';
 import { readGenerationConfig, readModelConfig } from '../io/model-folder.js';
-import { readSafetensorsFolder } from '../io/sharded.js';
+import { readSafetensorsFolderLayout } from '../io/sharded.js';
 import { oneLine } from '../io/text.js';
-import { recordsToTensors } from '../io/tensors.js';
+import { readTensorsAt } from '../io/tensors.js';
 import { withoutInitialization } from '../nn/layers.js';
 import { type DType } from '../torch/dtype.js';
 import { dispose, type Device, Tensor, tidy } from '../torch/tensor.js';
@@ -56,8 +56,8 @@ export async function loadModelFromFolder(dir: string, options: LoadModelOptions
   const architecture = architectureFor(config);
   const declaredDtype = computeDtype(config);
   const dtype = options.dtype ?? declaredDtype;
-  const folder = await readSafetensorsFolder(dir);
-  // Everything below up to recordsToTensors reads the headers only: a config that cannot fit these weights fails
+  const folder = await readSafetensorsFolderLayout(dir);
+  // Everything below up to readTensorsAt reads the headers only: a config that cannot fit these weights fails
   // here, before libtorch allocates anything.
   const infos = new Map<string, WeightInfo>();
   for (const [name, record] of folder.tensors) {
@@ -66,7 +66,7 @@ export async function loadModelFromFolder(dir: string, options: LoadModelOptions
   }
   checkWeightDtypes(infos);
   if (architecture.weightExpectations !== undefined) checkWeightsAgainstConfig(architecture.weightExpectations(config), infos, config.source, dir);
-  const weights = recordsToTensors(folder.tensors, dir);
+  const weights = readTensorsAt(folder.tensors, dir);
   const effective = untieIfSaved(config, weights);
   const model = withoutInitialization(() => architecture.create(effective, { dtype }));
   try {
