@@ -148,6 +148,11 @@ export function parseTrainingArguments(raw: unknown, source = 'training argument
   }
   const result: Record<string, unknown> = { ...TRAINING_ARGUMENT_DEFAULTS };
   for (const [key, value] of Object.entries(raw)) {
+    if (key === 'gradient_checkpointing') {
+      // Recomputing activations in backward needs autograd hooks the engine does not expose to JavaScript yet.
+      if (value === false) continue;
+      throw new TunekitError(TRAINING_ARGUMENTS_ERROR, `${source}: 'gradient_checkpointing' is not supported yet; supervised-only, chunked logits and bf16 are the memory options (set it to false or remove it)`);
+    }
     if (!(key in checks)) {
       throw new TunekitError(TRAINING_ARGUMENTS_ERROR, `${source}: unknown key '${key}'${suggestNearest(key, KNOWN)}`);
     }
