@@ -51,7 +51,8 @@ export const trainVerb: Verb = {
     '  folder to keep training), dataset, eval_dataset, test_dataset, split ("0.8,0.1,0.1": train/validation/test',
     '  of dataset), shuffle (default true), dataset_split (hub/folder split, default train), template (file or',
     '  bundled name; absent: TRL records), overwrite_output_dir, early_stopping_patience, early_stopping_threshold,',
-    '  generation_samples.',
+    '  generation_samples, mixture ({tasks: [{name, dataset, template, split}], method: proportional | temperature,',
+    '  cap, temperature, count}: a FLAN-style multitask mixture as the training data).',
     "Seq2SeqTrainingArguments': predict_with_generate (evaluate by generating + ROUGE), generation_max_length,",
     '  generation_num_beams.',
     "TRL's: max_length (1024), completion_only_loss, assistant_only_loss, dataset_text_field.",
@@ -104,9 +105,10 @@ export const trainVerb: Verb = {
       result = await runTraining(config, {
         signal: stop.signal,
         onStart: (start) => {
-          if (json) console.log(JSON.stringify({ event: 'start', max_steps: start.maxSteps, train_examples: start.trainExamples, eval_examples: start.evalExamples, test_examples: start.testExamples, trainable_parameters: start.trainable, total_parameters: start.total }));
+          if (json) console.log(JSON.stringify({ event: 'start', mixture: start.mixture, max_steps: start.maxSteps, train_examples: start.trainExamples, eval_examples: start.evalExamples, test_examples: start.testExamples, trainable_parameters: start.trainable, total_parameters: start.total }));
           else {
             console.log(`${start.trainExamples} training, ${start.evalExamples} evaluation and ${start.testExamples} test examples, ${start.maxSteps} optimizer steps, ${start.trainable.toLocaleString('en-US')} of ${start.total.toLocaleString('en-US')} parameters trainable`);
+            if (start.mixture !== null) for (const [task, realized] of Object.entries(start.mixture)) console.log(`  ${task}: ${realized.count} examples (${(100 * realized.proportion).toFixed(1)}%, rate ${(100 * realized.rate).toFixed(1)}%)`);
             bar = new Progress({ total: start.maxSteps, label: 'train', json: false, stream: process.stderr });
           }
         },

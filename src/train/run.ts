@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { parse as parseYaml, stringify } from 'yaml';
-import { packExamples, type PackingStrategy, readInstructionRecords, sftPadTokenId, splitRecords, tokenizeSftDataset } from '../data/index.js';
+import { mixTasks, type MixtureResult, type MixtureTask, packExamples, type PackingStrategy, readInstructionRecords, sftPadTokenId, splitRecords, templatesFrom, tokenizeSftDataset } from '../data/index.js';
 import { suggestNearest } from '../data/random.js';
 import { TunekitError } from '../errors.js';
 import { checkDestination } from '../io/destination.js';
@@ -44,6 +44,8 @@ const RUN_DEFAULTS = {
   split: null as string | number[] | null,
   /** false: train in file order, every epoch. */
   shuffle: true,
+  /** A FLAN-style multitask mixture as the training data instead of `dataset` (see MixtureSettings). */
+  mixture: null as MixtureSettings | null,
   /** A template file or a bundled template name; absent: the records already are TRL records. */
   template: null as string | null,
   dataset_split: 'train',
@@ -75,7 +77,47 @@ const PEFT_KEYS: Record<string, string> = {
   non_linearity: 'nonLinearity', placement: 'placement', train_only: 'trainOnly', last_blocks: 'lastBlocks', bitfit: 'bitfit',
 };
 
-export type RunSettings = typeof RUN_DEFAULTS & { model: string; dataset: string };
+/** `mixture:` — tasks, each a dataset with its template, mixed as mixTasks does (FLAN's examples-proportional or temperature sampling). */
+export interface MixtureSettings {
+  tasks: { name: string; dataset: string; template: string | null; split: string }[];
+  method: 'proportional' | 'temperature';
+  cap: number | null;
+  temperature: number | null;
+  count: number | null;
+}
+
+const MIXTURE_KEYS = ['tasks', 'method', 'cap', 'temperature', 'count'];
+const MIXTURE_TASK_KEYS = ['name', 'dataset', 'template', 'split'];
+
+function parseMixture(raw: unknown, source: string): MixtureSettings {
+  const where = `${source}: mixture`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'must be a mapping with tasks (and method, cap, temperature, count)');
+  const value = raw as Record<string, unknown>;
+  for (const key of Object.keys(value)) if (!MIXTURE_KEYS.includes(key)) fail(where, `unknown key '${key}'${suggestNearest(key, MIXTURE_KEYS)}`);
+  if (!Array.isArray(value.tasks) || value.tasks.length === 0) fail(where, "'tasks' must be a non-empty list of {name, dataset, template}");
+  const tasks = (value.tasks as unknown[]).map((task, index) => {
+    const at = `${where}.tasks[${index}]`;
+    if (typeof task !== 'object' || task === null || Array.isArray(task)) fail(at, 'must be a mapping {name, dataset, template}');
+    const fields = task as Record<string, unknown>;
+    for (const key of Object.keys(fields)) if (!MIXTURE_TASK_KEYS.includes(key)) fail(at, `unknown key '${key}'${suggestNearest(key, MIXTURE_TASK_KEYS)}`);
+    if (typeof fields.dataset !== 'string' || fields.dataset === '') fail(at, "'dataset' is required");
+    if (fields.template !== undefined && fields.template !== null && typeof fields.template !== 'string') fail(at, "'template' must be a template file or bundled name");
+    return { name: typeof fields.name === 'string' && fields.name !== '' ? fields.name : `task${index + 1}`, dataset: fields.dataset as string, template: (fields.template as string | undefined) ?? null, split: typeof fields.split === 'string' ? fields.split : 'train' };
+  });
+  const names = new Set(tasks.map((task) => task.name));
+  if (names.size !== tasks.length) fail(where, 'task names must differ');
+  const method = value.method ?? 'proportional';
+  if (method !== 'proportional' && method !== 'temperature') fail(where, `'method' must be proportional or temperature, got ${JSON.stringify(method)}`);
+  const positive = (key: string): number | null => {
+    const number = value[key];
+    if (number === undefined || number === null) return null;
+    if (typeof number !== 'number' || !(number > 0)) fail(where, `'${key}' must be a positive number`);
+    return number;
+  };
+  return { tasks, method, cap: positive('cap'), temperature: positive('temperature'), count: positive('count') };
+}
+
+export type RunSettings = typeof RUN_DEFAULTS & { model: string; dataset: string | null };
 
 export interface RunConfig {
   run: RunSettings;
@@ -133,7 +175,11 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
     else if (key in TRAINING_ARGUMENT_DEFAULTS) training[key] = value;
     else fail(source, `unknown key '${key}'${suggestNearest(key, known)}`);
   }
-  for (const key of ['model', 'dataset'] as const) if (typeof run[key] !== 'string' || run[key] === '') fail(source, `'${key}' is required (a folder, file or hub id)`);
+  if (typeof run.model !== 'string' || run.model === '') fail(source, `'model' is required (a folder or hub id)`);
+  if (run.mixture !== null) {
+    run.mixture = parseMixture(run.mixture, source);
+    if (run.dataset !== null) fail(source, "give 'dataset' or 'mixture', not both");
+  } else if (typeof run.dataset !== 'string' || run.dataset === '') fail(source, `'dataset' (a file, folder or hub id) or 'mixture' is required`);
   if (!METHODS.includes(run.method as Method)) fail(source, `'method' must be one of ${METHODS.join(', ')}, got ${JSON.stringify(run.method)}`);
   for (const key of ['eval_dataset', 'test_dataset', 'template', 'adapter'] as const) if (run[key] !== null && typeof run[key] !== 'string') fail(source, `'${key}' must be a string`);
   if (run.split !== null && typeof run.split !== 'string' && !(Array.isArray(run.split) && run.split.every((value) => typeof value === 'number'))) fail(source, `'split' must be sizes such as "0.8,0.1,0.1" or [0.9, 0.1], got ${JSON.stringify(run.split)}`);
@@ -199,6 +245,7 @@ export interface RunStart {
   total: number;
   resumeFrom: string | boolean | null;
   memoryEstimate: MemoryEstimate;
+  mixture: MixtureResult['realized'] | null;
 }
 
 export interface RunOptions {
@@ -215,7 +262,19 @@ interface RunData {
 }
 
 /** The train, eval and test examples: their own datasets, or the splits of `dataset`. */
-async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer, seq2seq: boolean): Promise<RunData> {
+/** The mixture's records: each task's raw records, drawn and rendered with its templates by mixTasks. */
+async function mixtureRecords(mixture: MixtureSettings, seed: number, onMixture?: (result: MixtureResult) => void): Promise<Record<string, unknown>[]> {
+  const tasks: MixtureTask[] = [];
+  for (const task of mixture.tasks) {
+    const { records } = await readInstructionRecords(task.dataset, { template: null, seed, split: task.split });
+    tasks.push({ name: task.name, records, templates: task.template === null ? undefined : await templatesFrom(task.template) });
+  }
+  const result = mixTasks(tasks, { seed, method: mixture.method, cap: mixture.cap ?? undefined, temperature: mixture.temperature ?? undefined, count: mixture.count ?? undefined });
+  onMixture?.(result);
+  return result.records.map(({ task: _task, ...record }) => record);
+}
+
+async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer, seq2seq: boolean, onMixture?: (result: MixtureResult) => void): Promise<RunData> {
   const tokenization = {
     maxLength: run.max_length,
     completionOnlyLoss: run.completion_only_loss ?? undefined,
@@ -230,15 +289,15 @@ async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer,
     if (result.examples.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: no example has a supervised token left (max_length ${run.max_length})`);
     return result.examples;
   };
-  const records = await read(run.dataset);
+  const records = run.mixture !== null ? (await mixtureRecords(run.mixture, seed, onMixture)) : await read(run.dataset as string);
   const data: RunData = { train: [] };
   if (run.split === null) {
-    data.train = tokenize(records, run.dataset);
+    data.train = tokenize(records, run.dataset ?? 'the mixture');
   } else {
     const { splits } = splitRecords(records, { sizes: run.split, seed });
-    data.train = tokenize(splits.train, `${run.dataset} (split train)`);
-    if (splits.validation !== undefined) data.eval = tokenize(splits.validation, `${run.dataset} (split validation)`);
-    if (splits.test !== undefined) data.test = tokenize(splits.test, `${run.dataset} (split test)`);
+    data.train = tokenize(splits.train, `${run.dataset ?? 'the mixture'} (split train)`);
+    if (splits.validation !== undefined) data.eval = tokenize(splits.validation, `${run.dataset ?? 'the mixture'} (split validation)`);
+    if (splits.test !== undefined) data.test = tokenize(splits.test, `${run.dataset ?? 'the mixture'} (split test)`);
   }
   if (run.eval_dataset !== null) data.eval = tokenize(await read(run.eval_dataset), run.eval_dataset);
   if (run.test_dataset !== null) data.test = tokenize(await read(run.test_dataset), run.test_dataset);
@@ -262,6 +321,8 @@ interface PreparedRun {
   data: RunData;
   counts: { trainable: number; total: number };
   resolvedConfig: Record<string, unknown>;
+  /** The mixture's realized proportions per task, when the data is a mixture. */
+  mixture: MixtureResult['realized'] | null;
 }
 
 /** Loads the model and tokenizer, reads and tokenizes the data, and builds the model to train; the caller disposes `base`. */
@@ -270,7 +331,8 @@ async function prepareRun(config: RunConfig): Promise<PreparedRun> {
   const { model: base, tokenizer } = await loadModel(run.model);
   try {
     if (tokenizer === null) throw new TunekitError(RUN_CONFIG_ERROR, `${run.model}: the model has no tokenizer.json to tokenize the dataset with`);
-    const data = await readRunData(run, training.seed, tokenizer, base.kind === 'seq2seq');
+    let mixture: MixtureResult['realized'] | null = null;
+    const data = await readRunData(run, training.seed, tokenizer, base.kind === 'seq2seq', (result) => (mixture = result.realized));
     if (run.packing) {
       if (base.kind === 'seq2seq') throw new TunekitError(RUN_CONFIG_ERROR, `'packing' is for decoder-only models; ${run.model} is an encoder-decoder model`);
       data.train = packExamples(data.train.map((example) => ({ input_ids: example.input_ids, labels: example.labels ?? example.input_ids })), run.max_length as number, run.packing_strategy);
@@ -291,7 +353,7 @@ async function prepareRun(config: RunConfig): Promise<PreparedRun> {
     }
     const counts = model instanceof PeftModel ? model.trainableSummary() : { trainable: base.parameterCount().trainable, total: base.parameterCount().total };
     const resolvedConfig = { ...run, ...training, ...Object.fromEntries(Object.entries(PEFT_KEYS).filter(([, name]) => name in config.peft).map(([key, name]) => [key, config.peft[name]])) };
-    return { base, model, tokenizer, data, counts, resolvedConfig };
+    return { base, model, tokenizer, data, counts, resolvedConfig, mixture };
   } catch (error) {
     base.dispose();
     throw error;
@@ -325,6 +387,7 @@ export interface DryRunReport {
   trainable_parameters: number;
   total_parameters: number;
   memory_estimate: MemoryEstimate;
+  mixture: MixtureResult['realized'] | null;
 }
 
 /** Everything a run does before its first step (model, data, adapter, checks), and no training or writing. */
@@ -342,6 +405,7 @@ export async function dryRunTraining(config: RunConfig): Promise<DryRunReport> {
       trainable_parameters: prepared.counts.trainable,
       total_parameters: prepared.counts.total,
       memory_estimate: estimateTrainingMemory(prepared.model, prepared.data.train, config.training),
+      mixture: prepared.mixture,
     };
   } finally {
     prepared.base.dispose();
@@ -356,7 +420,7 @@ export async function dryRunTraining(config: RunConfig): Promise<DryRunReport> {
 export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<RunResult> {
   const { run, training } = config;
   const resuming = training.resume_from_checkpoint !== null && training.resume_from_checkpoint !== false;
-  const inputs = [run.model, run.dataset, run.eval_dataset, run.test_dataset, run.adapter].filter((input): input is string => input !== null);
+  const inputs = [run.model, run.dataset, run.eval_dataset, run.test_dataset, run.adapter, ...(run.mixture?.tasks.map((task) => task.dataset) ?? [])].filter((input): input is string => input !== null);
   let outputDir: string;
   if (resuming) {
     outputDir = path.resolve(training.output_dir);
@@ -368,7 +432,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       throw error;
     }
   }
-  const { base, model, tokenizer, data, counts, resolvedConfig } = await prepareRun(config);
+  const { base, model, tokenizer, data, counts, resolvedConfig, mixture } = await prepareRun(config);
   const memoryEstimate = estimateTrainingMemory(model, data.train, training);
   try {
     options.onStart?.({
@@ -380,6 +444,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       total: counts.total,
       resumeFrom: training.resume_from_checkpoint,
       memoryEstimate,
+      mixture,
     });
     if (!resuming && existsSync(outputDir)) rmSync(outputDir, { recursive: true, force: true }); // overwrite_output_dir
     mkdirSync(outputDir, { recursive: true });
