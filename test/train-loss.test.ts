@@ -16,7 +16,9 @@ import {
   manualSeed,
   promptTuningConfig,
   supervisedPositions,
+  getCpuRngState,
   tensor,
+  train,
   type Tensor,
 } from '../src/index.js';
 import { hasShared, sharedDir } from './helpers/paths.js';
@@ -82,6 +84,35 @@ describe('backwardMicroBatch (stories260K)', { skip: hasShared ? false : 'no ../
       model.dispose();
     });
   }
+
+  for (const [name, folder, wrap] of [
+    ['stories260K, full', stories, (model: LanguageModel) => model.unfreeze() && model],
+    ['stories260K, LoRA with dropout (the generator replayed)', stories, (model: LanguageModel) => getPeftModel(model, loraConfig({ r: 4, loraAlpha: 8, loraDropout: 0.3, targetModules: ['q_proj', 'v_proj', 'down_proj'], taskType: 'CAUSAL_LM', initLoraWeights: false }))],
+    ['hf-tiny GPT-2, full', path.join(sharedDir, 'reference', 'models', 'hf-tiny', 'gpt2'), (model: LanguageModel) => model.unfreeze() && model],
+  ] as const) {
+    it(`gradient checkpointing: ${name} gives the same loss, gradients and generator state`, async () => {
+      const model = wrap((await loadModel(folder)).model) as LanguageModel;
+      model.train();
+      const vocab = model.config.vocabSize;
+      const local = collateLanguageModeling(examples.map((example) => ({ input_ids: example.input_ids.map((id) => id % vocab), labels: example.labels.map((id) => (id === -100 ? id : id % vocab)) })), { padTokenId: 0 });
+      manualSeed(5);
+      const plain = backwardMicroBatch(model, local, items);
+      const expected = gradients(model);
+      const stateAfterPlain = Array.from(getCpuRngState());
+      manualSeed(5);
+      const checkpointed = backwardMicroBatch(model, local, items, { gradientCheckpointing: true });
+      assert.ok(Math.abs(checkpointed - plain) <= 1e-6 * Math.abs(plain), `${checkpointed} vs ${plain}`);
+      assertClose(gradients(model), expected, 1e-5);
+      assert.deepEqual(Array.from(getCpuRngState()), stateAfterPlain);
+      model.dispose();
+    });
+  }
+
+  it('gradient checkpointing refuses soft prompts and seq2seq models', async () => {
+    const prompted = getPeftModel((await loadModel(stories)).model, promptTuningConfig({ numVirtualTokens: 2, taskType: 'CAUSAL_LM' }));
+    await assert.rejects(() => train(prompted, examples, { max_steps: 1, gradient_checkpointing: true }, { padTokenId: 0 }), /does not support soft prompts/);
+    prompted.dispose();
+  });
 
   it('a padding-free packed row (position ids restarting per example) gives the padded batch\'s loss and gradients', async () => {
     const model = (await loadModel(stories)).model;

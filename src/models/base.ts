@@ -17,12 +17,33 @@ export abstract class PretrainedModel extends Module {
   }
 }
 
+/**
+ * A decoder-only forward in stages, so a trainer can run them one by one (gradient checkpointing keeps only each
+ * stage's input and recomputes the stage in backward). Masks and rotary tables are built once, by decoderStages.
+ */
+export interface DecoderStages {
+  layerCount: number;
+  /** The input embeddings [batch, length, hidden]. */
+  embed(): Tensor;
+  /** Decoder layer `index` applied to its input. */
+  layer(index: number, x: Tensor): Tensor;
+  /** The final norm. */
+  finish(x: Tensor): Tensor;
+}
+
 /** A decoder-only architecture: final hidden states, then the output head. */
 export abstract class CausalModel extends PretrainedModel {
   abstract readonly lm_head: Linear;
 
+  abstract decoderStages(inputIds: Tensor | null, options?: CausalForwardOptions): DecoderStages;
+
   /** Final hidden states [batch, length, hidden]. */
-  abstract hiddenStates(inputIds: Tensor | null, options?: CausalForwardOptions): Tensor;
+  hiddenStates(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
+    const stages = this.decoderStages(inputIds, options);
+    let x = stages.embed();
+    for (let index = 0; index < stages.layerCount; index++) x = stages.layer(index, x);
+    return stages.finish(x);
+  }
 
   /**
    * Logits [batch, length, vocab]: only the last position with `lastOnly`; [n, vocab] at `outputPositions`; the

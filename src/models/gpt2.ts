@@ -18,7 +18,7 @@ import {
   requireSize,
 } from './config.js';
 import { KVCache } from './kv-cache.js';
-import { CausalModel } from './base.js';
+import { CausalModel, type DecoderStages } from './base.js';
 import type { CausalForwardOptions, CausalLM } from './types.js';
 import type { WeightExpectation } from './weights-check.js';
 
@@ -188,16 +188,20 @@ export class GPT2LMHeadModel extends CausalModel implements CausalLM {
     return this.transformer.wte.forward(ids);
   }
 
-  hiddenStates(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
-    const embeds = options.inputsEmbeds ?? this.embedTokens(inputIds as Tensor);
-    const [batch, length] = embeds.shape;
+  /** The forward as stages: token + position embeddings, each block, the final norm (hiddenStates runs them in order). */
+  decoderStages(inputIds: Tensor | null, options: CausalForwardOptions = {}): DecoderStages {
+    const [batch, length] = (options.inputsEmbeds ?? (inputIds as Tensor)).shape;
+    const dtype = options.inputsEmbeds?.dtype ?? this.transformer.wte.weight.dtype;
     const pastLength = options.cache?.length() ?? 0;
     const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
-    let x = embeds.add(this.transformer.wpe.forward(positionIds));
     const segments = packedSegments(options, batch);
-    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, segments, dtype: x.dtype });
-    for (const block of this.transformer.h) x = block.forward(x, mask, options.cache);
-    return this.transformer.ln_f.forward(x);
+    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, segments, dtype });
+    return {
+      layerCount: this.transformer.h.length,
+      embed: () => (options.inputsEmbeds ?? this.embedTokens(inputIds as Tensor)).add(this.transformer.wpe.forward(positionIds)),
+      layer: (index, x) => this.transformer.h.at(index).forward(x, mask, options.cache),
+      finish: (x) => this.transformer.ln_f.forward(x),
+    };
   }
 
 }

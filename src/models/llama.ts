@@ -24,7 +24,7 @@ import {
 import { KVCache } from './kv-cache.js';
 import { HFRMSNorm } from './norms.js';
 import { applyRotary, checkRopeConfig, inverseFrequencies, type RopeConfig, rotaryTables } from './rope.js';
-import { CausalModel } from './base.js';
+import { CausalModel, type DecoderStages } from './base.js';
 import type { CausalForwardOptions, CausalLM } from './types.js';
 import type { WeightExpectation } from './weights-check.js';
 
@@ -245,19 +245,21 @@ export class LlamaForCausalLM extends CausalModel implements CausalLM {
     return this.model.embed_tokens.forward(ids);
   }
 
-  /** Final hidden states [batch, length, hidden]. */
-  hiddenStates(inputIds: Tensor | null, options: CausalForwardOptions = {}): Tensor {
-    let x = options.inputsEmbeds ?? this.embedTokens(inputIds as Tensor);
-    const [batch, length] = x.shape;
+  /** The forward as stages: input embeddings, each decoder layer, the final norm (hiddenStates runs them in order). */
+  decoderStages(inputIds: Tensor | null, options: CausalForwardOptions = {}): DecoderStages {
+    const [batch, length] = (options.inputsEmbeds ?? (inputIds as Tensor)).shape;
+    const dtype = options.inputsEmbeds?.dtype ?? this.model.embed_tokens.weight.dtype;
     const pastLength = options.cache?.length() ?? 0;
     const positionIds = options.positionIds ?? arange(pastLength, pastLength + length).unsqueeze(0);
     const rotary = rotaryTables(this.#inverseFrequencies, positionIds);
     const segments = packedSegments(options, batch);
-    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, slidingWindow: this.config.slidingWindow, segments, dtype: x.dtype });
-    this.model.layers.forEach((layer, i) => {
-      x = layer.forward(x, rotary, mask, options.cache, String(i));
-    });
-    return this.model.norm.forward(x);
+    const mask = decoderMask({ attentionMask: options.attentionMask, batch, length, pastLength, slidingWindow: this.config.slidingWindow, segments, dtype });
+    return {
+      layerCount: this.model.layers.length,
+      embed: () => options.inputsEmbeds ?? this.embedTokens(inputIds as Tensor),
+      layer: (index, x) => this.model.layers.at(index).forward(x, rotary, mask, options.cache, String(index)),
+      finish: (x) => this.model.norm.forward(x),
+    };
   }
 
 }

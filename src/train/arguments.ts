@@ -48,6 +48,8 @@ export interface TrainingArguments {
   resume_from_checkpoint: string | boolean | null;
   /** bf16 mixed precision: matrix products autocast to bfloat16, weights and optimizer state stay float32. */
   bf16: boolean;
+  /** Keep only each decoder layer's input and recompute the layer in backward (decoder-only models). */
+  gradient_checkpointing: boolean;
   seed: number;
   /** The sampler's seed; default: seed. */
   data_seed: number | null;
@@ -81,6 +83,7 @@ export const TRAINING_ARGUMENT_DEFAULTS: Readonly<TrainingArguments> = Object.fr
   greater_is_better: null,
   resume_from_checkpoint: null,
   bf16: false,
+  gradient_checkpointing: false,
   seed: 42,
   data_seed: null,
 });
@@ -128,6 +131,7 @@ const checks: { [K in keyof TrainingArguments]: Check } = {
   greater_is_better: nullable(boolean),
   resume_from_checkpoint: nullable((value) => (typeof value === 'boolean' || (typeof value === 'string' && value !== '') ? null : 'a checkpoint folder, or true for the newest one in output_dir')),
   bf16: boolean,
+  gradient_checkpointing: boolean,
   seed: integer((v) => v >= 0 && v <= Number.MAX_SAFE_INTEGER, 'a non-negative integer'),
   data_seed: nullable(integer((v) => v >= 0 && v <= Number.MAX_SAFE_INTEGER, 'a non-negative integer')),
 };
@@ -148,11 +152,6 @@ export function parseTrainingArguments(raw: unknown, source = 'training argument
   }
   const result: Record<string, unknown> = { ...TRAINING_ARGUMENT_DEFAULTS };
   for (const [key, value] of Object.entries(raw)) {
-    if (key === 'gradient_checkpointing') {
-      // Recomputing activations in backward needs autograd hooks the engine does not expose to JavaScript yet.
-      if (value === false) continue;
-      throw new TunekitError(TRAINING_ARGUMENTS_ERROR, `${source}: 'gradient_checkpointing' is not supported yet; supervised-only, chunked logits and bf16 are the memory options (set it to false or remove it)`);
-    }
     if (!(key in checks)) {
       throw new TunekitError(TRAINING_ARGUMENTS_ERROR, `${source}: unknown key '${key}'${suggestNearest(key, KNOWN)}`);
     }

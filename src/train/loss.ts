@@ -9,10 +9,13 @@ import type { CollatedBatch } from '../data/collate.js';
 import type { LanguageModel } from '../models/types.js';
 import * as F from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
+import { TunekitError } from '../errors.js';
+import { CausalModel } from '../models/base.js';
 import { PeftModel } from '../peft/index.js';
+import { getCpuRngState, noGrad, setCpuRngState } from '../torch/runtime.js';
 import { tensor } from '../torch/ops.js';
 import { type Tensor, tidy } from '../torch/tensor.js';
-import { batchLossOver } from './evaluation.js';
+import { batchLossOver, TRAIN_ERROR } from './evaluation.js';
 
 /** Logit elements per chunk (float32: 128 MiB). */
 export const LOGIT_CHUNK_ELEMENTS = 2 ** 25;
@@ -55,6 +58,11 @@ export interface BackwardOptions {
   chunkElements?: number;
   /** false: logits at every position, as the model's own logits() gives them (the reference path). */
   supervisedOnly?: boolean;
+  /**
+   * Keep only each decoder layer's input in the forward and recompute the layer in backward, with the CPU
+   * generator replayed so dropout draws the same masks (transformers' gradient_checkpointing).
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export function backwardMicroBatch(model: LanguageModel, batch: CollatedBatch, items: number, options: BackwardOptions = {}): number {
@@ -75,26 +83,93 @@ export function backwardMicroBatch(model: LanguageModel, batch: CollatedBatch, i
     const attentionMask = batch.attentionMask === undefined ? undefined : tensor(batch.attentionMask, { dtype: 'int64' });
     const targetTensor = tensor(targets, { dtype: 'int64' });
     const positionIds = batch.positionIds === undefined ? undefined : tensor(batch.positionIds, { dtype: 'int64' });
-    const hidden = autocast(() => model.forward(ids, { attentionMask, positionIds, outputPositions: tensor(positions, { dtype: 'int64' }), headless: true }));
-    const vocab = (head as unknown as { weight: Tensor }).weight.shape[0];
-    const rows = Math.max(1, Math.floor((options.chunkElements ?? LOGIT_CHUNK_ELEMENTS) / vocab));
-    if (positions.length <= rows) {
-      const value = autocast(() => F.crossEntropy(head.forward(hidden).float(), targetTensor, { reduction: 'sum' }).div(items));
+    const outputPositions = tensor(positions, { dtype: 'int64' });
+    if (options.gradientCheckpointing) return checkpointedBackward(model, { ids, attentionMask, positionIds, outputPositions }, head, targetTensor, items, autocast, options.chunkElements);
+    const hidden = autocast(() => model.forward(ids, { attentionMask, positionIds, outputPositions, headless: true }));
+    return headBackward(hidden, head, targetTensor, items, autocast, options.chunkElements);
+  });
+}
+
+/** The head and cross-entropy on supervised hidden states [n, hidden], backpropagated (in chunks when large). */
+function headBackward(hidden: Tensor, head: Head, targets: Tensor, items: number, autocast: <T>(work: () => T) => T, chunkElements = LOGIT_CHUNK_ELEMENTS): number {
+  const vocab = (head as unknown as { weight: Tensor }).weight.shape[0];
+  const rows = Math.max(1, Math.floor(chunkElements / vocab));
+  const count = hidden.shape[0];
+  if (count <= rows) {
+    const value = autocast(() => F.crossEntropy(head.forward(hidden).float(), targets, { reduction: 'sum' }).div(items));
+    value.backward();
+    return value.item();
+  }
+  const detached = hidden.detach();
+  detached.requiresGrad = true;
+  let total = 0;
+  for (let start = 0; start < count; start += rows) {
+    const length = Math.min(rows, count - start);
+    total += tidy(() => {
+      const value = autocast(() => F.crossEntropy(head.forward(detached.narrow(0, start, length)).float(), targets.narrow(0, start, length), { reduction: 'sum' }).div(items));
       value.backward();
       return value.item();
-    }
-    const detached = hidden.detach();
-    detached.requiresGrad = true;
-    let total = 0;
-    for (let start = 0; start < positions.length; start += rows) {
-      const length = Math.min(rows, positions.length - start);
-      total += tidy(() => {
-        const value = autocast(() => F.crossEntropy(head.forward(detached.narrow(0, start, length)).float(), targetTensor.narrow(0, start, length), { reduction: 'sum' }).div(items));
-        value.backward();
-        return value.item();
-      });
-    }
-    hidden.backward(detached.grad as Tensor);
-    return total;
-  });
+    });
+  }
+  hidden.backward(detached.grad as Tensor);
+  return total;
+}
+
+interface CheckpointInputs {
+  ids: Tensor;
+  attentionMask?: Tensor;
+  positionIds?: Tensor;
+  outputPositions: Tensor;
+}
+
+/**
+ * Gradient checkpointing over the decoder layers: a forward without autograd that keeps each layer's input, the
+ * head's backward from the last one, then, layer by layer from the top, the layer recomputed with autograd from
+ * its kept input (the generator set back to its state before that layer ran, so dropout repeats) and
+ * backpropagated; the embeddings last. The generator ends where the plain forward would have left it.
+ */
+/** Refuses gradient checkpointing where checkpointedBackward cannot run it: seq2seq models and soft prompts. */
+export function checkGradientCheckpointing(model: LanguageModel): void {
+  const inner = model instanceof PeftModel ? model.model : model;
+  if (model instanceof PeftModel && model.virtualTokens > 0) throw new TunekitError(TRAIN_ERROR, 'gradient_checkpointing does not support soft prompts (prompt tuning) yet');
+  if (!(inner instanceof CausalModel) || outputHead(model) === null) throw new TunekitError(TRAIN_ERROR, `gradient_checkpointing is for decoder-only models; ${model.config.modelType} is not one`);
+}
+
+function checkpointedBackward(model: LanguageModel, inputs: CheckpointInputs, head: Head, targets: Tensor, items: number, autocast: <T>(work: () => T) => T, chunkElements?: number): number {
+  checkGradientCheckpointing(model);
+  const inner = (model instanceof PeftModel ? model.model : model) as unknown as CausalModel;
+  const stages = inner.decoderStages(inputs.ids, { attentionMask: inputs.attentionMask, positionIds: inputs.positionIds });
+  const before: Uint8Array[] = [];
+  const kept: Tensor[] = [];
+  before.push(getCpuRngState());
+  let x = tidy(() => noGrad(() => autocast(() => stages.embed())));
+  for (let index = 0; index < stages.layerCount; index++) {
+    kept.push(x);
+    before.push(getCpuRngState());
+    const input = x;
+    // Its own scope: only the layer's output outlives it, not the intermediate values of its forward.
+    x = tidy(() => noGrad(() => autocast(() => stages.layer(index, input))));
+  }
+  const after = getCpuRngState();
+  const top = x.detach();
+  top.requiresGrad = true;
+  const hidden = autocast(() => stages.finish(top)).reshape([-1, top.shape[2]]).indexSelect(0, inputs.outputPositions);
+  const loss = headBackward(hidden, head, targets, items, autocast, chunkElements);
+  let gradient = top.grad as Tensor;
+  for (let index = stages.layerCount - 1; index >= 0; index--) {
+    setCpuRngState(before[index + 1]);
+    const input = kept[index].detach();
+    input.requiresGrad = true;
+    const output = gradient;
+    tidy(() => {
+      autocast(() => stages.layer(index, input)).backward(output);
+      return undefined;
+    });
+    gradient = input.grad as Tensor;
+  }
+  setCpuRngState(before[0]);
+  const embeddings = autocast(() => stages.embed());
+  if (embeddings.requiresGrad) embeddings.backward(gradient); // frozen embeddings (LoRA) need nothing
+  setCpuRngState(after);
+  return loss;
 }

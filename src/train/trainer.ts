@@ -19,7 +19,7 @@ import {
   writeCheckpoint,
 } from './checkpoint.js';
 import { checkExamples, collateFor, evaluateModel, supervisedTokens, TRAIN_ERROR, type TrainExample } from './evaluation.js';
-import { backwardMicroBatch } from './loss.js';
+import { backwardMicroBatch, checkGradientCheckpointing } from './loss.js';
 import { withAutocast } from './precision.js';
 import { trainerEpochOrder } from './sampler.js';
 
@@ -246,6 +246,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
   if (options.earlyStopping !== undefined && (metricKey === null || args.eval_strategy === 'no')) {
     throw new TunekitError(TRAIN_ERROR, 'early stopping needs evaluations (eval_strategy) and a metric_for_best_model (or load_best_model_at_end)');
   }
+  if (args.gradient_checkpointing) checkGradientCheckpointing(model);
   const fingerprint = runFingerprint(trainExamples.length, args, plan, options.shuffle !== false, options.paddingFree === true);
   const { optimizer, parameters } = createOptimizer(model, args);
   const scheduler = new LRScheduler(optimizer, trainerSchedule(args, plan));
@@ -369,7 +370,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
         if (items === 0) throw new TunekitError(TRAIN_ERROR, `step ${globalStep + 1}: no example in the step has a supervised label (all are -100)`);
         for (const batch of stepBatches) {
           microStep++;
-          const loss = backwardMicroBatch(model, batch, items, { autocast: (work) => withAutocast(args.bf16, model, work) });
+          const loss = backwardMicroBatch(model, batch, items, { autocast: (work) => withAutocast(args.bf16, model, work), gradientCheckpointing: args.gradient_checkpointing });
           loop.trLoss = Math.fround(loop.trLoss + loss); // Trainer._tr_loss: a float32 tensor
           windowTokens += tokensIn(batch);
         }
