@@ -118,7 +118,7 @@ export const trainVerb: Verb = {
             console.log(JSON.stringify(event));
             return;
           }
-          if (event.event === 'step') bar?.update(event.step, { loss: Number(event.loss.toFixed(4)), lr: event.learning_rate });
+          if (event.event === 'step') bar?.update(event.step, { loss: Number(event.loss.toFixed(4)), lr: event.learning_rate, 'tokens/s': Math.round(event.tokens_per_second) });
           else if (event.event === 'eval') {
             const shown = Object.entries(event).filter(([key]) => key.startsWith('eval_')).map(([key, value]) => `${key} ${(value as number).toFixed(4)}`);
             console.error(`\nstep ${event.step}: ${shown.join(', ')}`);
