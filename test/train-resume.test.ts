@@ -9,6 +9,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { listCheckpoints, loadModel, loadSafetensorsFile, parseRunConfig, PeftModel, runTraining, type TrainEvent } from '../src/index.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
+import { pythonHas } from './helpers/python.js';
+import { execFileSync } from 'node:child_process';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const stories = path.join(sharedDir, 'reference', 'models', 'stories260K');
@@ -135,6 +137,21 @@ describe('checkpoints and exact resume (stories260K, LoRA with dropout, shuffled
     assert.ok(existsSync(path.join(b, 'checkpoint-3', 'config.json')));
     const weights = async (dir: string) => Array.from((await loadSafetensorsFile(path.join(dir, 'model.safetensors'))).tensors.get('model.layers.0.mlp.down_proj.weight')!.float().toFloat32Array());
     assert.deepEqual(await weights(b), await weights(path.join(scratch, 'full-a')));
+  });
+
+  it('transformers and PEFT read the checkpoints: TrainerState.load_from_json, from_pretrained of the model and the adapter', { skip: pythonHas('transformers', 'peft') ? false : 'transformers and peft are not importable' }, () => {
+    const script = [
+      'import json, sys',
+      'from transformers import AutoModelForCausalLM, TrainerState',
+      'from peft import PeftModel',
+      'lora, full, base = sys.argv[1:4]',
+      'state = TrainerState.load_from_json(lora + "/trainer_state.json")',
+      'model = AutoModelForCausalLM.from_pretrained(full)',
+      'peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), lora)',
+      'print(json.dumps({"global_step": state.global_step, "logged": len(state.log_history), "full_layers": model.config.num_hidden_layers, "r": peft.peft_config["default"].r}))',
+    ].join('\n');
+    const output = execFileSync(process.env.PYTHON ?? 'python3', ['-c', script, path.join(whole, 'checkpoint-8'), path.join(scratch, 'full-a', 'checkpoint-3'), stories], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    assert.deepEqual(JSON.parse(output.trim().split('\n').pop() as string), { global_step: 8, logged: 8, full_layers: 5, r: 4 });
   });
 
   it('early stopping after patience evaluations without improvement, and the best checkpoint loaded at the end', async () => {
