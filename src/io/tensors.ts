@@ -8,15 +8,21 @@ import { readSafetensorsFolder, type TensorLocation, writeShardedSafetensors } f
 import { oneLine } from './text.js';
 
 /** Copies safetensors records into libtorch tensors (one copy: file buffer → tensor memory). */
-export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, source: string): Map<string, Tensor> {
+/** Each tensor's libtorch dtype, every one known before anything is allocated (a refusal leaves no tensor behind). */
+function loadableDtypes(entries: ReadonlyMap<string, { dtype: string }>, source: string): Map<string, DType> {
   const dtypes = new Map<string, DType>();
-  for (const [name, record] of records) {
+  for (const [name, entry] of entries) {
     try {
-      dtypes.set(name, fromSafetensorsDtype(record.dtype));
+      dtypes.set(name, fromSafetensorsDtype(entry.dtype));
     } catch {
-      throw new TunekitError('E_DTYPE', `${source}: tensor ${oneLine(JSON.stringify(name))} has dtype ${record.dtype}, which tunekit does not load`);
+      throw new TunekitError('E_DTYPE', `${source}: tensor ${oneLine(JSON.stringify(name))} has dtype ${entry.dtype}, which tunekit does not load`);
     }
   }
+  return dtypes;
+}
+
+export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, source: string): Map<string, Tensor> {
+  const dtypes = loadableDtypes(records, source);
   // Every dtype is known before the first copy, so a refusal leaves no tensor behind.
   const tensors = new Map<string, Tensor>();
   for (const [name, record] of records) tensors.set(name, fromBytes(record.data, dtypes.get(name) as DType, record.shape));
@@ -28,14 +34,7 @@ export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, sou
  * the largest, so loading holds the weights once (as tensors) plus that buffer, not the files' bytes beside them.
  */
 export function readTensorsAt(locations: ReadonlyMap<string, TensorLocation>, source: string): Map<string, Tensor> {
-  const dtypes = new Map<string, DType>();
-  for (const [name, location] of locations) {
-    try {
-      dtypes.set(name, fromSafetensorsDtype(location.dtype));
-    } catch {
-      throw new TunekitError('E_DTYPE', `${source}: tensor ${oneLine(JSON.stringify(name))} has dtype ${location.dtype}, which tunekit does not load`);
-    }
-  }
+  const dtypes = loadableDtypes(locations, source);
   const scratch = new Uint8Array(Math.max(0, ...[...locations.values()].map((location) => location.byteLength)));
   const tensors = new Map<string, Tensor>();
   const descriptors = new Map<string, number>();
