@@ -7,7 +7,6 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { readSafetensorsFolder, type TensorLocation, writeShardedSafetensors } from './sharded.js';
 import { oneLine } from './text.js';
 
-/** Copies safetensors records into libtorch tensors (one copy: file buffer → tensor memory). */
 /** Each tensor's libtorch dtype, every one known before anything is allocated (a refusal leaves no tensor behind). */
 function loadableDtypes(entries: ReadonlyMap<string, { dtype: string }>, source: string): Map<string, DType> {
   const dtypes = new Map<string, DType>();
@@ -21,6 +20,7 @@ function loadableDtypes(entries: ReadonlyMap<string, { dtype: string }>, source:
   return dtypes;
 }
 
+/** Copies safetensors records into libtorch tensors (one copy: file buffer → tensor memory). */
 export function recordsToTensors(records: ReadonlyMap<string, TensorRecord>, source: string): Map<string, Tensor> {
   const dtypes = loadableDtypes(records, source);
   // Every dtype is known before the first copy, so a refusal leaves no tensor behind.
