@@ -1,0 +1,314 @@
+import { processLogits } from '../generate/logits.js';
+import { resolveGenerationOptions, type ResolvedGenerationOptions } from '../generate/options.js';
+import { openSession, type DecodingSession } from '../generate/session.js';
+import type { PeftModel } from '../peft/peft-model.js';
+import type { Decoding } from '../tokenize/decode-stream.js';
+import type { Tokenizer } from '../tokenize/tokenizer.js';
+import { inferenceMode, manualSeed } from '../torch/runtime.js';
+import type { Tensor } from '../torch/tensor.js';
+import { tidy } from '../torch/tensor.js';
+import { ApiError } from './api-error.js';
+import { ChoiceText } from './choice-text.js';
+import type { ChoiceDelta, FinishReason, JobRequest, TokenLogprob } from './messages.js';
+import { preparePrompts } from './prompts.js';
+
+/** Where a model's positions are relative (T5) and a request sets no max_tokens, a choice ends after this many. */
+export const UNBOUNDED_CONTEXT_MAX_TOKENS = 512;
+
+export interface SchedulerEvents {
+  started(id: number, promptTokens: number): void;
+  deltas(id: number, deltas: ChoiceDelta[]): void;
+  done(id: number, completionTokens: number): void;
+  failed(id: number, error: ApiError): void;
+  step(rows: number, durationMs: number): void;
+}
+
+interface Job {
+  request: JobRequest;
+  promptIds: number[][];
+  sampling: ResolvedGenerationOptions | null;
+  rowsLeft: number;
+  completionTokens: number;
+  cancelled: boolean;
+}
+
+interface Row {
+  job: Job;
+  index: number;
+  promptIds: number[];
+  generated: number;
+  budget: number;
+  text: ChoiceText;
+}
+
+/** A group of rows decoded together by one session: same adapter, and either all greedy or one sampling job. */
+interface Batch {
+  session: DecodingSession;
+  rows: Row[];
+  adapter: string | null;
+  sampling: ResolvedGenerationOptions | null;
+  seed: number | undefined;
+  lastTokens: number[] | null;
+}
+
+function leftPad(rows: number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
+  const width = Math.max(...rows.map((row) => row.length));
+  return {
+    inputIds: rows.map((row) => [...new Array<number>(width - row.length).fill(pad), ...row]),
+    attentionMask: rows.map((row) => [...new Array<number>(width - row.length).fill(0), ...row.map(() => 1)]),
+  };
+}
+
+function rightPad(rows: number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
+  const width = Math.max(...rows.map((row) => row.length));
+  return {
+    inputIds: rows.map((row) => [...row, ...new Array<number>(width - row.length).fill(pad)]),
+    attentionMask: rows.map((row) => [...row.map(() => 1), ...new Array<number>(width - row.length).fill(0)]),
+  };
+}
+
+/** Without a tokenizer (token-id prompts only) choices carry ids and no text. */
+const NO_TEXT: Decoding = { decode: () => '' };
+
+function utf8(text: string): number[] {
+  return [...Buffer.from(text, 'utf8')];
+}
+
+/**
+ * Decodes every admitted request one token per step. Pending requests are admitted between steps while the
+ * rows decoding stay within `maxBatch`: greedy requests for the same adapter that are admitted together share
+ * one batch (left-padded, positions from the mask, so each row is what it would be alone); a sampling request
+ * is its own batch, and a seeded one never runs beside another sampling batch, so its draws from libtorch's
+ * generator are exactly those `generate()` makes. Rows leave their batch as soon as they finish or their
+ * request is cancelled. Batches of different adapters take turns, one step each.
+ */
+export class Scheduler {
+  readonly #pending: Job[] = [];
+  readonly #batches: Batch[] = [];
+  readonly #jobs = new Map<number, Job>();
+  #scheduled = false;
+
+  constructor(
+    private readonly model: PeftModel,
+    private readonly tokenizer: Tokenizer | null,
+    private readonly eosTokenIds: number[],
+    private readonly maxBatch: number,
+    private readonly events: SchedulerEvents,
+  ) {}
+
+  /** Whether any request (pending or decoding) uses the adapter. */
+  uses(adapter: string): boolean {
+    return [...this.#jobs.values()].some((job) => job.request.adapter === adapter);
+  }
+
+  submit(request: JobRequest): void {
+    let job: Job;
+    try {
+      job = this.prepare(request);
+    } catch (error) {
+      this.events.failed(request.id, error instanceof ApiError ? error : new ApiError(400, (error as Error).message, request.promptField));
+      return;
+    }
+    this.#jobs.set(request.id, job);
+    this.#pending.push(job);
+    this.schedule();
+  }
+
+  cancel(id: number): void {
+    const job = this.#jobs.get(id);
+    if (job === undefined) return;
+    job.cancelled = true;
+    const waiting = this.#pending.indexOf(job);
+    if (waiting >= 0) {
+      this.#pending.splice(waiting, 1);
+      this.#jobs.delete(id);
+    }
+  }
+
+  private contextLength(adapter: string | null): number | null {
+    return this.model.withAdapter(adapter, () => this.model.contextLength);
+  }
+
+  private prepare(request: JobRequest): Job {
+    const promptIds = preparePrompts(request, this.tokenizer, this.model.config.vocabSize, this.model.kind);
+    const context = this.model.kind === 'causal' ? this.contextLength(request.adapter) : null;
+    const { maxTokens } = request.params;
+    for (const ids of promptIds) {
+      if (context === null) continue;
+      if (ids.length >= context) {
+        throw new ApiError(400, `This model's maximum context length is ${context} tokens; the ${request.promptField} has ${ids.length}, leaving no room for a completion.`, request.promptField, 'context_length_exceeded');
+      }
+      if (maxTokens !== null && ids.length + maxTokens > context) {
+        throw new ApiError(400, `This model's maximum context length is ${context} tokens. However, you requested ${ids.length + maxTokens} tokens (${ids.length} in the ${request.promptField}, ${maxTokens} in the completion). Please reduce the length of the ${request.promptField} or max_tokens.`, 'max_tokens', 'context_length_exceeded');
+      }
+    }
+    const { temperature, topP, seed } = request.params;
+    const sampling = temperature > 0 && topP > 0 ? resolveGenerationOptions({ doSample: true, temperature, topP, seed }, { eosTokenIds: this.eosTokenIds, padTokenId: null }) : null;
+    return { request, promptIds, sampling, rowsLeft: promptIds.length * request.params.n, completionTokens: 0, cancelled: false };
+  }
+
+  private schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // setImmediate lets the worker read its messages (new requests, cancels) between steps.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.tick();
+      if (this.#batches.length > 0 || this.#pending.length > 0) this.schedule();
+    });
+  }
+
+  private activeRows(): number {
+    return this.#batches.reduce((sum, batch) => sum + batch.rows.length, 0);
+  }
+
+  private canStartSampling(job: Job): boolean {
+    const running = this.#batches.filter((batch) => batch.sampling !== null);
+    return running.length === 0 || (job.request.params.seed === undefined && running.every((batch) => batch.seed === undefined));
+  }
+
+  /** Moves pending jobs into new batches while rows are free, oldest first. */
+  private admit(): void {
+    const greedy = new Map<string, Job[]>();
+    let rows = this.activeRows();
+    for (const job of [...this.#pending]) {
+      if (rows > 0 && rows + job.rowsLeft > this.maxBatch) break;
+      if (job.sampling !== null) {
+        if (!this.canStartSampling(job)) continue;
+        this.start([job], job.sampling);
+      } else {
+        const key = job.request.adapter ?? '';
+        greedy.set(key, [...(greedy.get(key) ?? []), job]);
+      }
+      rows += job.rowsLeft;
+      this.#pending.splice(this.#pending.indexOf(job), 1);
+    }
+    for (const jobs of greedy.values()) this.start(jobs, null);
+  }
+
+  private start(jobs: Job[], sampling: ResolvedGenerationOptions | null): void {
+    const adapter = jobs[0].request.adapter;
+    const context = this.contextLength(adapter);
+    const rows: Row[] = [];
+    for (const job of jobs) {
+      const { n, maxTokens, stop } = job.request.params;
+      job.promptIds.forEach((promptIds, prompt) => {
+        const room = context === null ? UNBOUNDED_CONTEXT_MAX_TOKENS : context - promptIds.length;
+        const budget = Math.min(maxTokens ?? room, room);
+        for (let choice = 0; choice < n; choice++) {
+          rows.push({ job, index: prompt * n + choice, promptIds, generated: 0, budget, text: this.choiceText(promptIds, stop) });
+        }
+      });
+      this.events.started(job.request.id, job.promptIds.reduce((sum, ids) => sum + ids.length, 0));
+    }
+    const pad = this.model.config.padTokenId ?? this.eosTokenIds[0] ?? 0;
+    const prompts = rows.map((row) => row.promptIds);
+    const sameLength = prompts.every((ids) => ids.length === prompts[0].length);
+    const inputs = sameLength ? { inputIds: prompts } : this.model.kind === 'causal' ? leftPad(prompts, pad) : rightPad(prompts, pad);
+    const session = this.model.withAdapter(adapter, () => openSession(this.model, inputs));
+    this.#batches.push({ session, rows, adapter, sampling, seed: jobs[0].request.params.seed, lastTokens: null });
+  }
+
+  private choiceText(promptIds: number[], stop: string[]): ChoiceText {
+    return new ChoiceText(this.tokenizer ?? NO_TEXT, this.model.kind === 'causal' ? promptIds : [], stop);
+  }
+
+  private tick(): void {
+    this.admit();
+    for (const batch of [...this.#batches]) {
+      const started = performance.now();
+      const rows = batch.rows.length;
+      try {
+        inferenceMode(() => this.step(batch));
+      } catch (error) {
+        this.abort(batch, error as Error);
+      }
+      this.events.step(rows, performance.now() - started);
+    }
+  }
+
+  private abort(batch: Batch, error: Error): void {
+    this.#batches.splice(this.#batches.indexOf(batch), 1);
+    batch.session.dispose();
+    for (const job of new Set(batch.rows.map((row) => row.job))) {
+      this.#jobs.delete(job.request.id);
+      if (!job.cancelled) this.events.failed(job.request.id, new ApiError(500, `generation failed: ${error.message}`));
+    }
+  }
+
+  /** One token for every row of the batch. */
+  private step(batch: Batch): void {
+    if (this.model.activeAdapter !== batch.adapter) this.model.setAdapter(batch.adapter);
+    const logits = batch.lastTokens === null ? batch.session.start() : batch.session.step(batch.lastTokens);
+    if (batch.lastTokens === null && batch.sampling !== null && batch.seed !== undefined) manualSeed(batch.seed);
+    const alternatives = Math.max(0, ...batch.rows.map((row) => row.job.request.params.logprobs ?? 0));
+    const wantLogprobs = batch.rows.some((row) => row.job.request.params.logprobs !== null);
+    const picked = tidy(() => {
+      const sampling = batch.sampling;
+      const chosen = sampling === null ? logits.argmax(-1) : processLogits(logits, [], 0, sampling, true).softmax(-1).multinomial(1).squeeze(1);
+      const tokens = chosen.toFlatArray();
+      if (!wantLogprobs) return { tokens, chosenLogprobs: [] as number[], topValues: [] as number[], topIndices: [] as number[] };
+      const logprobs = logits.logSoftmax(-1);
+      const chosenLogprobs = logprobs.gather(1, chosen.unsqueeze(1)).toFlatArray();
+      if (alternatives === 0) return { tokens, chosenLogprobs, topValues: [], topIndices: [] };
+      const top = logprobs.topk(alternatives, 1);
+      return { tokens, chosenLogprobs, topValues: top.values.toFlatArray(), topIndices: top.indices.toFlatArray() };
+    });
+    (logits as Tensor).dispose();
+    const perJob = new Map<Job, ChoiceDelta[]>();
+    const keep: number[] = [];
+    batch.rows.forEach((row, r) => {
+      if (row.job.cancelled) return;
+      const tokenId = picked.tokens[r];
+      const requested = row.job.request.params.logprobs;
+      const logprob = requested === null ? undefined : this.logprob(row, tokenId, picked.chosenLogprobs[r], picked.topValues, picked.topIndices, r * alternatives, requested);
+      row.generated++;
+      row.job.completionTokens++;
+      let finishReason: FinishReason | undefined;
+      let text: string;
+      if (this.eosTokenIds.includes(tokenId)) {
+        text = row.text.finish();
+        finishReason = 'stop';
+      } else {
+        const pushed = row.text.push(tokenId);
+        text = pushed.text;
+        if (pushed.stopped) finishReason = 'stop';
+        else if (row.generated >= row.budget) {
+          text += row.text.finish();
+          finishReason = 'length';
+        }
+      }
+      const delta: ChoiceDelta = { index: row.index, tokenId, text };
+      if (logprob !== undefined) delta.logprob = logprob;
+      if (finishReason !== undefined) delta.finishReason = finishReason;
+      perJob.set(row.job, [...(perJob.get(row.job) ?? []), delta]);
+      if (finishReason === undefined) keep.push(r);
+    });
+    for (const [job, deltas] of perJob) this.events.deltas(job.request.id, deltas);
+    for (const job of new Set(batch.rows.map((row) => row.job))) {
+      job.rowsLeft = keep.filter((r) => batch.rows[r].job === job).length;
+      if (job.rowsLeft === 0 && this.#jobs.has(job.request.id)) {
+        this.#jobs.delete(job.request.id);
+        if (!job.cancelled) this.events.done(job.request.id, job.completionTokens);
+      }
+    }
+    if (keep.length === 0) {
+      batch.session.dispose();
+      this.#batches.splice(this.#batches.indexOf(batch), 1);
+      return;
+    }
+    if (keep.length < batch.rows.length) batch.session.select(keep);
+    batch.rows = keep.map((r) => batch.rows[r]);
+    batch.lastTokens = keep.map((r) => picked.tokens[r]);
+  }
+
+  private logprob(row: Row, tokenId: number, chosen: number, values: number[], indices: number[], offset: number, count: number): TokenLogprob {
+    const token = row.text.tokenText(tokenId);
+    const top = [];
+    for (let k = 0; k < count; k++) {
+      const alternative = row.text.tokenText(indices[offset + k]);
+      top.push({ token: alternative, bytes: utf8(alternative), logprob: values[offset + k] });
+    }
+    return { token, bytes: utf8(token), logprob: chosen, top };
+  }
+}
