@@ -1,0 +1,81 @@
+// `tunekit serve` as a process: JSON lines on stdout, /health answering while the model thread decodes, and
+// SIGTERM draining the requests in flight before the process exits.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import { hasShared, repoRoot } from './helpers/paths.js';
+import { saveNoisyLora, sseData, stories } from './helpers/serve.js';
+
+const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-serve-cli-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('tunekit serve (the verb)', { skip: hasShared ? false : 'no ../shared' }, () => {
+  it('refuses unknown flags and malformed --adapter values with one line and exit code 1', () => {
+    for (const [args, line] of [
+      [['--modle', stories], /^tunekit: unknown flag --modle \(did you mean --model\?\); see --help$/],
+      [['--model', stories, '--adapter', 'no-equals-sign'], /^tunekit: --adapter expects name=DIR/],
+      [['--model', stories, '--port', '70000'], /^tunekit: --port expects an integer ≥ 0 and ≤ 65535, got "70000"$/],
+      [['--model', stories, '--api-key', 'short'], /^tunekit: --api-key must be at least 8 characters$/],
+    ] as const) {
+      const result = spawnSync(process.execPath, [cli, 'serve', ...args], { encoding: 'utf8' });
+      assert.equal(result.status, 1, result.stderr);
+      assert.match(result.stderr.trimEnd(), line);
+    }
+  });
+
+  it('serves, answers /health while decoding, and on SIGTERM finishes the stream in flight, then exits 0', async () => {
+    const adapter = await saveNoisyLora(stories, path.join(scratch, 'alpha'), 5);
+    const child = spawn(process.execPath, [cli, 'serve', '--model', stories, '--port', '0', '--adapter', `alpha=${adapter}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TUNEKIT_THREADS: '1' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const lines: Record<string, unknown>[] = [];
+    const reader = createInterface({ input: child.stdout });
+    const listening = new Promise<string>((resolve, reject) => {
+      reader.on('line', (line) => {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        lines.push(record);
+        if (record.event === 'listening') resolve(record.url as string);
+      });
+      child.on('exit', () => reject(new Error(`the server exited before listening: ${stderr}`)));
+    });
+    try {
+      const url = await listening;
+      assert.deepEqual(lines[0].adapters, ['alpha']);
+      const response = await fetch(url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'alpha', prompt: 'Once upon a time', max_tokens: 300, temperature: 0, stream: true, stream_options: { include_usage: true } }) });
+      const body = (response.body as ReadableStream<Uint8Array>).getReader();
+      let text = new TextDecoder().decode((await body.read()).value);
+      const started = performance.now();
+      const health = await fetch(url + '/health');
+      const healthMs = performance.now() - started;
+      assert.equal(health.status, 200);
+      assert.ok(healthMs < 300, `/health took ${healthMs} ms while the model thread was decoding`);
+      child.kill('SIGTERM');
+      for (;;) {
+        const { value, done } = await body.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      const events = sseData(text);
+      assert.equal(events.at(-1), '[DONE]');
+      const chunks = events.slice(0, -1).map((event) => JSON.parse(event));
+      assert.equal(chunks.at(-1).usage.completion_tokens, 300, 'the request in flight was decoded to its end');
+      assert.equal(chunks.at(-2).choices[0].finish_reason, 'length');
+      assert.equal(await exited, 0, stderr);
+      await assert.rejects(fetch(url + '/health'));
+      assert.deepEqual(lines.map((line) => line.event).filter((event) => event !== 'request'), ['listening', 'stopping', 'stopped']);
+      const logged = lines.filter((line) => line.event === 'request');
+      const summary = logged.map((line) => [line.method, line.path, line.status]).sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+      assert.deepEqual(summary, [['GET', '/health', 200], ['POST', '/v1/completions', 200]]);
+      const completion = logged.find((line) => line.path === '/v1/completions') as Record<string, unknown>;
+      assert.deepEqual([completion.model, completion.completionTokens, completion.stream], ['alpha', 300, true]);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
