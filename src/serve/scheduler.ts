@@ -1,6 +1,7 @@
 import { processLogits } from '../generate/logits.js';
 import { resolveGenerationOptions, type ResolvedGenerationOptions } from '../generate/options.js';
 import { openSession, type DecodingSession } from '../generate/session.js';
+import type { CausalLM, LanguageModel } from '../models/types.js';
 import type { PeftModel } from '../peft/peft-model.js';
 import type { Decoding } from '../tokenize/decode-stream.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
@@ -9,6 +10,7 @@ import type { Tensor } from '../torch/tensor.js';
 import { tidy } from '../torch/tensor.js';
 import { ApiError } from './api-error.js';
 import { ChoiceText } from './choice-text.js';
+import { JoinableSession } from './joinable-session.js';
 import type { ChoiceDelta, FinishReason, JobRequest, TokenLogprob } from './messages.js';
 import { preparePrompts } from './prompts.js';
 
@@ -41,10 +43,17 @@ interface Row {
   text: ChoiceText;
 }
 
-/** A group of rows decoded together by one session: same adapter, and either all greedy or one sampling job. */
+/**
+ * Rows decoded together. Greedy rows of a decoder-only model (no soft prompt) share one joinable batch per
+ * adapter that requests enter and leave between steps; sampling jobs, seq2seq models and soft prompts get a
+ * fixed batch of their own (a `generate()` session).
+ */
 interface Batch {
-  session: DecodingSession;
+  joinable: JoinableSession | null;
+  session: DecodingSession | null;
   rows: Row[];
+  /** Rows admitted since the last step: prefilled, then appended, at the next step (joinable batches). */
+  joining: Row[];
   adapter: string | null;
   sampling: ResolvedGenerationOptions | null;
   seed: number | undefined;
@@ -76,11 +85,11 @@ function utf8(text: string): number[] {
 
 /**
  * Decodes every admitted request one token per step. Pending requests are admitted between steps while the
- * rows decoding stay within `maxBatch`: greedy requests for the same adapter that are admitted together share
- * one batch (left-padded, positions from the mask, so each row is what it would be alone); a sampling request
- * is its own batch, and a seeded one never runs beside another sampling batch, so its draws from libtorch's
- * generator are exactly those `generate()` makes. Rows leave their batch as soon as they finish or their
- * request is cancelled. Batches of different adapters take turns, one step each.
+ * rows decoding stay within `maxBatch` (continuous batching): a greedy request joins the batch of its adapter
+ * (left-padded, positions counted per row, so each row is what it would be alone); a sampling request is its
+ * own batch, and a seeded one never runs beside another sampling batch, so its draws from libtorch's generator
+ * are exactly those `generate()` makes. Rows leave their batch as soon as they finish or their request is
+ * cancelled. Batches of different adapters take turns, one step each.
  */
 export class Scheduler {
   readonly #pending: Job[] = [];
@@ -159,7 +168,7 @@ export class Scheduler {
   }
 
   private activeRows(): number {
-    return this.#batches.reduce((sum, batch) => sum + batch.rows.length, 0);
+    return this.#batches.reduce((sum, batch) => sum + batch.rows.length + batch.joining.length, 0);
   }
 
   private canStartSampling(job: Job): boolean {
@@ -167,46 +176,60 @@ export class Scheduler {
     return running.length === 0 || (job.request.params.seed === undefined && running.every((batch) => batch.seed === undefined));
   }
 
-  /** Moves pending jobs into new batches while rows are free, oldest first. */
+  /** Moves pending jobs into batches while rows are free, oldest first. */
   private admit(): void {
-    const greedy = new Map<string, Job[]>();
     let rows = this.activeRows();
     for (const job of [...this.#pending]) {
       if (rows > 0 && rows + job.rowsLeft > this.maxBatch) break;
-      if (job.sampling !== null) {
-        if (!this.canStartSampling(job)) continue;
-        this.start([job], job.sampling);
-      } else {
-        const key = job.request.adapter ?? '';
-        greedy.set(key, [...(greedy.get(key) ?? []), job]);
-      }
-      rows += job.rowsLeft;
+      if (job.sampling !== null && !this.canStartSampling(job)) continue;
       this.#pending.splice(this.#pending.indexOf(job), 1);
+      rows += job.rowsLeft;
+      const newRows = this.rowsOf(job);
+      const adapter = job.request.adapter;
+      const causal = this.joinableModel(adapter);
+      if (job.sampling === null && causal !== null) {
+        let batch = this.#batches.find((candidate) => candidate.joinable !== null && candidate.adapter === adapter);
+        if (batch === undefined) {
+          batch = { joinable: new JoinableSession(causal), session: null, rows: [], joining: [], adapter, sampling: null, seed: undefined, lastTokens: null };
+          this.#batches.push(batch);
+        }
+        batch.joining.push(...newRows);
+      } else {
+        this.#batches.push({ joinable: null, session: this.openFixed(newRows, adapter), rows: newRows, joining: [], adapter, sampling: job.sampling, seed: job.request.params.seed, lastTokens: null });
+      }
     }
-    for (const jobs of greedy.values()) this.start(jobs, null);
   }
 
-  private start(jobs: Job[], sampling: ResolvedGenerationOptions | null): void {
-    const adapter = jobs[0].request.adapter;
-    const context = this.contextLength(adapter);
+  /** Greedy rows can join a running batch on decoder-only models, unless a soft prompt takes the first positions. */
+  private joinableModel(adapter: string | null): CausalLM | null {
+    const model: LanguageModel = this.model;
+    if (model.kind !== 'causal') return null;
+    return adapter === null || this.model.adapterConfig(adapter).peftType !== 'PROMPT_TUNING' ? model : null;
+  }
+
+  /** The rows of a job (prompts × n, choice index = prompt × n + choice), announcing it started. */
+  private rowsOf(job: Job): Row[] {
+    const context = this.contextLength(job.request.adapter);
+    const { n, maxTokens, stop } = job.request.params;
     const rows: Row[] = [];
-    for (const job of jobs) {
-      const { n, maxTokens, stop } = job.request.params;
-      job.promptIds.forEach((promptIds, prompt) => {
-        const room = context === null ? UNBOUNDED_CONTEXT_MAX_TOKENS : context - promptIds.length;
-        const budget = Math.min(maxTokens ?? room, room);
-        for (let choice = 0; choice < n; choice++) {
-          rows.push({ job, index: prompt * n + choice, promptIds, generated: 0, budget, text: this.choiceText(promptIds, stop) });
-        }
-      });
-      this.events.started(job.request.id, job.promptIds.reduce((sum, ids) => sum + ids.length, 0));
-    }
+    job.promptIds.forEach((promptIds, prompt) => {
+      const room = context === null ? UNBOUNDED_CONTEXT_MAX_TOKENS : context - promptIds.length;
+      const budget = Math.min(maxTokens ?? room, room);
+      for (let choice = 0; choice < n; choice++) {
+        rows.push({ job, index: prompt * n + choice, promptIds, generated: 0, budget, text: this.choiceText(promptIds, stop) });
+      }
+    });
+    this.events.started(job.request.id, job.promptIds.reduce((sum, ids) => sum + ids.length, 0));
+    return rows;
+  }
+
+  /** A `generate()` session over the rows: left-padded for decoder-only models, right-padded for encoders. */
+  private openFixed(rows: Row[], adapter: string | null): DecodingSession {
     const pad = this.model.config.padTokenId ?? this.eosTokenIds[0] ?? 0;
     const prompts = rows.map((row) => row.promptIds);
     const sameLength = prompts.every((ids) => ids.length === prompts[0].length);
     const inputs = sameLength ? { inputIds: prompts } : this.model.kind === 'causal' ? leftPad(prompts, pad) : rightPad(prompts, pad);
-    const session = this.model.withAdapter(adapter, () => openSession(this.model, inputs));
-    this.#batches.push({ session, rows, adapter, sampling, seed: jobs[0].request.params.seed, lastTokens: null });
+    return this.model.withAdapter(adapter, () => openSession(this.model, inputs));
   }
 
   private choiceText(promptIds: number[], stop: string[]): ChoiceText {
@@ -229,17 +252,34 @@ export class Scheduler {
 
   private abort(batch: Batch, error: Error): void {
     this.#batches.splice(this.#batches.indexOf(batch), 1);
-    batch.session.dispose();
-    for (const job of new Set(batch.rows.map((row) => row.job))) {
+    this.disposeBatch(batch);
+    for (const job of new Set([...batch.rows, ...batch.joining].map((row) => row.job))) {
       this.#jobs.delete(job.request.id);
       if (!job.cancelled) this.events.failed(job.request.id, new ApiError(500, `generation failed: ${error.message}`));
     }
   }
 
+  /** Next-token logits of every row; rows that joined since the last step are prefilled and become the last rows. */
+  private nextLogits(batch: Batch): Tensor {
+    if (batch.joinable !== null) {
+      const logits = batch.joinable.advance(batch.rows.length > 0 ? batch.lastTokens : null, batch.joining.map((row) => row.promptIds));
+      batch.rows = [...batch.rows, ...batch.joining];
+      batch.joining = [];
+      return logits;
+    }
+    const session = batch.session as DecodingSession;
+    return batch.lastTokens === null ? session.start() : session.step(batch.lastTokens);
+  }
+
+  private disposeBatch(batch: Batch): void {
+    batch.joinable?.dispose();
+    batch.session?.dispose();
+  }
+
   /** One token for every row of the batch. */
   private step(batch: Batch): void {
     if (this.model.activeAdapter !== batch.adapter) this.model.setAdapter(batch.adapter);
-    const logits = batch.lastTokens === null ? batch.session.start() : batch.session.step(batch.lastTokens);
+    const logits = this.nextLogits(batch);
     if (batch.lastTokens === null && batch.sampling !== null && batch.seed !== undefined) manualSeed(batch.seed);
     const alternatives = Math.max(0, ...batch.rows.map((row) => row.job.request.params.logprobs ?? 0));
     const wantLogprobs = batch.rows.some((row) => row.job.request.params.logprobs !== null);
@@ -293,11 +333,11 @@ export class Scheduler {
       }
     }
     if (keep.length === 0) {
-      batch.session.dispose();
+      this.disposeBatch(batch);
       this.#batches.splice(this.#batches.indexOf(batch), 1);
       return;
     }
-    if (keep.length < batch.rows.length) batch.session.select(keep);
+    if (keep.length < batch.rows.length) (batch.joinable ?? (batch.session as DecodingSession)).select(keep);
     batch.rows = keep.map((r) => batch.rows[r]);
     batch.lastTokens = keep.map((r) => picked.tokens[r]);
   }
