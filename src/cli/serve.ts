@@ -67,7 +67,7 @@ export const serveVerb: Verb = {
     '  --max-queue N         most requests waiting for a batch; more get 429 (default 64)',
     '  --max-body-bytes N    largest request body (default 1048576)',
     '  --dtype D             float32 or bfloat16 (default: the checkpoint\'s)',
-    '  --threads T           libtorch threads of the model worker (default: TUNEKIT_THREADS or the cores available)',
+    '  --threads T           libtorch threads of the model worker (default: TUNEKIT_THREADS, else all cores but one)',
     'SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit.',
   ].join('\n'),
   async run(argv) {
@@ -94,7 +94,7 @@ export const serveVerb: Verb = {
     });
     server.events.on('request', (entry) => print({ event: 'request', ...entry }));
     server.events.on('warning', (message) => console.error(`tunekit: warning: ${message}`));
-    print({ event: 'listening', url: server.url, model, adapters: adapters.map((adapter) => adapter.name), auth: apiKey !== undefined });
+    print({ event: 'listening', url: server.url, model, adapters: adapters.map((adapter) => adapter.name), threads: server.threads, auth: apiKey !== undefined });
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         process.off('SIGTERM', onTerm);

@@ -72,7 +72,7 @@ export type ToWorker =
   | { type: 'shutdown' };
 
 export type FromWorker =
-  | { type: 'ready'; contextLength: number | null; adapters: AdapterInfo[]; modelDir: string; hasChatTemplate: boolean }
+  | { type: 'ready'; threads: number; contextLength: number | null; adapters: AdapterInfo[]; modelDir: string; hasChatTemplate: boolean }
   | { type: 'init-failed'; message: string }
   | { type: 'started'; id: number; promptTokens: number }
   | { type: 'deltas'; id: number; deltas: ChoiceDelta[] }

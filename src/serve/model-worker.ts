@@ -12,6 +12,8 @@ export interface JobListener {
 }
 
 export interface ModelInfo {
+  /** libtorch threads the worker decodes with. */
+  threads: number;
   contextLength: number | null;
   modelDir: string;
   hasChatTemplate: boolean;
@@ -68,7 +70,7 @@ export class ModelWorker {
     });
     worker.removeAllListeners('error');
     worker.removeAllListeners('exit');
-    const handle = new ModelWorker(worker, { contextLength: ready.contextLength, modelDir: ready.modelDir, hasChatTemplate: ready.hasChatTemplate }, ready.adapters);
+    const handle = new ModelWorker(worker, { threads: ready.threads, contextLength: ready.contextLength, modelDir: ready.modelDir, hasChatTemplate: ready.hasChatTemplate }, ready.adapters);
     handle.startupWarnings = warnings;
     return handle;
   }

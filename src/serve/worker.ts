@@ -4,7 +4,7 @@ import { generationOptionsFromConfig } from '../generate/options.js';
 import { loadModel } from '../models/load.js';
 import { loadAdapter } from '../peft/format.js';
 import { PeftModel } from '../peft/peft-model.js';
-import { setNumThreads } from '../torch/runtime.js';
+import { getNumThreads, setNumThreads } from '../torch/runtime.js';
 import { ApiError } from './api-error.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './messages.js';
 import { Scheduler } from './scheduler.js';
@@ -82,6 +82,7 @@ async function start(): Promise<void> {
   });
   post({
     type: 'ready',
+    threads: getNumThreads(),
     contextLength: loaded.model.contextLength,
     adapters: [...adapters.values()],
     modelDir: loaded.source.dir,
