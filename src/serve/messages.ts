@@ -16,6 +16,8 @@ export interface SamplingParams {
   stop: string[];
   /** Alternatives to report per token; null: no logprobs at all, 0: the chosen token's only. */
   logprobs: number | null;
+  /** vLLM's `return_tokens_as_token_ids`: logprobs name tokens "token_id:<id>" (exact, and without a tokenizer). */
+  tokensAsIds: boolean;
 }
 
 export interface JobRequest {

@@ -32,6 +32,7 @@ function baseParams(body: CompletionBody | ChatBody, maxTokens: number | null, l
     n: body.n ?? 1,
     stop: stopStrings(body.stop),
     logprobs,
+    tokensAsIds: body.return_tokens_as_token_ids === true,
   };
   if (body.seed !== undefined && body.seed !== null) params.seed = body.seed;
   return params;

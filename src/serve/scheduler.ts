@@ -343,10 +343,11 @@ export class Scheduler {
   }
 
   private logprob(row: Row, tokenId: number, chosen: number, values: number[], indices: number[], offset: number, count: number): TokenLogprob {
-    const token = row.text.tokenText(tokenId);
+    const name = (id: number): string => (row.job.request.params.tokensAsIds ? `token_id:${id}` : row.text.tokenText(id));
+    const token = name(tokenId);
     const top = [];
     for (let k = 0; k < count; k++) {
-      const alternative = row.text.tokenText(indices[offset + k]);
+      const alternative = name(indices[offset + k]);
       top.push({ token: alternative, bytes: utf8(alternative), logprob: values[offset + k] });
     }
     return { token, bytes: utf8(token), logprob: chosen, top };

@@ -29,6 +29,7 @@ const sampling = {
   presence_penalty: nullable('number', { minimum: -2, maximum: 2 }),
   frequency_penalty: nullable('number', { minimum: -2, maximum: 2 }),
   logit_bias: { type: ['object', 'null'] },
+  return_tokens_as_token_ids: nullable('boolean'),
 };
 
 export const completionSchema = {
@@ -114,6 +115,7 @@ export type CompletionBody = {
   presence_penalty?: number | null;
   frequency_penalty?: number | null;
   logit_bias?: Record<string, unknown> | null;
+  return_tokens_as_token_ids?: boolean | null;
   logprobs?: number | null;
   echo?: boolean | null;
   best_of?: number | null;
