@@ -71,6 +71,24 @@ describe('continuous batching', { skip: hasShared ? false : 'no ../shared' }, ()
     });
   });
 
+  it('PeftModel.withRowAdapters: one batch with base and LoRA rows gives each row its own adapter\'s logits', async () => {
+    const peft = await PeftModel.fromPretrained((await loadModel(stories)).model, await saveNoisyLora(stories, path.join(scratch, 'row-a'), 21), { adapterName: 'a' });
+    await peft.loadAdapter(await saveNoisyLora(stories, path.join(scratch, 'row-b'), 22), 'b');
+    const ids = tokenizer.encode('Once upon a time');
+    const rows = ['a', null, 'b', 'a'];
+    const mixed = tidy(() => peft.withRowAdapters(rows, () => peft.logits({ inputIds: rows.map(() => ids) })).toFloat32Array());
+    const width = mixed.length / rows.length;
+    rows.forEach((adapter, r) => {
+      const single = tidy(() => peft.withAdapter(adapter, () => peft.logits({ inputIds: [ids] })).toFloat32Array());
+      const row = mixed.subarray(r * width, (r + 1) * width);
+      const worst = single.reduce((max, value, i) => Math.max(max, Math.abs(value - row[i])), 0);
+      assert.ok(worst < 1e-4, `row ${r} (${adapter}) differs by ${worst} (batched float rounding only)`);
+    });
+    assert.equal(peft.activeAdapter, 'b', 'the active adapter is restored');
+    assert.throws(() => peft.withRowAdapters(['nope'], () => 0), /no adapter named "nope"/);
+    peft.dispose();
+  });
+
   describe('in the server', () => {
     let server: OpenAIServer;
     let alpha: PeftModel;

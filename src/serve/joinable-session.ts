@@ -51,13 +51,23 @@ export class JoinableSession {
   advance(tokens: readonly number[] | null, prompts: readonly number[][]): Tensor {
     return tidy(() => {
       const parts: Tensor[] = [];
-      if (tokens !== null && this.rows > 0) parts.push(this.step(tokens));
-      if (prompts.length > 0) parts.push(this.join(prompts));
+      if (tokens !== null && this.rows > 0) parts.push(this.stepRows(tokens));
+      if (prompts.length > 0) parts.push(this.joinRows(prompts));
       return parts.length === 1 ? parts[0] : cat(parts, 0);
     });
   }
 
-  private step(tokens: readonly number[]): Tensor {
+  /** The next-token logits [rows, vocab] of the current rows, given the token each took last. */
+  step(tokens: readonly number[]): Tensor {
+    return tidy(() => this.stepRows(tokens));
+  }
+
+  /** Prefills `prompts` as new last rows; their next-token logits [prompts, vocab]. */
+  join(prompts: readonly number[][]): Tensor {
+    return tidy(() => this.joinRows(prompts));
+  }
+
+  private stepRows(tokens: readonly number[]): Tensor {
     const padded = this.#pads.some((pad) => pad > 0);
     const width = this.width;
     const ids = tensor([...tokens], { dtype: 'int64', shape: [tokens.length, 1] });
@@ -66,7 +76,7 @@ export class JoinableSession {
     return this.model.forward(ids, { attentionMask, positionIds, cache: this.#cache, lastOnly: true }).squeeze(1).float();
   }
 
-  private join(prompts: readonly number[][]): Tensor {
+  private joinRows(prompts: readonly number[][]): Tensor {
     const { ids, pads, positions } = leftPadded(prompts);
     const padded = pads.some((pad) => pad > 0);
     const fresh = new KVCache();

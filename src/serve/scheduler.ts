@@ -6,8 +6,8 @@ import type { PeftModel } from '../peft/peft-model.js';
 import type { Decoding } from '../tokenize/decode-stream.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import { inferenceMode, manualSeed } from '../torch/runtime.js';
-import type { Tensor } from '../torch/tensor.js';
-import { tidy } from '../torch/tensor.js';
+import { cat } from '../torch/ops.js';
+import { type Tensor, tidy } from '../torch/tensor.js';
 import { ApiError } from './api-error.js';
 import { ChoiceText } from './choice-text.js';
 import { JoinableSession } from './joinable-session.js';
@@ -44,9 +44,9 @@ interface Row {
 }
 
 /**
- * Rows decoded together. Greedy rows of a decoder-only model (no soft prompt) share one joinable batch per
- * adapter that requests enter and leave between steps; sampling jobs, seq2seq models and soft prompts get a
- * fixed batch of their own (a `generate()` session).
+ * Rows decoded together. Greedy rows of a decoder-only model share a joinable batch that requests enter and
+ * leave between steps: the base and all LoRA adapters one batch, each other kind of adapter its own. Sampling
+ * jobs, seq2seq models and soft prompts get a fixed batch of their own (a `generate()` session).
  */
 interface Batch {
   joinable: JoinableSession | null;
@@ -54,11 +54,15 @@ interface Batch {
   rows: Row[];
   /** Rows admitted since the last step: prefilled, then appended, at the next step (joinable batches). */
   joining: Row[];
+  /** The adapter of every row (null: none); or, for a batch whose rows each have their own LoRA adapter, '*'. */
   adapter: string | null;
   sampling: ResolvedGenerationOptions | null;
   seed: number | undefined;
   lastTokens: number[] | null;
 }
+
+/** The batch key of rows that apply their LoRA adapter (or none) per row: one batch for them all. */
+const PER_ROW = '*';
 
 function leftPad(rows: number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
   const width = Math.max(...rows.map((row) => row.length));
@@ -85,11 +89,12 @@ function utf8(text: string): number[] {
 
 /**
  * Decodes every admitted request one token per step. Pending requests are admitted between steps while the
- * rows decoding stay within `maxBatch` (continuous batching): a greedy request joins the batch of its adapter
- * (left-padded, positions counted per row, so each row is what it would be alone); a sampling request is its
+ * rows decoding stay within `maxBatch` (continuous batching): a greedy request joins a running batch
+ * (left-padded, positions counted per row, so each row is what it would be alone) — one batch for the base and
+ * every LoRA adapter, each applied to its own rows, and one per adapter of other kinds; a sampling request is its
  * own batch, and a seeded one never runs beside another sampling batch, so its draws from libtorch's generator
  * are exactly those `generate()` makes. Rows leave their batch as soon as they finish or their request is
- * cancelled. Batches of different adapters take turns, one step each.
+ * cancelled. Batches take turns, one step each.
  */
 export class Scheduler {
   readonly #pending: Job[] = [];
@@ -188,9 +193,10 @@ export class Scheduler {
       const adapter = job.request.adapter;
       const causal = this.joinableModel(adapter);
       if (job.sampling === null && causal !== null) {
-        let batch = this.#batches.find((candidate) => candidate.joinable !== null && candidate.adapter === adapter);
+        const key = adapter === null || this.model.appliesPerRow(adapter) ? PER_ROW : adapter;
+        let batch = this.#batches.find((candidate) => candidate.joinable !== null && candidate.adapter === key);
         if (batch === undefined) {
-          batch = { joinable: new JoinableSession(causal), session: null, rows: [], joining: [], adapter, sampling: null, seed: undefined, lastTokens: null };
+          batch = { joinable: new JoinableSession(causal), session: null, rows: [], joining: [], adapter: key, sampling: null, seed: undefined, lastTokens: null };
           this.#batches.push(batch);
         }
         batch.joining.push(...newRows);
@@ -261,8 +267,21 @@ export class Scheduler {
 
   /** Next-token logits of every row; rows that joined since the last step are prefilled and become the last rows. */
   private nextLogits(batch: Batch): Tensor {
-    if (batch.joinable !== null) {
-      const logits = batch.joinable.advance(batch.rows.length > 0 ? batch.lastTokens : null, batch.joining.map((row) => row.promptIds));
+    const joinable = batch.joinable;
+    if (joinable !== null && batch.adapter === PER_ROW) {
+      const adapters = (rows: Row[]) => rows.map((row) => row.job.request.adapter);
+      const logits = tidy(() => {
+        const parts: Tensor[] = [];
+        if (batch.rows.length > 0) parts.push(this.model.withRowAdapters(adapters(batch.rows), () => joinable.step(batch.lastTokens as number[])));
+        if (batch.joining.length > 0) parts.push(this.model.withRowAdapters(adapters(batch.joining), () => joinable.join(batch.joining.map((row) => row.promptIds))));
+        return parts.length === 1 ? parts[0] : cat(parts, 0);
+      });
+      batch.rows = [...batch.rows, ...batch.joining];
+      batch.joining = [];
+      return logits;
+    }
+    if (joinable !== null) {
+      const logits = joinable.advance(batch.rows.length > 0 ? batch.lastTokens : null, batch.joining.map((row) => row.promptIds));
       batch.rows = [...batch.rows, ...batch.joining];
       batch.joining = [];
       return logits;
@@ -278,7 +297,7 @@ export class Scheduler {
 
   /** One token for every row of the batch. */
   private step(batch: Batch): void {
-    if (this.model.activeAdapter !== batch.adapter) this.model.setAdapter(batch.adapter);
+    if (batch.adapter !== PER_ROW && this.model.activeAdapter !== batch.adapter) this.model.setAdapter(batch.adapter);
     const logits = this.nextLogits(batch);
     if (batch.lastTokens === null && batch.sampling !== null && batch.seed !== undefined) manualSeed(batch.seed);
     const alternatives = Math.max(0, ...batch.rows.map((row) => row.job.request.params.logprobs ?? 0));
