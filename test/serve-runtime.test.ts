@@ -138,6 +138,22 @@ describe('tunekit serve at run time', { skip: hasShared ? false : 'no ../shared'
     assert.equal(metric(after, 'tunekit_queue_depth'), 0);
   });
 
+  it('an adapter in use cannot be unloaded (409); a non-streamed request whose client leaves is cancelled too', async () => {
+    assert.equal((await postJson(url('/v1/load_lora_adapter'), { lora_name: 'busy', lora_path: 'gamma' }, auth)).status, 200);
+    const stepsBefore = metric(await metrics(), 'tunekit_batch_size_count');
+    const controller = new AbortController();
+    const pending = fetch(url('/v1/completions'), { method: 'POST', signal: controller.signal, headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'busy', prompt: 'Once upon a time', max_tokens: 500, temperature: 0 }) });
+    await waitFor(async () => metric(await metrics(), 'tunekit_running_requests') === 1, 5000, 'the request to start decoding');
+    const refused = await postJson(url('/v1/unload_lora_adapter'), { lora_name: 'busy' }, auth);
+    assert.deepEqual([refused.status, refused.json.error.code], [409, 'adapter_in_use']);
+    controller.abort();
+    await assert.rejects(pending);
+    await waitFor(async () => metric(await metrics(), 'tunekit_running_requests') === 0, 5000, 'the cancelled request to leave');
+    const steps = metric(await metrics(), 'tunekit_batch_size_count') - stepsBefore;
+    assert.ok(steps < 300, `the cancelled generation stopped early (${steps} steps, 500 asked)`);
+    assert.equal((await postJson(url('/v1/unload_lora_adapter'), { lora_name: 'busy' }, auth)).status, 200);
+  });
+
   it('/metrics is Prometheus text with requests, tokens, latency histograms, queue depth and batch size', async () => {
     const response = await fetch(url('/metrics'));
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);

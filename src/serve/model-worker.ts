@@ -38,6 +38,8 @@ export class ModelWorker {
     worker: Worker,
     readonly info: ModelInfo,
     adapters: AdapterInfo[],
+    /** Warnings from loading the model and adapters (unknown adapter config keys, …). */
+    readonly startupWarnings: string[],
   ) {
     this.#worker = worker;
     for (const adapter of adapters) this.#adapters.set(adapter.name, adapter);
@@ -70,12 +72,8 @@ export class ModelWorker {
     });
     worker.removeAllListeners('error');
     worker.removeAllListeners('exit');
-    const handle = new ModelWorker(worker, { threads: ready.threads, contextLength: ready.contextLength, modelDir: ready.modelDir, hasChatTemplate: ready.hasChatTemplate }, ready.adapters);
-    handle.startupWarnings = warnings;
-    return handle;
+    return new ModelWorker(worker, { threads: ready.threads, contextLength: ready.contextLength, modelDir: ready.modelDir, hasChatTemplate: ready.hasChatTemplate }, ready.adapters, warnings);
   }
-
-  startupWarnings: string[] = [];
 
   get adapters(): AdapterInfo[] {
     return [...this.#adapters.values()];
