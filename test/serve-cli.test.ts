@@ -1,7 +1,7 @@
 // `tunekit serve` as a process: JSON lines on stdout, /health answering while the model thread decodes, and
 // SIGTERM draining the requests in flight before the process exits.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,6 +47,20 @@ describe('tunekit serve (the verb)', { skip: hasShared ? false : 'no ../shared' 
     try {
       const url = await listening;
       assert.deepEqual(lines[0].adapters, ['alpha']);
+      // What `tunekit generate` prints for the same settings is what the server answers.
+      const settings = [[[], stories], [['--adapter', adapter], 'alpha']] as const;
+      const printed = await Promise.all(
+        settings.map(
+          ([flags]) =>
+            new Promise<string>((resolve, reject) =>
+              execFile(process.execPath, [cli, 'generate', '--model', stories, ...flags, '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--json'], (error, stdout) => (error === null ? resolve((JSON.parse(stdout) as { text: string }).text) : reject(error))),
+            ),
+        ),
+      );
+      for (const [index, [, model]] of settings.entries()) {
+        const answer = (await (await fetch(url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt: 'Once upon a time', max_tokens: 12, temperature: 0 }) })).json()) as { choices: { text: string }[] };
+        assert.equal('Once upon a time' + answer.choices[0].text, printed[index], model);
+      }
       const response = await fetch(url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'alpha', prompt: 'Once upon a time', max_tokens: 300, temperature: 0, stream: true, stream_options: { include_usage: true } }) });
       const body = (response.body as ReadableStream<Uint8Array>).getReader();
       let text = new TextDecoder().decode((await body.read()).value);
@@ -71,8 +85,8 @@ describe('tunekit serve (the verb)', { skip: hasShared ? false : 'no ../shared' 
       assert.deepEqual(lines.map((line) => line.event).filter((event) => event !== 'request'), ['listening', 'stopping', 'stopped']);
       const logged = lines.filter((line) => line.event === 'request');
       const summary = logged.map((line) => [line.method, line.path, line.status]).sort((a, b) => String(a[1]).localeCompare(String(b[1])));
-      assert.deepEqual(summary, [['GET', '/health', 200], ['POST', '/v1/completions', 200]]);
-      const completion = logged.find((line) => line.path === '/v1/completions') as Record<string, unknown>;
+      assert.deepEqual(summary, [['GET', '/health', 200], ['POST', '/v1/completions', 200], ['POST', '/v1/completions', 200], ['POST', '/v1/completions', 200]]);
+      const completion = logged.find((line) => line.path === '/v1/completions' && line.stream === true) as Record<string, unknown>;
       assert.deepEqual([completion.model, completion.completionTokens, completion.stream], ['alpha', 300, true]);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
