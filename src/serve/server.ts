@@ -1,17 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ApiError, errorResponse } from './api-error.js';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { ApiError } from './api-error.js';
 import { resolveRuntimeAdapter } from './adapter-path.js';
 import { bearerMatches } from './auth.js';
-import type { AdapterInfo, ChoiceDelta, WorkerOptions } from './messages.js';
+import { generationHandler } from './generation.js';
+import { sendError, toApiError } from './http-errors.js';
+import type { AdapterInfo, WorkerOptions } from './messages.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelWorker } from './model-worker.js';
-import { chatRequest, completionRequest } from './params.js';
-import { chatSchema, completionSchema, loadAdapterSchema, SHAPES, unloadAdapterSchema, type ChatBody, type CompletionBody } from './schemas.js';
-import { ChoiceState, chatShape, completionShape, type ResponseShape, usage } from './shapes.js';
+import { chatSchema, completionSchema, loadAdapterSchema, unloadAdapterSchema } from './schemas.js';
 
 export interface ServeOptions {
   /** A model folder or hub repo id; also the base model's name in requests' `model`. */
@@ -79,57 +78,6 @@ export interface OpenAIServer {
 function defaultThreads(): number | undefined {
   if (process.env.TUNEKIT_THREADS !== undefined && process.env.TUNEKIT_THREADS !== '') return undefined;
   return Math.max(1, availableParallelism() - 1);
-}
-
-type GenerationKind = 'completion' | 'chat';
-
-/** `/messages/0/content` → `messages[0].content` (OpenAI's `param`). */
-function paramName(pointer: string, extra?: string): string | null {
-  const parts = pointer.split('/').filter((part) => part !== '');
-  if (extra !== undefined) parts.push(extra);
-  if (parts.length === 0) return null;
-  return parts.map((part, index) => (/^\d+$/.test(part) ? `[${part}]` : index === 0 ? part : `.${part}`)).join('');
-}
-
-interface AjvError {
-  keyword: string;
-  instancePath: string;
-  message?: string;
-  params: Record<string, unknown>;
-}
-
-/** A schema failure as one 400 naming the field. */
-function validationError(errors: AjvError[]): ApiError {
-  const shapeError = errors.find((error) => error.keyword === 'anyOf');
-  const error = shapeError ?? errors[0];
-  const extra = typeof error.params.missingProperty === 'string' ? error.params.missingProperty : typeof error.params.additionalProperty === 'string' ? error.params.additionalProperty : undefined;
-  const param = paramName(error.instancePath, extra);
-  const leaf = error.instancePath.split('/').filter((part) => !/^\d*$/.test(part)).pop() ?? '';
-  if (error.keyword === 'required') return new ApiError(400, `${param} is required`, param, 'missing_required_parameter');
-  if (error.keyword === 'additionalProperties') return new ApiError(400, `unrecognized request argument supplied: ${param}`, param, 'unknown_parameter');
-  if (error.keyword === 'anyOf') return new ApiError(400, `${param} must be ${SHAPES[leaf] ?? 'of another shape'}`, param, 'invalid_type');
-  if (error.keyword === 'type') {
-    const types = ([] as unknown[]).concat(error.params.type).filter((type) => type !== 'null');
-    return new ApiError(400, `${param ?? 'the body'} must be of type ${types.join(' or ')}`, param, 'invalid_type');
-  }
-  return new ApiError(400, `${param ?? 'the body'} ${error.message ?? 'is invalid'}`, param, 'invalid_value');
-}
-
-/** Any error a route or Fastify raised, as OpenAI's body. */
-function toApiError(error: FastifyError | Error): ApiError {
-  if (error instanceof ApiError) return error;
-  const fastifyError = error as FastifyError & { validation?: AjvError[] };
-  if (fastifyError.validation !== undefined) return validationError(fastifyError.validation);
-  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'the request body is larger than this server accepts', null, 'body_too_large');
-  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError(415, 'send the body as application/json', null, 'unsupported_media_type');
-  if (fastifyError.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(400, 'the body is empty: send a JSON object', null, 'invalid_json');
-  const status = fastifyError.statusCode ?? 500;
-  if (status === 400) return new ApiError(400, `the body is not valid JSON: ${error.message}`, null, 'invalid_json');
-  return new ApiError(status, status >= 500 ? `internal error: ${error.message}` : error.message);
-}
-
-function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
-  return reply.code(error.status).type('application/json').send(errorResponse(error.body));
 }
 
 /**
@@ -200,91 +148,7 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
     throw new ApiError(404, `The model \`${model}\` does not exist (this server has: ${known}).`, 'model', 'model_not_found');
   }
 
-  async function generation(kind: GenerationKind, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const body = request.body as CompletionBody | ChatBody;
-    const adapter = adapterFor(body.model);
-    const { prompts, params } = kind === 'chat' ? chatRequest(body as ChatBody) : completionRequest(body as CompletionBody);
-    if (kind === 'chat' && !worker.info.hasChatTemplate) throw new ApiError(400, 'this model has no chat template (tokenizer_config.json chat_template or chat_template.jinja): use /v1/completions', 'messages');
-    if (worker.waiting >= maxQueue) throw new ApiError(429, `the server is busy: ${worker.waiting} requests are waiting; retry later`, null, 'queue_full');
-    const shape: ResponseShape = kind === 'chat' ? chatShape : completionShape;
-    const stream = body.stream === true;
-    const includeUsage = stream && body.stream_options?.include_usage === true;
-    const id = shape.idPrefix + randomUUID().replace(/-/g, '');
-    const createdAt = Math.floor(Date.now() / 1000);
-    const states = Array.from({ length: prompts.length * params.n }, () => new ChoiceState());
-    const wantLogprobs = params.logprobs !== null;
-    const entry: Partial<AccessLogEntry> = { model: body.model, stream };
-    details.set(request, entry);
-    const chunk = (choices: Record<string, unknown>[], extra: Record<string, unknown> = {}): string =>
-      `data: ${JSON.stringify({ id, object: shape.chunkObject, created: createdAt, model: body.model, choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
-
-    return new Promise<FastifyReply>((resolve) => {
-      let finished = false;
-      let streaming = false;
-      let promptTokens = 0;
-      const requestStarted = performance.now();
-      let firstToken = true;
-      const handle = worker.submit(
-        { adapter, prompts, params, promptField: kind === 'chat' ? 'messages' : 'prompt' },
-        {
-          started: (tokens) => {
-            promptTokens = tokens;
-            entry.promptTokens = tokens;
-            if (!stream) return;
-            streaming = true;
-            reply.hijack();
-            reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-            const opening = shape.openingChoices(states.length);
-            for (const choice of opening) reply.raw.write(chunk([choice]));
-          },
-          deltas: (deltas: ChoiceDelta[]) => {
-            if (firstToken) {
-              metrics.firstTokenSeconds.observe((performance.now() - requestStarted) / 1000);
-              firstToken = false;
-            }
-            for (const delta of deltas) {
-              states[delta.index].add(delta);
-              if (streaming) for (const choice of shape.chunkChoices(delta, states[delta.index])) reply.raw.write(chunk([choice]));
-            }
-          },
-          done: (completionTokens) => {
-            finished = true;
-            entry.completionTokens = completionTokens;
-            metrics.promptTokens.inc({}, promptTokens);
-            metrics.generationTokens.inc({}, completionTokens);
-            const totals = usage(promptTokens, completionTokens);
-            if (streaming) {
-              if (includeUsage) reply.raw.write(`data: ${JSON.stringify({ id, object: shape.chunkObject, created: createdAt, model: body.model, choices: [], usage: totals })}\n\n`);
-              reply.raw.end('data: [DONE]\n\n');
-              resolve(reply);
-              return;
-            }
-            const choices = states.map((state, index) => shape.choice(index, state, wantLogprobs));
-            resolve(reply.code(200).send({ id, object: shape.object, created: createdAt, model: body.model, choices, usage: totals }));
-          },
-          failed: (error) => {
-            finished = true;
-            if (streaming) {
-              reply.raw.write(`data: ${JSON.stringify(errorResponse(error.body))}\n\n`);
-              reply.raw.end('data: [DONE]\n\n');
-              resolve(reply);
-              return;
-            }
-            resolve(sendError(reply, error));
-          },
-        },
-      );
-      reply.raw.on('close', () => {
-        if (finished) return;
-        finished = true;
-        handle.cancel();
-        entry.cancelled = true;
-        if (!streaming) reply.hijack();
-        logAccess(request, 499);
-        resolve(reply);
-      });
-    });
-  }
+  const generation = generationHandler({ worker, metrics, maxQueue, adapterFor, logAccess, noteRequest: (request, entry) => details.set(request, entry) });
 
   app.post('/v1/completions', { schema: { body: completionSchema } }, (request, reply) => generation('completion', request, reply));
   app.post('/v1/chat/completions', { schema: { body: chatSchema } }, (request, reply) => generation('chat', request, reply));
