@@ -103,7 +103,7 @@ describe('continuous batching', { skip: hasShared ? false : 'no ../shared' }, ()
     });
 
     it('requests arriving while others decode join their adapter\'s batch, and each answer equals generate() alone', async () => {
-      const first = await fetch(server.url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: stories, prompt: 'Once upon a time', max_tokens: 80, temperature: 0, stream: true }) });
+      const first = await fetch(server.url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: stories, prompt: 'Once upon a time', max_tokens: 48, temperature: 0, stream: true }) });
       const reader = (first.body as ReadableStream<Uint8Array>).getReader();
       let streamed = new TextDecoder().decode((await reader.read()).value);
       const later = [
@@ -112,7 +112,7 @@ describe('continuous batching', { skip: hasShared ? false : 'no ../shared' }, ()
         { model: stories, prompt: 'Lily and her mom went to the big park to play' },
         { model: 'alpha', prompt: 'Tom' },
       ];
-      const answers = await Promise.all(later.map((body) => postJson(server.url + '/v1/completions', { ...body, max_tokens: 24, temperature: 0 })));
+      const answers = await Promise.all(later.map((body) => postJson(server.url + '/v1/completions', { ...body, max_tokens: 16, temperature: 0 })));
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -121,11 +121,11 @@ describe('continuous batching', { skip: hasShared ? false : 'no ../shared' }, ()
       const decodeNew = (ids: number[], tokens: number[]) => tokenizer.decode([...ids, ...tokens], { skipSpecialTokens: true }).slice(tokenizer.decode(ids, { skipSpecialTokens: true }).length);
       later.forEach((body, index) => {
         const ids = tokenizer.encode(body.prompt);
-        assert.equal(answers[index].json.choices[0].text, decodeNew(ids, alone(body.model === 'alpha' ? alpha : model, ids, 24)), `${body.model}: ${body.prompt}`);
+        assert.equal(answers[index].json.choices[0].text, decodeNew(ids, alone(body.model === 'alpha' ? alpha : model, ids, 16)), `${body.model}: ${body.prompt}`);
       });
       const ids = tokenizer.encode('Once upon a time');
       const chunks = sseData(streamed).slice(0, -1).map((event) => JSON.parse(event));
-      assert.equal(chunks.map((chunk) => chunk.choices[0].text).join(''), decodeNew(ids, alone(model, ids, 80)));
+      assert.equal(chunks.map((chunk) => chunk.choices[0].text).join(''), decodeNew(ids, alone(model, ids, 48)));
       const metrics = await (await fetch(server.url + '/metrics')).text();
       const rowsSum = Number(/^tunekit_batch_size_sum (\S+)$/m.exec(metrics)?.[1]);
       const steps = Number(/^tunekit_batch_size_count (\S+)$/m.exec(metrics)?.[1]);
