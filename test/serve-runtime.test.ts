@@ -63,6 +63,7 @@ describe('tunekit serve at run time', { skip: hasShared ? false : 'no ../shared'
       assert.equal(json.error.code, 'invalid_api_key');
     }
     assert.equal((await fetch(url('/v1/models'))).status, 401);
+    for (const sneaky of ['/%761/models', '/v1//models', '/V1/models', '/v1/models/', '/nothing']) assert.equal((await fetch(url(sneaky))).status, 401, sneaky);
     assert.equal((await postJson(url('/v1/completions'), body, auth)).status, 200);
     assert.equal((await fetch(url('/health'))).status, 200);
     assert.equal((await fetch(url('/metrics'))).status, 200);

@@ -62,7 +62,7 @@ export const serveVerb: Verb = {
     '  --adapter-dir DIR     the only folder POST /v1/load_lora_adapter may load from (run-time loading is off without it)',
     '  --host H              address to bind (default 127.0.0.1: this machine only)',
     '  --port P              port (default 8000; 0 picks a free one)',
-    '  --api-key KEY         requests to /v1/… need "Authorization: Bearer KEY" (default: TUNEKIT_API_KEY, else none)',
+    '  --api-key KEY         requests (all but /health and /metrics) need "Authorization: Bearer KEY" (default: TUNEKIT_API_KEY)',
     '  --max-batch N         most sequences decoding at once (default 16)',
     '  --max-queue N         most requests waiting for a batch; more get 429 (default 64)',
     '  --max-body-bytes N    largest request body (default 1048576)',
@@ -94,6 +94,7 @@ export const serveVerb: Verb = {
     });
     server.events.on('request', (entry) => print({ event: 'request', ...entry }));
     server.events.on('warning', (message) => console.error(`tunekit: warning: ${message}`));
+    for (const message of server.startupWarnings) console.error(`tunekit: warning: ${message}`);
     print({ event: 'listening', url: server.url, model, adapters: adapters.map((adapter) => adapter.name), threads: server.threads, auth: apiKey !== undefined });
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {

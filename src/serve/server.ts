@@ -23,7 +23,7 @@ export interface ServeOptions {
   host?: string;
   /** Default 8000; 0 picks a free port. */
   port?: number;
-  /** Requests to /v1/… must carry `Authorization: Bearer <apiKey>`. */
+  /** Every request but /health and /metrics must carry `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   /** Most rows (prompts × n) decoding at once. Default 16. */
   maxBatch?: number;
@@ -64,6 +64,8 @@ export interface OpenAIServer {
   readonly url: string;
   /** libtorch threads of the model worker. */
   readonly threads: number;
+  /** Warnings from loading the model and adapters; later ones (run-time loads) come as `warning` events. */
+  readonly startupWarnings: readonly string[];
   readonly events: EventEmitter<ServerEvents>;
   readonly metrics: ServerMetrics;
   /** Stops accepting connections, lets in-flight requests finish, then stops the model worker. */
@@ -130,9 +132,13 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
     events.emit('request', { time: new Date().toISOString(), method: request.method, path, status, durationMs: Math.round(durationMs * 10) / 10, ...details.get(request) });
   }
 
+  // With an API key, everything but the health and metrics probes needs it, judged by the route matched (the
+  // router decodes the path, so a check on the raw URL could be walked around with %-escapes).
+  const openRoutes = new Set(['/health', '/metrics']);
   app.addHook('onRequest', async (request, reply) => {
     started.set(request, performance.now());
-    if (options.apiKey !== undefined && request.url.startsWith('/v1/') && !bearerMatches(request.headers.authorization, options.apiKey)) {
+    const route = request.routeOptions.url;
+    if (options.apiKey !== undefined && (route === undefined || !openRoutes.has(route)) && !bearerMatches(request.headers.authorization, options.apiKey)) {
       return sendError(reply, new ApiError(401, 'Incorrect API key provided: send it as "Authorization: Bearer <key>"', null, 'invalid_api_key'));
     }
   });
@@ -189,13 +195,13 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
   }
   const address = app.server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  for (const warning of worker.startupWarnings) events.emit('warning', warning);
   let closing: Promise<void> | null = null;
   return {
     host: address.address,
     port: address.port,
     url: `http://${urlHost}:${address.port}`,
     threads: worker.info.threads,
+    startupWarnings: worker.startupWarnings,
     events,
     metrics,
     close: () => {
