@@ -103,6 +103,10 @@ describe('continuous batching', { skip: hasShared ? false : 'no ../shared' }, ()
     });
 
     it('requests arriving while others decode join their adapter\'s batch, and each answer equals generate() alone', async () => {
+      const liveTensors = async () => Number(/^tunekit_worker_live_tensors (\S+)$/m.exec(await (await fetch(server.url + '/metrics')).text())?.[1]);
+      await postJson(server.url + '/v1/completions', { model: 'alpha', prompt: 'Once', max_tokens: 2, temperature: 0 });
+      const baseline = await liveTensors();
+      assert.ok(baseline > 0);
       const first = await fetch(server.url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: stories, prompt: 'Once upon a time', max_tokens: 48, temperature: 0, stream: true }) });
       const reader = (first.body as ReadableStream<Uint8Array>).getReader();
       let streamed = new TextDecoder().decode((await reader.read()).value);
@@ -130,6 +134,10 @@ describe('continuous batching', { skip: hasShared ? false : 'no ../shared' }, ()
       const rowsSum = Number(/^tunekit_batch_size_sum (\S+)$/m.exec(metrics)?.[1]);
       const steps = Number(/^tunekit_batch_size_count (\S+)$/m.exec(metrics)?.[1]);
       assert.ok(rowsSum > steps * 1.3, `rows were decoded together (${rowsSum} rows in ${steps} steps)`);
+      // Batches, merged caches and per-row masks are all freed: the worker holds what it held before.
+      const deadline = Date.now() + 2000;
+      while ((await liveTensors()) !== baseline && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(await liveTensors(), baseline);
     });
   });
 });

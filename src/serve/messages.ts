@@ -80,7 +80,7 @@ export type FromWorker =
   | { type: 'deltas'; id: number; deltas: ChoiceDelta[] }
   | { type: 'done'; id: number; completionTokens: number }
   | { type: 'failed'; id: number; error: ApiErrorBody }
-  | { type: 'step'; rows: number; durationMs: number }
+  | { type: 'step'; rows: number; durationMs: number; liveTensors: number }
   | { type: 'reply'; requestId: number; error: ApiErrorBody | null }
   | { type: 'warning'; message: string };
 

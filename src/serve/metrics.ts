@@ -84,12 +84,15 @@ export class ServerMetrics {
   readonly firstTokenSeconds = new Histogram('tunekit_time_to_first_token_seconds', 'time from a generation request to its first token', SECONDS);
   readonly stepSeconds = new Histogram('tunekit_decode_step_seconds', 'time of one decoding step of one batch', SECONDS);
   readonly batchRows = new Histogram('tunekit_batch_size', 'rows decoded together in one step', ROWS);
+  /** Tensors alive in the model worker after its last step (flat over time unless something leaks). */
+  workerTensors = 0;
   readonly #gauges: Gauge[];
 
   constructor(waiting: () => number, running: () => number) {
     this.#gauges = [
       new Gauge('tunekit_queue_depth', 'generation requests waiting for a batch', waiting),
       new Gauge('tunekit_running_requests', 'generation requests decoding now', running),
+      new Gauge('tunekit_worker_live_tensors', 'tensors alive in the model worker after its last decoding step', () => this.workerTensors),
     ];
   }
 

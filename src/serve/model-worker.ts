@@ -31,7 +31,7 @@ export class ModelWorker {
   readonly #adapters = new Map<string, AdapterInfo>();
   #nextId = 1;
   #exited = false;
-  onStep: (rows: number, durationMs: number) => void = () => {};
+  onStep: (rows: number, durationMs: number, liveTensors: number) => void = () => {};
   onWarning: (message: string) => void = () => {};
 
   private constructor(
@@ -129,7 +129,7 @@ export class ModelWorker {
   private receive(message: FromWorker): void {
     switch (message.type) {
       case 'step':
-        this.onStep(message.rows, message.durationMs);
+        this.onStep(message.rows, message.durationMs, message.liveTensors);
         return;
       case 'warning':
         this.onWarning(message.message);

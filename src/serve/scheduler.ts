@@ -5,7 +5,7 @@ import type { CausalLM, LanguageModel } from '../models/types.js';
 import type { PeftModel } from '../peft/peft-model.js';
 import type { Decoding } from '../tokenize/decode-stream.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
-import { inferenceMode, manualSeed } from '../torch/runtime.js';
+import { inferenceMode, manualSeed, memory } from '../torch/runtime.js';
 import { cat } from '../torch/ops.js';
 import { type Tensor, tidy } from '../torch/tensor.js';
 import { ApiError } from './api-error.js';
@@ -22,7 +22,8 @@ export interface SchedulerEvents {
   deltas(id: number, deltas: ChoiceDelta[]): void;
   done(id: number, completionTokens: number): void;
   failed(id: number, error: ApiError): void;
-  step(rows: number, durationMs: number): void;
+  /** After each batch step: its rows, its time, and the tensors alive in the worker after it. */
+  step(rows: number, durationMs: number, liveTensors: number): void;
 }
 
 interface Job {
@@ -252,7 +253,7 @@ export class Scheduler {
       } catch (error) {
         this.abort(batch, error as Error);
       }
-      this.events.step(rows, performance.now() - started);
+      this.events.step(rows, performance.now() - started, memory().liveTensors);
     }
   }
 

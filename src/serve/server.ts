@@ -104,9 +104,10 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
   const worker = await ModelWorker.start(workerOptions);
   const events = new EventEmitter<ServerEvents>();
   const metrics = new ServerMetrics(() => worker.waiting, () => worker.running);
-  worker.onStep = (rows, durationMs) => {
+  worker.onStep = (rows, durationMs, liveTensors) => {
     metrics.batchRows.observe(rows);
     metrics.stepSeconds.observe(durationMs / 1000);
+    metrics.workerTensors = liveTensors;
   };
   worker.onWarning = (message) => events.emit('warning', message);
   const created = Math.floor(Date.now() / 1000);

@@ -32,7 +32,7 @@ async function start(): Promise<void> {
     deltas: (id, deltas) => post({ type: 'deltas', id, deltas }),
     done: (id, completionTokens) => post({ type: 'done', id, completionTokens }),
     failed: (id, error) => post({ type: 'failed', id, error: error.body }),
-    step: (rows, durationMs) => post({ type: 'step', rows, durationMs }),
+    step: (rows, durationMs, liveTensors) => post({ type: 'step', rows, durationMs, liveTensors }),
   });
 
   async function handle(message: ToWorker): Promise<void> {
