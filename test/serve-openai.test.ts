@@ -64,6 +64,10 @@ describe('tunekit serve: OpenAI endpoints', { skip: hasShared ? false : 'no ../s
     assert.deepEqual(body.data.map((model) => [model.id, model.object, model.parent]), [[modelDir, 'model', null], ['alpha', 'model', modelDir], ['beta', 'model', modelDir]]);
     assert.equal(body.data[1].root, path.join(scratch, 'alpha'));
     assert.equal(body.data[0].max_model_len, 512);
+    const one = await fetch(url('/v1/models/alpha'));
+    assert.deepEqual(await one.json(), body.data[1]);
+    assert.deepEqual(await (await fetch(url('/v1/models' + modelDir))).json(), body.data[0]);
+    assert.equal((await fetch(url('/v1/models/gamma'))).status, 404);
   });
 
   it('a greedy completion equals generate(): text, usage and finish_reason, for text and token-id prompts', async () => {
@@ -154,6 +158,21 @@ describe('tunekit serve: OpenAI endpoints', { skip: hasShared ? false : 'no ../s
     assert.equal(textChunks.map((chunk) => chunk.choices[0].text).join(''), whole.json.choices[0].text);
     assert.equal(textChunks.at(-1).choices[0].finish_reason, 'length');
     assert.ok(textChunks.slice(0, -1).every((chunk) => chunk.choices[0].finish_reason === null));
+  });
+
+  it('n choices of several prompts stream interleaved by index, each equal to its choice in the whole answer', async () => {
+    const body = { model: 'beta', prompt: ['Once upon a time', 'The cat'], n: 2, max_tokens: 8, temperature: 0 };
+    const whole = await postJson(url('/v1/completions'), body);
+    assert.deepEqual(whole.json.choices.map((choice: { index: number }) => choice.index), [0, 1, 2, 3]);
+    assert.equal(whole.json.choices[0].text, whole.json.choices[1].text, 'greedy choices of one prompt agree');
+    const response = await fetch(url('/v1/completions'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+    const chunks = sseData(await response.text()).slice(0, -1).map((event) => JSON.parse(event));
+    for (const index of [0, 1, 2, 3]) {
+      const mine = chunks.filter((chunk) => chunk.choices[0].index === index);
+      assert.equal(mine.map((chunk) => chunk.choices[0].text).join(''), whole.json.choices[index].text);
+      assert.equal(mine.at(-1).choices[0].finish_reason, 'length');
+    }
+    assert.deepEqual(whole.json.usage.completion_tokens, 32);
   });
 
   it("chat completions render the model's chat template and equal generate() on its ids, streamed and not", async () => {

@@ -95,6 +95,8 @@ export const serveVerb: Verb = {
     server.events.on('request', (entry) => print({ event: 'request', ...entry }));
     server.events.on('warning', (message) => console.error(`tunekit: warning: ${message}`));
     for (const message of server.startupWarnings) console.error(`tunekit: warning: ${message}`);
+    const loopback = ['127.0.0.1', '::1', 'localhost'].includes(flagString(args, 'host') ?? '127.0.0.1');
+    if (!loopback && apiKey === undefined) console.error(`tunekit: warning: listening on ${server.host} without --api-key: anyone who can reach this address can use the model`);
     print({ event: 'listening', url: server.url, model, adapters: adapters.map((adapter) => adapter.name), threads: server.threads, auth: apiKey !== undefined });
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {

@@ -160,13 +160,19 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
   app.post('/v1/completions', { schema: { body: completionSchema } }, (request, reply) => generation('completion', request, reply));
   app.post('/v1/chat/completions', { schema: { body: chatSchema } }, (request, reply) => generation('chat', request, reply));
 
-  app.get('/v1/models', async () => ({
-    object: 'list',
-    data: [
-      { id: baseName, object: 'model', created, owned_by: 'tunekit', root: worker.info.modelDir, parent: null, max_model_len: worker.info.contextLength },
-      ...worker.adapters.map((adapter) => ({ id: adapter.name, object: 'model', created, owned_by: 'tunekit', root: adapter.dir, parent: baseName, max_model_len: worker.info.contextLength })),
-    ],
-  }));
+  /** The base and each adapter as OpenAI's model objects, with vLLM's `root`, `parent` and `max_model_len`. */
+  const modelCards = () => [
+    { id: baseName, object: 'model', created, owned_by: 'tunekit', root: worker.info.modelDir, parent: null, max_model_len: worker.info.contextLength },
+    ...worker.adapters.map((adapter) => ({ id: adapter.name, object: 'model', created, owned_by: 'tunekit', root: adapter.dir, parent: baseName, max_model_len: worker.info.contextLength })),
+  ];
+  app.get('/v1/models', async () => ({ object: 'list', data: modelCards() }));
+  // Names may hold slashes (a hub id or a folder), so the rest of the path is the name.
+  app.get('/v1/models/*', async (request) => {
+    const id = decodeURIComponent((request.params as { '*': string })['*']);
+    const card = modelCards().find((model) => model.id === id || model.id === `/${id}`);
+    if (card === undefined) throw new ApiError(404, `The model \`${id}\` does not exist.`, 'model', 'model_not_found');
+    return card;
+  });
 
   app.post('/v1/load_lora_adapter', { schema: { body: loadAdapterSchema } }, async (request, reply) => {
     const { lora_name: name, lora_path: loraPath } = request.body as { lora_name: string; lora_path: string };
