@@ -265,6 +265,7 @@ describe('tunekit serve: OpenAI endpoints', { skip: hasShared ? false : 'no ../s
       [{ model: modelDir, prompt: Array.from({ length: 600 }, () => 5) }, 'prompt', /maximum context length is 512/],
       [{ model: modelDir, prompt: [1, 5], max_tokens: 511 }, 'max_tokens', /maximum context length is 512 tokens\. However, you requested 513/],
       [{ model: modelDir, prompt: 'x', stream_options: { include_usage: true } }, 'stream_options', /only allowed when stream is true/],
+      [{ model: modelDir, prompt: ['a', 'b', 'c'], n: 6 }, 'n', /needs 18 sequences .* at most 16/],
     ];
     for (const [body, param, message] of cases) {
       const { status, json } = await postJson(url('/v1/completions'), body);

@@ -17,6 +17,8 @@ export interface GenerationContext {
   metrics: ServerMetrics;
   /** Most requests waiting for a batch before more get 429. */
   maxQueue: number;
+  /** Most rows decoding at once: a request needs prompts × n of them together. */
+  maxBatch: number;
   /** The adapter a request's `model` names (null: the base); throws the 404 for unknown names. */
   adapterFor(model: string): string | null;
   /** Logs a request that ends outside Fastify's reply (a client that left). */
@@ -37,6 +39,10 @@ export function generationHandler(context: GenerationContext): (kind: Generation
     const adapter = adapterFor(body.model);
     const { prompts, params } = kind === 'chat' ? chatRequest(body as ChatBody) : completionRequest(body as CompletionBody);
     if (kind === 'chat' && !worker.info.hasChatTemplate) throw new ApiError(400, 'this model has no chat template (tokenizer_config.json chat_template or chat_template.jinja): use /v1/completions', 'messages');
+    const rows = prompts.length * params.n;
+    if (rows > context.maxBatch) {
+      throw new ApiError(400, `this request needs ${rows} sequences (${prompts.length} prompt${prompts.length === 1 ? '' : 's'} × n = ${params.n}); this server decodes at most ${context.maxBatch} at once`, params.n > 1 ? 'n' : 'prompt', 'too_many_sequences');
+    }
     if (worker.waiting >= maxQueue) throw new ApiError(429, `the server is busy: ${worker.waiting} requests are waiting; retry later`, null, 'queue_full');
     const shape: ResponseShape = kind === 'chat' ? chatShape : completionShape;
     const stream = body.stream === true;

@@ -155,7 +155,7 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
     throw new ApiError(404, `The model \`${model}\` does not exist (this server has: ${known}).`, 'model', 'model_not_found');
   }
 
-  const generation = generationHandler({ worker, metrics, maxQueue, adapterFor, logAccess, noteRequest: (request, entry) => details.set(request, entry) });
+  const generation = generationHandler({ worker, metrics, maxQueue, maxBatch: workerOptions.maxBatch, adapterFor, logAccess, noteRequest: (request, entry) => details.set(request, entry) });
 
   app.post('/v1/completions', { schema: { body: completionSchema } }, (request, reply) => generation('completion', request, reply));
   app.post('/v1/chat/completions', { schema: { body: chatSchema } }, (request, reply) => generation('chat', request, reply));
