@@ -1,9 +1,11 @@
 /**
  * A bounded load test of `tunekit serve` on loopback: the same requests (mixed adapters, greedy, fixed length)
- * sent by 16 concurrent clients and then one at a time; throughput, latency percentiles, errors, and /health's
- * latency while the server is loaded. `ratio` = tokens/s at 16 clients ÷ tokens/s one at a time.
+ * sent by 16 concurrent clients and one at a time; throughput, latency percentiles, errors, and /health's
+ * latency while the server is loaded. `ratio` = tokens/s at 16 clients ÷ tokens/s one at a time. The requests
+ * are split into rounds, each sent both ways in turn, so a machine whose load drifts slows both alike.
  *
- *   npm run bench:serve -- --json [--model DIR] [--requests 200] [--clients 16] [--max-tokens 32] [--time-limit-s 240]
+ *   npm run bench:serve -- --json [--model DIR] [--requests 200] [--clients 16] [--max-tokens 32] [--rounds 4]
+ *                                  [--time-limit-s 240]
  *                                  (default model: ../shared/reference/models/stories260K)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +22,7 @@ const modelDir = typeof flags.get('model') === 'string' ? (flags.get('model') as
 const requests = numberFlag('requests', 200);
 const clients = numberFlag('clients', 16);
 const maxTokens = numberFlag('max-tokens', 32);
+const rounds = numberFlag('rounds', 4);
 const deadline = Date.now() + numberFlag('time-limit-s', 240) * 1000;
 
 /** A LoRA adapter with seeded noise in B, so each adapter answers differently. */
@@ -63,16 +66,16 @@ async function send(body: (typeof bodies)[number]): Promise<Outcome> {
   }
 }
 
-/** Sends every body with `concurrency` clients, each sending its next request when its last one is answered. */
-async function run(concurrency: number): Promise<{ outcomes: (Outcome | null)[]; seconds: number }> {
-  const outcomes: (Outcome | null)[] = bodies.map(() => null);
+/** Sends `batch` with `concurrency` clients, each sending its next request when its last one is answered. */
+async function run(batch: typeof bodies, concurrency: number): Promise<{ outcomes: (Outcome | null)[]; seconds: number }> {
+  const outcomes: (Outcome | null)[] = batch.map(() => null);
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < bodies.length && Date.now() < deadline) {
+      while (next < batch.length && Date.now() < deadline) {
         const index = next++;
-        outcomes[index] = await send(bodies[index]);
+        outcomes[index] = await send(batch[index]);
       }
     }),
   );
@@ -103,20 +106,35 @@ function summary(result: { outcomes: (Outcome | null)[]; seconds: number }) {
 await Promise.all(models.map((model) => send({ model, prompt: prompts[0], max_tokens: maxTokens, temperature: 0 })));
 let healthWorstMs = 0;
 let healthChecks = 0;
-let loaded = true;
+let loaded = false;
+let stopped = false;
 const probe = (async () => {
-  while (loaded) {
-    const started = performance.now();
-    await fetch(server.url + '/health');
-    healthWorstMs = Math.max(healthWorstMs, performance.now() - started);
-    healthChecks++;
+  while (!stopped) {
+    if (loaded) {
+      const started = performance.now();
+      await fetch(server.url + '/health');
+      healthWorstMs = Math.max(healthWorstMs, performance.now() - started);
+      healthChecks++;
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 })();
-const concurrent = await run(clients);
-loaded = false;
+const concurrent = { outcomes: [] as (Outcome | null)[], seconds: 0 };
+const sequential = { outcomes: [] as (Outcome | null)[], seconds: 0 };
+const perRound = Math.ceil(bodies.length / rounds);
+for (let round = 0; round < rounds; round++) {
+  const batch = bodies.slice(round * perRound, (round + 1) * perRound);
+  loaded = true;
+  const many = await run(batch, clients);
+  loaded = false;
+  const one = await run(batch, 1);
+  concurrent.outcomes.push(...many.outcomes);
+  concurrent.seconds += many.seconds;
+  sequential.outcomes.push(...one.outcomes);
+  sequential.seconds += one.seconds;
+}
+stopped = true;
 await probe;
-const sequential = await run(1);
 await server.close();
 rmSync(scratch, { recursive: true, force: true });
 
@@ -130,6 +148,7 @@ const report = {
   requests,
   clients,
   max_tokens: maxTokens,
+  rounds,
   adapters: models.length - 1,
   concurrent: atClients,
   sequential: oneAtATime,
