@@ -100,6 +100,12 @@ describe('tunekit serve: OpenAI endpoints', { skip: hasShared ? false : 'no ../s
       assert.equal(json.choices[0].finish_reason, 'stop');
       assert.equal(json.choices[0].text + '.', tokenizer.decode([...ids, ...want.tokens], { skipSpecialTokens: true }).slice(tokenizer.decode(ids, { skipSpecialTokens: true }).length));
       assert.equal(json.usage.completion_tokens, want.tokens.length);
+      // Seeded choices that end at different steps draw what generate() draws: finished rows stay in the batch.
+      const sampled = expected(base, ids, { maxNewTokens: 30, eosTokenIds: [EOS, period], doSample: true, seed: 3, numReturnSequences: 4 });
+      assert.ok(new Set(sampled.map((row) => row.tokens.length)).size > 1, 'the choices end at different steps');
+      const answer = await postJson(periodServer.url + '/v1/completions', { model: dir, prompt: ids, max_tokens: 30, seed: 3, n: 4 });
+      assert.deepEqual(answer.json.choices.map((choice: { text: string }) => choice.text), sampled.map((row) => row.text));
+      assert.equal(answer.json.usage.completion_tokens, sampled.reduce((sum, row) => sum + row.tokens.length, 0));
     } finally {
       await periodServer.close();
     }

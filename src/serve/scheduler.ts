@@ -42,6 +42,8 @@ interface Row {
   generated: number;
   budget: number;
   text: ChoiceText;
+  /** Ended (fixed batches keep such rows, fed padding, as `generate()` does). */
+  finished: boolean;
 }
 
 /**
@@ -223,7 +225,7 @@ export class Scheduler {
       const room = context === null ? UNBOUNDED_CONTEXT_MAX_TOKENS : context - promptIds.length;
       const budget = Math.min(maxTokens ?? room, room);
       for (let choice = 0; choice < n; choice++) {
-        rows.push({ job, index: prompt * n + choice, promptIds, generated: 0, budget, text: this.choiceText(promptIds, stop) });
+        rows.push({ job, index: prompt * n + choice, promptIds, generated: 0, budget, text: this.choiceText(promptIds, stop), finished: false });
       }
     });
     this.events.started(job.request.id, job.promptIds.reduce((sum, ids) => sum + ids.length, 0));
@@ -232,7 +234,7 @@ export class Scheduler {
 
   /** A `generate()` session over the rows: left-padded for decoder-only models, right-padded for encoders. */
   private openFixed(rows: Row[], adapter: string | null): DecodingSession {
-    const pad = this.model.config.padTokenId ?? this.eosTokenIds[0] ?? 0;
+    const pad = this.padTokenId;
     const prompts = rows.map((row) => row.promptIds);
     const sameLength = prompts.every((ids) => ids.length === prompts[0].length);
     const inputs = sameLength ? { inputIds: prompts } : this.model.kind === 'causal' ? leftPad(prompts, pad) : rightPad(prompts, pad);
@@ -318,7 +320,7 @@ export class Scheduler {
     const perJob = new Map<Job, ChoiceDelta[]>();
     const keep: number[] = [];
     batch.rows.forEach((row, r) => {
-      if (row.job.cancelled) return;
+      if (row.job.cancelled || row.finished) return;
       const tokenId = picked.tokens[r];
       const requested = row.job.request.params.logprobs;
       const logprob = requested === null ? undefined : this.logprob(row, tokenId, picked.chosenLogprobs[r], picked.topValues, picked.topIndices, r * alternatives, requested);
@@ -343,6 +345,7 @@ export class Scheduler {
       if (finishReason !== undefined) delta.finishReason = finishReason;
       perJob.set(row.job, [...(perJob.get(row.job) ?? []), delta]);
       if (finishReason === undefined) keep.push(r);
+      else row.finished = true;
     });
     for (const [job, deltas] of perJob) this.events.deltas(job.request.id, deltas);
     for (const job of new Set(batch.rows.map((row) => row.job))) {
@@ -357,9 +360,20 @@ export class Scheduler {
       this.#batches.splice(this.#batches.indexOf(batch), 1);
       return;
     }
-    if (keep.length < batch.rows.length) (batch.joinable ?? (batch.session as DecodingSession)).select(keep);
+    if (batch.joinable === null) {
+      // A fixed batch keeps every row to the end, padding the finished ones, as generate() does: a seeded
+      // sampler then draws for the same rows, and a T5 session's encoder rows stay aligned with its cache.
+      batch.lastTokens = batch.rows.map((_, r) => (keep.includes(r) ? picked.tokens[r] : this.padTokenId));
+      return;
+    }
+    if (keep.length < batch.rows.length) batch.joinable.select(keep);
     batch.rows = keep.map((r) => batch.rows[r]);
     batch.lastTokens = keep.map((r) => picked.tokens[r]);
+  }
+
+  /** The padding a fixed batch feeds its finished rows (generate()'s default pad). */
+  private get padTokenId(): number {
+    return this.model.config.padTokenId ?? this.eosTokenIds[0] ?? 0;
   }
 
   private logprob(row: Row, tokenId: number, chosen: number, values: number[], indices: number[], offset: number, count: number): TokenLogprob {
