@@ -70,6 +70,13 @@ describe('tunekit serve (the verb)', { skip: hasShared ? false : 'no ../shared' 
       assert.equal(health.status, 200);
       assert.ok(healthMs < 300, `/health took ${healthMs} ms while the model thread was decoding`);
       child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // While draining, new work is not taken: a new connection is refused, a kept-alive one answered 503.
+      const during = await fetch(url + '/v1/models').then(
+        async (answer) => [answer.status, ((await answer.json()) as { error: { code: string } }).error.code],
+        () => 'refused',
+      );
+      assert.ok(during === 'refused' || (Array.isArray(during) && during[0] === 503 && during[1] === 'server_shutting_down'), JSON.stringify(during));
       for (;;) {
         const { value, done } = await body.read();
         if (done) break;

@@ -115,8 +115,10 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
   const app: FastifyInstance = Fastify({
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
-    return503OnClosing: true,
+    // Requests on kept-alive connections while draining get OpenAI's body (below), not Fastify's own 503.
+    return503OnClosing: false,
   });
+  let draining = false;
   const started = new WeakMap<FastifyRequest, number>();
   const details = new WeakMap<FastifyRequest, Partial<AccessLogEntry>>();
 
@@ -138,6 +140,7 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
   const openRoutes = new Set(['/health', '/metrics']);
   app.addHook('onRequest', async (request, reply) => {
     started.set(request, performance.now());
+    if (draining) return sendError(reply.header('connection', 'close'), new ApiError(503, 'the server is shutting down', null, 'server_shutting_down'));
     const route = request.routeOptions.url;
     if (options.apiKey !== undefined && (route === undefined || !openRoutes.has(route)) && !bearerMatches(request.headers.authorization, options.apiKey)) {
       return sendError(reply, new ApiError(401, 'Incorrect API key provided: send it as "Authorization: Bearer <key>"', null, 'invalid_api_key'));
@@ -213,6 +216,7 @@ export async function startServer(options: ServeOptions): Promise<OpenAIServer> 
     metrics,
     close: () => {
       closing ??= (async () => {
+        draining = true;
         await app.close();
         await worker.close();
       })();
