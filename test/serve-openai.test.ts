@@ -3,12 +3,12 @@
 // adapter, alone or batched with others.
 import assert from 'node:assert/strict';
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generate, type GenerationOptions, type LanguageModel, loadModel, type OpenAIServer, PeftModel, startServer, tidy, type Tokenizer } from '../src/index.js';
-import { hasShared } from './helpers/paths.js';
+import { hasShared, repoRoot } from './helpers/paths.js';
 import { pythonHas } from './helpers/python.js';
 import { postJson, saveNoisyLora, sseData, storiesWithChatTemplate } from './helpers/serve.js';
 
@@ -252,6 +252,38 @@ describe('tunekit serve: OpenAI endpoints', { skip: hasShared ? false : 'no ../s
     assert.deepEqual(again.json.choices, json.choices);
     const other = await postJson(url('/v1/completions'), { ...body, seed: 8 });
     assert.notDeepEqual(other.json.choices, json.choices);
+  });
+
+  it("every response object has the key structure and value types of OpenAI's reference examples (recorded fixture)", async () => {
+    const fixture = JSON.parse(readFileSync(path.join(repoRoot, 'test', 'fixtures', 'serve', 'openai-shapes.json'), 'utf8'));
+    /** Keys and value types, recursively (arrays by their first item; null kept apart). */
+    const shape = (value: unknown): unknown => {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return value.length === 0 ? [] : [shape(value[0])];
+      if (typeof value === 'object') return Object.fromEntries(Object.entries(value as object).sort(([a], [b]) => a.localeCompare(b)).map(([key, item]) => [key, shape(item)]));
+      return typeof value;
+    };
+    const same = (ours: unknown, theirs: unknown, what: string) => assert.deepEqual(shape(ours), shape(theirs), what);
+    const completion = await postJson(url('/v1/completions'), { model: modelDir, prompt: 'Once', max_tokens: 3, temperature: 0 });
+    same(completion.json, fixture.completion, 'completion');
+    const withLogprobs = await postJson(url('/v1/completions'), { model: modelDir, prompt: 'Once', max_tokens: 3, temperature: 0, logprobs: 1 });
+    // top_logprobs maps token text to a log-probability: its keys are data, so only its values' types count.
+    const tokenMaps = (logprobs: { top_logprobs: Record<string, number>[] }) => ({ ...logprobs, top_logprobs: logprobs.top_logprobs.map((map) => Object.values(map)) });
+    same(tokenMaps(withLogprobs.json.choices[0].logprobs), tokenMaps(fixture.completion_logprobs), 'completion logprobs');
+    const completionStream = await fetch(url('/v1/completions'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: modelDir, prompt: 'Once', max_tokens: 3, temperature: 0, stream: true }) });
+    same(JSON.parse(sseData(await completionStream.text())[0]), fixture.completion_chunk, 'completion chunk');
+    const chat = await postJson(url('/v1/chat/completions'), { model: modelDir, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0, logprobs: true, top_logprobs: 1 });
+    same({ ...chat.json, choices: [{ ...chat.json.choices[0], logprobs: null }] }, fixture.chat, 'chat');
+    same(chat.json.choices[0].logprobs, fixture.chat_logprobs, 'chat logprobs');
+    const chatStream = await fetch(url('/v1/chat/completions'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: modelDir, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3, temperature: 0, stream: true, stream_options: { include_usage: true } }) });
+    const chunks = sseData(await chatStream.text()).slice(0, -1).map((event) => JSON.parse(event));
+    const withoutUsage = ({ usage, ...rest }: Record<string, unknown>) => (assert.equal(usage, null), rest);
+    same(withoutUsage(chunks[0]), fixture.chat_chunk, 'chat chunk');
+    same(chunks.at(-1), fixture.usage_chunk, 'usage chunk');
+    same((await postJson(url('/v1/completions'), { model: 'gpt-5', prompt: 'x' })).json, { error: { ...fixture.error.error, param: 'model' } }, 'error');
+    const models = (await (await fetch(url('/v1/models'))).json()) as { data: Record<string, unknown>[] };
+    const baseCard = Object.fromEntries(Object.entries(models.data[0]).filter(([key]) => !['root', 'parent', 'max_model_len'].includes(key)));
+    same({ ...models, data: [baseCard] }, fixture.model_list, 'model list (less vLLM\'s root, parent, max_model_len)');
   });
 
   it('bad requests get 400 with OpenAI\'s error body naming the field', async () => {
