@@ -42,6 +42,8 @@ describe('tunekit serve with T5 and a soft prompt', { skip: hasShared ? false : 
       });
       assert.equal(json.usage.completion_tokens, prompts.reduce((sum, ids) => sum + newTokens(model, ids, 8).length, 0));
       assert.equal(json.usage.prompt_tokens, 6);
+      const tooMany = await postJson(server.url + '/v1/completions', { model: dir, prompt: [5, 2], max_tokens: 100000 });
+      assert.deepEqual([tooMany.status, tooMany.json.error.param], [400, 'max_tokens']);
       const text = await postJson(server.url + '/v1/completions', { model: dir, prompt: 'hello' });
       assert.deepEqual([text.status, text.json.error.param], [400, 'prompt']);
       const chat = await postJson(server.url + '/v1/chat/completions', { model: dir, messages: [{ role: 'user', content: 'hi' }] });

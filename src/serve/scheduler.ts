@@ -150,6 +150,9 @@ export class Scheduler {
     const promptIds = preparePrompts(request, this.tokenizer, this.model.config.vocabSize, this.model.kind);
     const context = this.model.kind === 'causal' ? this.contextLength(request.adapter) : null;
     const { maxTokens } = request.params;
+    if (context === null && maxTokens !== null && maxTokens > UNBOUNDED_CONTEXT_MAX_TOKENS) {
+      throw new ApiError(400, `this model's positions are relative (no fixed context); this server generates at most ${UNBOUNDED_CONTEXT_MAX_TOKENS} tokens per choice for it`, 'max_tokens', 'max_tokens_too_large');
+    }
     for (const ids of promptIds) {
       if (context === null) continue;
       if (ids.length >= context) {
