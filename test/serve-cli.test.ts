@@ -68,7 +68,7 @@ describe('tunekit serve (the verb)', { skip: hasShared ? false : 'no ../shared' 
       const health = await fetch(url + '/health');
       const healthMs = performance.now() - started;
       assert.equal(health.status, 200);
-      assert.ok(healthMs < 300, `/health took ${healthMs} ms while the model thread was decoding`);
+      assert.ok(healthMs < 500, `/health took ${healthMs} ms while the model thread was decoding`);
       child.kill('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 100));
       // While draining, new work is not taken: a new connection is refused, a kept-alive one answered 503.
