@@ -49,7 +49,7 @@ export function generationHandler(context: GenerationContext): (kind: Generation
     const includeUsage = stream && body.stream_options?.include_usage === true;
     const id = shape.idPrefix + randomUUID().replace(/-/g, '');
     const createdAt = Math.floor(Date.now() / 1000);
-    const states = Array.from({ length: prompts.length * params.n }, () => new ChoiceState());
+    const states = Array.from({ length: rows }, () => new ChoiceState());
     const wantLogprobs = params.logprobs !== null;
     const entry: Partial<AccessLogEntry> = { model: body.model, stream };
     context.noteRequest(request, entry);
@@ -72,8 +72,7 @@ export function generationHandler(context: GenerationContext): (kind: Generation
             streaming = true;
             reply.hijack();
             reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-            const opening = shape.openingChoices(states.length);
-            for (const choice of opening) reply.raw.write(chunk([choice]));
+            for (const choice of shape.openingChoices(rows)) reply.raw.write(chunk([choice]));
           },
           deltas: (deltas: ChoiceDelta[]) => {
             if (firstToken) {
@@ -92,7 +91,7 @@ export function generationHandler(context: GenerationContext): (kind: Generation
             metrics.generationTokens.inc({}, completionTokens);
             const totals = usage(promptTokens, completionTokens);
             if (streaming) {
-              if (includeUsage) reply.raw.write(`data: ${JSON.stringify({ id, object: shape.chunkObject, created: createdAt, model: body.model, choices: [], usage: totals })}\n\n`);
+              if (includeUsage) reply.raw.write(chunk([], { usage: totals }));
               reply.raw.end('data: [DONE]\n\n');
               resolve(reply);
               return;
