@@ -102,7 +102,7 @@ describe('continuous batching', { skip: hasShared ? false : 'no ../shared' }, ()
       alpha?.dispose();
     });
 
-    it('requests arriving while others decode join their adapter\'s batch, and each answer equals generate() alone', async () => {
+    it('requests arriving while others decode join the running batch, and each answer equals generate() alone', async () => {
       const liveTensors = async () => Number(/^tunekit_worker_live_tensors (\S+)$/m.exec(await (await fetch(server.url + '/metrics')).text())?.[1]);
       await postJson(server.url + '/v1/completions', { model: 'alpha', prompt: 'Once', max_tokens: 2, temperature: 0 });
       const baseline = await liveTensors();
@@ -110,13 +110,18 @@ describe('continuous batching', { skip: hasShared ? false : 'no ../shared' }, ()
       const first = await fetch(server.url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: stories, prompt: 'Once upon a time', max_tokens: 48, temperature: 0, stream: true }) });
       const reader = (first.body as ReadableStream<Uint8Array>).getReader();
       let streamed = new TextDecoder().decode((await reader.read()).value);
+      // The last two sample (no seed) and join too; top_p this small keeps only the likeliest token, so through
+      // the sampling path they must still equal greedy decoding.
       const later = [
-        { model: stories, prompt: 'The dog' },
-        { model: 'alpha', prompt: 'The dog' },
-        { model: stories, prompt: 'Lily and her mom went to the big park to play' },
-        { model: 'alpha', prompt: 'Tom' },
+        { model: stories, prompt: 'The dog', temperature: 0 },
+        { model: 'alpha', prompt: 'The dog', temperature: 0 },
+        { model: stories, prompt: 'Lily and her mom went to the big park to play', temperature: 1, top_p: 1e-9 },
+        { model: 'alpha', prompt: 'Tom', temperature: 0.7, top_p: 1e-9 },
       ];
-      const answers = await Promise.all(later.map((body) => postJson(server.url + '/v1/completions', { ...body, max_tokens: 16, temperature: 0 })));
+      const free = postJson(server.url + '/v1/completions', { model: 'alpha', prompt: 'Tom', max_tokens: 16 });
+      const answers = await Promise.all(later.map((body) => postJson(server.url + '/v1/completions', { ...body, max_tokens: 16 })));
+      const sampled = await free;
+      assert.deepEqual([sampled.status, sampled.json.usage.completion_tokens], [200, 16]);
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;

@@ -6,7 +6,7 @@ import type { PeftModel } from '../peft/peft-model.js';
 import type { Decoding } from '../tokenize/decode-stream.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import { inferenceMode, manualSeed, memory } from '../torch/runtime.js';
-import { cat } from '../torch/ops.js';
+import { cat, tensor } from '../torch/ops.js';
 import { type Tensor, tidy } from '../torch/tensor.js';
 import { ApiError } from './api-error.js';
 import { ChoiceText } from './choice-text.js';
@@ -47,9 +47,9 @@ interface Row {
 }
 
 /**
- * Rows decoded together. Greedy rows of a decoder-only model share a joinable batch that requests enter and
- * leave between steps: the base and all LoRA adapters one batch, each other kind of adapter its own. Sampling
- * jobs, seq2seq models and soft prompts get a fixed batch of their own (a `generate()` session).
+ * Rows decoded together. Greedy and unseeded sampling rows of a decoder-only model share a joinable batch that
+ * requests enter and leave between steps: the base and all LoRA adapters one batch, each other kind of adapter
+ * its own. Seeded sampling, seq2seq models and soft prompts get a fixed batch of their own (a `generate()` session).
  */
 interface Batch {
   joinable: JoinableSession | null;
@@ -83,6 +83,19 @@ function rightPad(rows: number[][], pad: number): { inputIds: number[][]; attent
   };
 }
 
+/**
+ * A token drawn from `probabilities` with JavaScript's generator: unseeded sampling rows of a shared batch leave
+ * libtorch's generator untouched, so a seeded request decoding beside them draws exactly what it would alone.
+ */
+function drawToken(probabilities: number[]): number {
+  let remaining = Math.random() * probabilities.reduce((sum, p) => sum + p, 0);
+  for (let token = 0; token < probabilities.length; token++) {
+    remaining -= probabilities[token];
+    if (remaining < 0 && probabilities[token] > 0) return token;
+  }
+  return probabilities.reduce((best, p, token) => (p > probabilities[best] ? token : best), 0);
+}
+
 /** Without a tokenizer (token-id prompts only) choices carry ids and no text. */
 const NO_TEXT: Decoding = { decode: () => '' };
 
@@ -92,11 +105,11 @@ function utf8(text: string): number[] {
 
 /**
  * Decodes every admitted request one token per step. Pending requests are admitted between steps while the
- * rows decoding stay within `maxBatch` (continuous batching): a greedy request joins a running batch
+ * rows decoding stay within `maxBatch` (continuous batching): a greedy or unseeded sampling request joins a running batch
  * (left-padded, positions counted per row, so each row is what it would be alone) — one batch for the base and
- * every LoRA adapter, each applied to its own rows, and one per adapter of other kinds; a sampling request is its
- * own batch, and a seeded one never runs beside another sampling batch, so its draws from libtorch's generator
- * are exactly those `generate()` makes. Rows leave their batch as soon as they finish or their request is
+ * every LoRA adapter, each applied to its own rows, and one per adapter of other kinds (unseeded rows draw with
+ * JavaScript's generator); a seeded request is its own batch and never runs beside another sampling batch, so
+ * its draws from libtorch's generator are exactly those `generate()` makes. Rows leave their batch as soon as they finish or their request is
  * cancelled. Batches take turns, one step each.
  */
 export class Scheduler {
@@ -182,6 +195,7 @@ export class Scheduler {
     return this.#batches.reduce((sum, batch) => sum + batch.rows.length + batch.joining.length, 0);
   }
 
+  /** Fixed sampling batches draw from libtorch's generator: a seeded one runs beside no other. */
   private canStartSampling(job: Job): boolean {
     const running = this.#batches.filter((batch) => batch.sampling !== null);
     return running.length === 0 || (job.request.params.seed === undefined && running.every((batch) => batch.seed === undefined));
@@ -192,13 +206,14 @@ export class Scheduler {
     let rows = this.activeRows();
     for (const job of [...this.#pending]) {
       if (rows > 0 && rows + job.rowsLeft > this.maxBatch) break;
-      if (job.sampling !== null && !this.canStartSampling(job)) continue;
+      const adapter = job.request.adapter;
+      // Greedy and unseeded sampling rows join a running batch; a seeded request keeps a batch of its own.
+      const causal = job.request.params.seed === undefined ? this.joinableModel(adapter) : null;
+      if (causal === null && job.sampling !== null && !this.canStartSampling(job)) continue;
       this.#pending.splice(this.#pending.indexOf(job), 1);
       rows += job.rowsLeft;
       const newRows = this.rowsOf(job);
-      const adapter = job.request.adapter;
-      const causal = this.joinableModel(adapter);
-      if (job.sampling === null && causal !== null) {
+      if (causal !== null) {
         const key = adapter === null || this.model.appliesPerRow(adapter) ? PER_ROW : adapter;
         let batch = this.#batches.find((candidate) => candidate.joinable !== null && candidate.adapter === key);
         if (batch === undefined) {
@@ -310,8 +325,15 @@ export class Scheduler {
     const wantLogprobs = batch.rows.some((row) => row.job.request.params.logprobs !== null);
     const picked = tidy(() => {
       const sampling = batch.sampling;
-      const chosen = sampling === null ? logits.argmax(-1) : processLogits(logits, [], 0, sampling, true).softmax(-1).multinomial(1).squeeze(1);
-      const tokens = chosen.toFlatArray();
+      let chosen = sampling === null ? logits.argmax(-1) : processLogits(logits, [], 0, sampling, true).softmax(-1).multinomial(1).squeeze(1);
+      let tokens = chosen.toFlatArray();
+      if (batch.joinable !== null && batch.rows.some((row) => row.job.sampling !== null)) {
+        tokens = tokens.map((token, r) => {
+          const rowSampling = batch.rows[r].job.sampling;
+          return rowSampling === null ? token : drawToken(processLogits(logits.narrow(0, r, 1), [], 0, rowSampling, true).softmax(-1).toFlatArray());
+        });
+        chosen = tensor(tokens, { dtype: 'int64' });
+      }
       if (!wantLogprobs) return { tokens, chosenLogprobs: [] as number[], topValues: [] as number[], topIndices: [] as number[] };
       const logprobs = logits.logSoftmax(-1);
       const chosenLogprobs = logprobs.gather(1, chosen.unsqueeze(1)).toFlatArray();
