@@ -241,7 +241,7 @@ export class PeftModel extends Module {
       if (!this.appliesPerRow(name)) throw new TunekitError('E_ADAPTER', `adapter "${name}" cannot be applied per row (only unmerged LoRA adapters without trained biases or module copies can)`);
     }
     const previous = this.#active;
-    this.setAdapter(null);
+    if (previous !== null) this.setAdapter(null);
     const touched = new Set<LoraLayer>();
     const masks: Tensor[] = [];
     try {
@@ -260,7 +260,7 @@ export class PeftModel extends Module {
     } finally {
       for (const layer of touched) layer.rowMasks = null;
       for (const mask of masks) mask.dispose();
-      this.setAdapter(previous);
+      if (previous !== null) this.setAdapter(previous);
     }
   }
 
