@@ -30,7 +30,7 @@ describe('tunekit serve (the verb)', { skip: hasShared ? false : 'no ../shared' 
 
   it('serves, answers /health while decoding, and on SIGTERM finishes the stream in flight, then exits 0', async () => {
     const adapter = await saveNoisyLora(stories, path.join(scratch, 'alpha'), 5);
-    const child = spawn(process.execPath, [cli, 'serve', '--model', stories, '--port', '0', '--adapter', `alpha=${adapter}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TUNEKIT_THREADS: '1' } });
+    const child = spawn(process.execPath, [cli, 'serve', '--model', stories, '--served-model-name', 'tiny-stories', '--port', '0', '--adapter', `alpha=${adapter}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TUNEKIT_THREADS: '1' } });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -46,9 +46,9 @@ describe('tunekit serve (the verb)', { skip: hasShared ? false : 'no ../shared' 
     });
     try {
       const url = await listening;
-      assert.deepEqual(lines[0].adapters, ['alpha']);
+      assert.deepEqual([lines[0].model, lines[0].adapters], ['tiny-stories', ['alpha']]);
       // What `tunekit generate` prints for the same settings is what the server answers.
-      const settings = [[[], stories], [['--adapter', adapter], 'alpha']] as const;
+      const settings = [[[], 'tiny-stories'], [['--adapter', adapter], 'alpha']] as const;
       const printed = await Promise.all(
         settings.map(
           ([flags]) =>

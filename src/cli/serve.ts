@@ -4,6 +4,7 @@ import type { Verb } from './verb.js';
 
 const FLAGS = {
   model: 'value',
+  'served-model-name': 'value',
   dtype: 'value',
   threads: 'value',
   'adapter-dir': 'value',
@@ -58,6 +59,7 @@ export const serveVerb: Verb = {
     'Serves /v1/completions, /v1/chat/completions, /v1/models, vLLM\'s /v1/load_lora_adapter and',
     '/v1/unload_lora_adapter, /health and /metrics. Prints one JSON line per event on stdout (listening, each request).',
     '  --model ID|DIR        a model folder or hub repo id; clients send it as "model" for the bare base',
+    '  --served-model-name N the base model\'s name for clients instead (as vLLM\'s flag)',
     '  --adapter name=DIR    a PEFT adapter served as model "name" (repeatable; any folder or hub id)',
     '  --adapter-dir DIR     the only folder POST /v1/load_lora_adapter may load from (run-time loading is off without it)',
     '  --host H              address to bind (default 127.0.0.1: this machine only)',
@@ -79,8 +81,11 @@ export const serveVerb: Verb = {
     if (dtype !== undefined && dtype !== 'float32' && dtype !== 'bfloat16') throw new TunekitError('E_FLAG', `--dtype must be float32 or bfloat16, got "${dtype}"`);
     const apiKey = flagString(args, 'api-key') ?? (process.env.TUNEKIT_API_KEY || undefined);
     if (apiKey !== undefined && apiKey.length < 8) throw new TunekitError('E_FLAG', '--api-key must be at least 8 characters');
+    const servedModelName = flagString(args, 'served-model-name');
+    if (servedModelName === '') throw new TunekitError('E_FLAG', '--served-model-name needs a name');
     const server = await startServer({
       model,
+      servedModelName,
       adapters,
       adapterDir: flagString(args, 'adapter-dir'),
       host: flagString(args, 'host'),
@@ -97,7 +102,7 @@ export const serveVerb: Verb = {
     for (const message of server.startupWarnings) console.error(`tunekit: warning: ${message}`);
     const loopback = ['127.0.0.1', '::1', 'localhost'].includes(flagString(args, 'host') ?? '127.0.0.1');
     if (!loopback && apiKey === undefined) console.error(`tunekit: warning: listening on ${server.host} without --api-key: anyone who can reach this address can use the model`);
-    print({ event: 'listening', url: server.url, model, adapters: adapters.map((adapter) => adapter.name), threads: server.threads, auth: apiKey !== undefined });
+    print({ event: 'listening', url: server.url, model: servedModelName ?? model, adapters: adapters.map((adapter) => adapter.name), threads: server.threads, auth: apiKey !== undefined });
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         process.off('SIGTERM', onTerm);

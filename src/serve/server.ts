@@ -13,8 +13,10 @@ import { ModelWorker } from './model-worker.js';
 import { chatSchema, completionSchema, loadAdapterSchema, unloadAdapterSchema } from './schemas.js';
 
 export interface ServeOptions {
-  /** A model folder or hub repo id; also the base model's name in requests' `model`. */
+  /** A model folder or hub repo id; also the base model's name in requests' `model` unless `servedModelName`. */
   model: string;
+  /** The base model's name in requests and /v1/models (vLLM's --served-model-name); default `model`. */
+  servedModelName?: string;
   /** Adapters loaded at start (`--adapter name=DIR`): the operator's choice, from anywhere. */
   adapters?: AdapterInfo[];
   /** The only folder adapters loaded at run time over HTTP may come from; without it run-time loading is off. */
@@ -90,7 +92,7 @@ function defaultThreads(): number | undefined {
 export async function startServer(options: ServeOptions): Promise<OpenAIServer> {
   const host = options.host ?? '127.0.0.1';
   const maxQueue = options.maxQueue ?? 64;
-  const baseName = options.model;
+  const baseName = options.servedModelName ?? options.model;
   const workerOptions: WorkerOptions = {
     model: options.model,
     adapters: options.adapters ?? [],
