@@ -227,10 +227,15 @@ export class Scheduler {
     }
   }
 
-  /** Greedy rows can join a running batch on decoder-only models, unless a soft prompt takes the first positions. */
+  /**
+   * Rows can join a running batch on decoder-only models, unless a soft prompt takes the first positions or the
+   * attention has a sliding window (it counts cache columns, padding included, so a padded row would see less).
+   */
   private joinableModel(adapter: string | null): CausalLM | null {
     const model: LanguageModel = this.model;
     if (model.kind !== 'causal') return null;
+    const window = (model.config as { slidingWindow?: number | null }).slidingWindow;
+    if (window !== undefined && window !== null) return null;
     return adapter === null || this.model.adapterConfig(adapter).peftType !== 'PROMPT_TUNING' ? model : null;
   }
 
