@@ -323,6 +323,40 @@ describe('tunekit serve: OpenAI endpoints', { skip: hasShared ? false : 'no ../s
     assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'invalid_json');
   });
 
+  it('random bodies get a completion or an OpenAI error body, never a server error', async () => {
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const pick = <T,>(items: T[]): T => items[Math.floor(random() * items.length)];
+    const values: Record<string, unknown[]> = {
+      model: [modelDir, 'alpha', 'nope', 5, null, ''],
+      prompt: ['Once', [1, 5], [[1, 5], [2]], [], [-1], 'x'.repeat(3000), { a: 1 }, null, [1.5], ['a', 7]],
+      messages: [[{ role: 'user', content: 'Hi' }], [], [{ role: 'user' }], [{ content: 'x' }], 'Hi', [{ role: 'user', content: [{ type: 'image_url' }] }]],
+      max_tokens: [1, 2, 3, 0, -1, 'x', null, 1e12, 2.5],
+      temperature: [0, 0.5, 1, 2.5, -1, 'hot', null],
+      top_p: [0, 0.5, 1, 1.5, null],
+      n: [1, 2, 0, 200, '2'],
+      stop: ['.', ['a', 'b'], [1], '', null, ['a', 'b', 'c', 'd', 'e']],
+      stream: [true, false, 'yes', null],
+      seed: [1, -5, 1.5, 'x', null],
+      logprobs: [0, 3, 9, true, null],
+      top_logprobs: [0, 2, 30, null],
+      extra_field: [1],
+    };
+    for (let round = 0; round < 60; round++) {
+      const route = pick(['/v1/completions', '/v1/chat/completions']);
+      const body: Record<string, unknown> = {};
+      for (const [field, options] of Object.entries(values)) if (random() < 0.45) body[field] = pick(options);
+      const response = await fetch(url(route), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const text = await response.text();
+      assert.ok([200, 400, 404].includes(response.status), `${route} ${JSON.stringify(body)} → ${response.status} ${text.slice(0, 300)}`);
+      if (response.status !== 200) {
+        const error = (JSON.parse(text) as { error: Record<string, unknown> }).error;
+        assert.deepEqual(Object.keys(error).sort(), ['code', 'message', 'param', 'type'], text);
+        assert.equal(typeof error.message, 'string');
+      }
+    }
+  });
+
   it('an unknown model is 404 model_not_found; unknown routes are 404; oversized bodies 413, all with the error body', async () => {
     const unknown = await postJson(url('/v1/completions'), { model: 'gamma', prompt: 'x' });
     assert.equal(unknown.status, 404);
