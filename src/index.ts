@@ -45,3 +45,4 @@ export * from './data/index.js';
 
 // train: TrainingArguments and a train() loop equal to transformers' Trainer.
 export * from './train/index.js';
+export * from './serve/index.js';

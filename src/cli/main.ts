@@ -13,6 +13,7 @@ const verbs: Record<string, () => Promise<Verb>> = {
   inspect: async () => (await import('./inspect.js')).inspectVerb,
   merge: async () => (await import('./merge.js')).mergeVerb,
   score: async () => (await import('./score.js')).scoreVerb,
+  serve: async () => (await import('./serve.js')).serveVerb,
   train: async () => (await import('./train.js')).trainVerb,
 };
 

@@ -1,4 +1,4 @@
-import { empty } from '../torch/ops.js';
+import { cat, empty, zeros } from '../torch/ops.js';
 import { Tensor, tidy } from '../torch/tensor.js';
 
 interface Entry {
@@ -82,6 +82,52 @@ export class KVCache {
       entry.value.dispose();
       entry.key = key;
       entry.value = value;
+    }
+  }
+
+  /**
+   * Appends the rows of `other` after this cache's rows (continuous batching: requests join a batch between
+   * steps). The shorter of the two is left-padded with zero positions to the longer length; the caller masks
+   * them. Returns the padding each side got. `other` is emptied. Self-attention entries only.
+   */
+  merge(other: KVCache): { padded: number; otherPadded: number } {
+    const length = this.length();
+    const otherLength = other.length();
+    const target = Math.max(length, otherLength);
+    for (const [layer, entry] of this.#layers) {
+      const incoming = other.#layers.get(layer);
+      if (entry.fixed || incoming === undefined || incoming.fixed) throw new Error(`KVCache.merge: layer ${layer} is not a self-attention entry of both caches`);
+      const join = (mine: Tensor, theirs: Tensor): Tensor =>
+        tidy(() => {
+          const padLeft = (buffer: Tensor, filled: number): Tensor => {
+            const view = buffer.narrow(2, 0, filled);
+            if (filled === target) return view;
+            const [batch, heads, , width] = buffer.shape;
+            return cat([zeros([batch, heads, target - filled, width], { dtype: buffer.dtype, device: buffer.device as 'cpu' }), view], 2);
+          };
+          return cat([padLeft(mine, entry.length), padLeft(theirs, incoming.length)], 0);
+        }).keep();
+      const key = join(entry.key, incoming.key);
+      const value = join(entry.value, incoming.value);
+      entry.key.dispose();
+      entry.value.dispose();
+      this.#layers.set(layer, { key, value, length: target, fixed: false });
+    }
+    other.dispose();
+    return { padded: target - length, otherPadded: target - otherLength };
+  }
+
+  /** Drops the first `positions` positions of every row (padding no row needs any more). */
+  trimLeft(positions: number): void {
+    if (positions <= 0) return;
+    for (const [layer, entry] of this.#layers) {
+      if (entry.fixed) continue;
+      const cut = (buffer: Tensor): Tensor => tidy(() => buffer.narrow(2, positions, entry.length - positions).contiguous()).keep();
+      const key = cut(entry.key);
+      const value = cut(entry.value);
+      entry.key.dispose();
+      entry.value.dispose();
+      this.#layers.set(layer, { key, value, length: entry.length - positions, fixed: false });
     }
   }
 

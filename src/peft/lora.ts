@@ -92,6 +92,11 @@ export class LoraLayer implements AdapterLayer {
   readonly merged = new Set<string>();
   /** Adapters whose delta is added in forward; set by the PEFT model. */
   active: string[] = [];
+  /**
+   * Adapters per batch row instead of `active` (serving requests for several adapters in one batch): each
+   * adapter's delta times its [batch, 1, 1] mask, 1 on its rows and 0 elsewhere. Set by `PeftModel.withRowAdapters`.
+   */
+  rowMasks: Map<string, Tensor> | null = null;
 
   constructor(readonly layer: ProjectionLayer) {
     this.loraA = layer.setChild('lora_A', new ModuleDict<Linear>());
@@ -166,6 +171,7 @@ export class LoraLayer implements AdapterLayer {
   }
 
   adaptOutput(input: Tensor, output: Tensor): Tensor {
+    if (this.rowMasks !== null) return this.adaptRows(input, output, this.rowMasks);
     let result = output;
     for (const name of this.active) {
       if (this.merged.has(name)) continue;
@@ -174,6 +180,18 @@ export class LoraLayer implements AdapterLayer {
       if (a === undefined || b === undefined) continue;
       const x = (this.dropout.get(name) as LoraDropout).forward(input).to(a.weight.dtype);
       result = result.add(b.forward(a.forward(x)).mul(this.scaling.get(name) as number).to(result.dtype));
+    }
+    return result;
+  }
+
+  private adaptRows(input: Tensor, output: Tensor, masks: Map<string, Tensor>): Tensor {
+    let result = output;
+    for (const [name, mask] of masks) {
+      const a = this.loraA.get(name);
+      const b = this.loraB.get(name);
+      if (a === undefined || b === undefined || this.merged.has(name)) continue;
+      const x = (this.dropout.get(name) as LoraDropout).forward(input).to(a.weight.dtype);
+      result = result.add(b.forward(a.forward(x)).mul(this.scaling.get(name) as number).mul(mask).to(result.dtype));
     }
     return result;
   }

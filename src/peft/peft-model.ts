@@ -7,9 +7,10 @@ import { ModuleDict } from '../nn/container.js';
 import { Module } from '../nn/module.js';
 import { ProjectionLayer } from '../nn/layers.js';
 import { dtypeByteSize } from '../torch/dtype.js';
-import { arange, cat, ones } from '../torch/ops.js';
+import { arange, cat, ones, tensor } from '../torch/ops.js';
 import { callOp, Tensor } from '../torch/tensor.js';
 import './builtin.js';
+import { LoraLayer } from './lora.js';
 import { type AdapterConfig, type AdapterConfigBase, checkTaskType } from './config.js';
 import { checkFiniteWeights, loadAdapter, saveAdapter, type LoadAdapterOptions } from './format.js';
 import { type AdapterLayer, adapterLayersOf, adapterParameterPattern, type Attachment, type ParameterCopy, type PeftMethod, peftMethod } from './method.js';
@@ -218,6 +219,49 @@ export class PeftModel extends Module {
       return fn();
     } finally {
       this.setAdapter(previous);
+    }
+  }
+
+  /**
+   * Whether `withRowAdapters` can apply this adapter to some rows of a batch: LoRA (not merged) that trains no
+   * shared bias and keeps no parameter copies, so the base stays the same for every row.
+   */
+  appliesPerRow(name: string): boolean {
+    const entry = this.entry(name);
+    return entry.config.peftType === 'LORA' && entry.prompt === undefined && entry.copies.length === 0 && entry.sharedTrainable.length === 0 && entry.layers.every((layer) => layer instanceof LoraLayer && !layer.merged.has(name));
+  }
+
+  /**
+   * Runs `fn` with an adapter per batch row (`rows[r]`, null for the bare base), as a server decoding requests
+   * for several adapters in one batch: no adapter is active, and each LoRA layer adds each adapter's delta on
+   * that adapter's rows only. Every named adapter must satisfy `appliesPerRow`.
+   */
+  withRowAdapters<T>(rows: readonly (string | null)[], fn: () => T): T {
+    const names = [...new Set(rows.filter((name): name is string => name !== null))];
+    for (const name of names) {
+      if (!this.appliesPerRow(name)) throw new TunekitError('E_ADAPTER', `adapter "${name}" cannot be applied per row (only unmerged LoRA adapters without trained biases or module copies can)`);
+    }
+    const previous = this.#active;
+    if (previous !== null) this.setAdapter(null);
+    const touched = new Set<LoraLayer>();
+    const masks: Tensor[] = [];
+    try {
+      for (const name of names) {
+        const layers = this.entry(name).layers as LoraLayer[];
+        const dtype = layers[0]?.loraA.get(name)?.weight.dtype ?? 'float32';
+        const mask = tensor(rows.map((row) => (row === name ? 1 : 0)), { shape: [rows.length, 1, 1], dtype }).keep();
+        masks.push(mask);
+        for (const layer of layers) {
+          layer.rowMasks ??= new Map();
+          layer.rowMasks.set(name, mask);
+          touched.add(layer);
+        }
+      }
+      return fn();
+    } finally {
+      for (const layer of touched) layer.rowMasks = null;
+      for (const mask of masks) mask.dispose();
+      if (previous !== null) this.setAdapter(previous);
     }
   }
 
