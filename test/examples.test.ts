@@ -92,7 +92,8 @@ describe('examples/: every recipe passes tunekit train --dry-run', { skip: ready
   });
   after(() => hub.stop());
 
-  async function dryRun(file: string): Promise<{ report: DryRun; committed: Record<string, unknown>; flags: string[] }> {
+  /** The CLI's arguments for a dry run of `file`, with the flags that point its local files at ../shared. */
+  function dryRunArguments(file: string): { committed: Record<string, unknown>; flags: string[] } {
     const committed = parseYaml(readFileSync(path.join(repoRoot, file), 'utf8')) as Record<string, unknown>;
     const flags: string[] = [];
     for (const key of ['dataset', 'eval_dataset', 'test_dataset']) {
@@ -106,7 +107,14 @@ describe('examples/: every recipe passes tunekit train --dry-run', { skip: ready
       const tasks = mixture.tasks.map((task) => ({ ...task, dataset: sourceFor(task.dataset, file) ?? task.dataset }));
       flags.push('--mixture', JSON.stringify({ ...mixture, tasks }));
     }
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'train', '--config', file, ...flags, '--dry-run', '--json'], { cwd: repoRoot, env: env(), maxBuffer: 1 << 24 });
+    return { committed, flags };
+  }
+
+  const tunekitTrain = (args: string[]) => promisify(execFile)(process.execPath, [cli, 'train', ...args, '--dry-run', '--json'], { cwd: repoRoot, env: env(), maxBuffer: 1 << 24 });
+
+  async function dryRun(file: string): Promise<{ report: DryRun; committed: Record<string, unknown>; flags: string[] }> {
+    const { committed, flags } = dryRunArguments(file);
+    const { stdout } = await tunekitTrain(['--config', file, ...flags]);
     const lines = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.equal(lines.at(-1)?.event, 'dry_run', stdout);
     return { report: lines.at(-1) as unknown as DryRun, committed, flags };
@@ -171,6 +179,15 @@ describe('examples/: every recipe passes tunekit train --dry-run', { skip: ready
       if (file.endsWith('qlora.yaml')) assert.ok(weights[file] < weights['examples/smollm2-instruct/lora.yaml'], `QLoRA's NF4 base (${weights[file]} bytes) is not smaller than LoRA's float base`);
     });
   }
+
+  it("assistant_only_loss, which the README says SmolLM2's template cannot serve, is refused naming the template", async () => {
+    const file = 'examples/smollm2-instruct/lora.yaml';
+    await assert.rejects(tunekitTrain(['--config', file, ...dryRunArguments(file).flags, '--assistant-only-loss', 'true']), (error: { code?: number; stderr?: string }) => {
+      assert.equal(error.code, 1);
+      assert.match(error.stderr ?? '', /assistantOnlyLoss needs a chat template with \{% generation %\}/);
+      return true;
+    });
+  });
 
   it('examples/flan-multitask/mixture.yaml: three tasks mixed proportionally with a cap', async () => {
     const file = 'examples/flan-multitask/mixture.yaml';
