@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { readSafetensors } from '../src/index.js';
 import { modelWithCharTokenizer } from './helpers/char-tokenizer.js';
 import { FakeHub, type RepoFile } from './helpers/fake-hub.js';
 import { repoRoot, sharedDir } from './helpers/paths.js';
@@ -40,7 +41,7 @@ const localFiles = (): Record<string, string> => ({
 const HUB_DATASETS = ['knkarthick/dialogsum', 'tatsu-lab/alpaca'];
 
 const countLines = (file: string) => readFileSync(file, 'utf8').trimEnd().split('\n').length;
-const TRAIN_ROWS = 2000;
+const TRAIN_ROWS = 1500;
 
 function recipeConfigs(): string[] {
   return readdirSync(examples, { withFileTypes: true })
@@ -187,6 +188,28 @@ describe('examples/: every recipe passes tunekit train --dry-run', { skip: ready
       assert.match(error.stderr ?? '', /assistantOnlyLoss needs a chat template with \{% generation %\}/);
       return true;
     });
+  });
+
+  it("flan-t5-dialogsum's README command for the original model's score trains nothing and writes test ROUGE", async () => {
+    const file = 'examples/flan-t5-dialogsum/lora.yaml';
+    const outputDir = path.join(scratch, 'original');
+    const readme = readFileSync(path.join(examples, 'flan-t5-dialogsum', 'README.md'), 'utf8');
+    const command = /^npx tunekit train (--config examples\/flan-t5-dialogsum\/lora\.yaml .*--output-dir runs\/flan-t5-dialogsum-original)$/m.exec(readme);
+    assert.ok(command !== null, 'the README lost the command');
+    const args = command[1].split(/\s+/).map((arg) => (arg === 'runs/flan-t5-dialogsum-original' ? outputDir : arg));
+    // Only the sizes change here: 4 generated test summaries and the first 8 test dialogues, for time.
+    const test = path.join(scratch, 'dialogsum-test-8.jsonl');
+    writeFileSync(test, readFileSync(localFiles()['data/dialogsum/test.csv'], 'utf8').split('\n').slice(0, 8).join('\n') + '\n');
+    const flags = dryRunArguments(file).flags.map((flag) => (flag === localFiles()['data/dialogsum/test.csv'] ? test : flag));
+    await promisify(execFile)(process.execPath, [cli, 'train', ...args, ...flags, '--generation-samples', '4', '--json'], { cwd: repoRoot, env: env(), maxBuffer: 1 << 24 });
+    const results = JSON.parse(readFileSync(path.join(outputDir, 'test_results.json'), 'utf8')) as Record<string, number>;
+    assert.equal(results.test_samples, 8);
+    for (const key of ['test_rouge1', 'test_rouge2', 'test_rougeL']) assert.ok(results[key] >= 0 && results[key] <= 1, `${key}: ${results[key]}`);
+    // The saved adapter is the identity: every lora_B is still zero after the step at learning rate 0.
+    const { tensors } = await readSafetensors(path.join(outputDir, 'adapter_model.safetensors'));
+    const loraB = [...tensors].filter(([name]) => name.includes('lora_B'));
+    assert.ok(loraB.length > 0);
+    for (const [name, tensor] of loraB) assert.ok(tensor.data.every((byte) => byte === 0), `${name} is not zero`);
   });
 
   it('examples/flan-multitask/mixture.yaml: three tasks mixed proportionally with a cap', async () => {
