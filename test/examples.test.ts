@@ -79,7 +79,7 @@ describe('examples/: every recipe passes tunekit train --dry-run', { skip: ready
     mkdirSync(llama);
     for (const name of readdirSync(path.join(models, 'stories260K'))) if (/\.(json|safetensors)$/.test(name) && name !== 'goldens.json') copyFileSync(path.join(models, 'stories260K', name), path.join(llama, name));
     writeFileSync(path.join(llama, 'chat_template.jinja'), CHATML);
-    // The hub copy of DialogSum's test split has one reference per dialogue (`summary`); ../shared keeps all three.
+    // The recipe reads a test file with DialogSum's fields (`summary`); ../shared keeps three references: use the first.
     const test = readFileSync(path.join(data, 'dialogsum', 'test.jsonl'), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
     writeFileSync(localFiles()['data/dialogsum/test.csv'], test.map(({ fname, dialogue, summary1, topic1 }) => JSON.stringify({ fname, dialogue, summary: summary1, topic: topic1 })).join('\n') + '\n');
     hub.add('model', 'google/flan-t5-base', folderFiles(t5));
