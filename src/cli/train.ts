@@ -49,7 +49,8 @@ export const trainVerb: Verb = {
     'Every config key is also a flag, with dashes (learning_rate → --learning-rate 2e-4); flags override the file.',
     'Ours: model, method (full | lora | qlora | prompt_tuning | ia3 | adapter | selective), adapter (an adapter',
     '  folder to keep training), dataset, eval_dataset, test_dataset, split ("0.8,0.1,0.1": train/validation/test',
-    '  of dataset), shuffle (default true), dataset_split (hub/folder split, default train), template (file or',
+    '  of dataset), shuffle (default true), dataset_split / eval_dataset_split / test_dataset_split (hub or folder',
+    '  splits; default train, validation, test), dataset_config (a hub dataset\'s configuration), template (file or',
     '  bundled name; absent: TRL records), overwrite_output_dir, early_stopping_patience, early_stopping_threshold,',
     '  generation_samples, mixture ({tasks: [{name, dataset, template, split}], method: proportional | temperature,',
     '  cap, temperature, count}: a FLAN-style multitask mixture as the training data).',
@@ -87,6 +88,7 @@ export const trainVerb: Verb = {
           if (stats !== null) console.log(`${name}: ${stats.examples} examples, ${stats.tokens} tokens (${stats.supervised_tokens} supervised), longest ${stats.longest}`);
         }
         console.log(`${report.max_steps} optimizer steps; ${report.trainable_parameters.toLocaleString('en-US')} of ${report.total_parameters.toLocaleString('en-US')} parameters trainable`);
+        if (report.mixture !== null) for (const [task, realized] of Object.entries(report.mixture)) console.log(`  ${task}: ${realized.count} examples (${(100 * realized.proportion).toFixed(1)}%, rate ${(100 * realized.rate).toFixed(1)}%)`);
         console.log(`estimated peak memory ${formatMemory(report.memory_estimate)}`);
       }
       return 0;

@@ -16,6 +16,8 @@ export interface InstructionRecordsOptions {
   seed: number;
   /** The hub or folder split to read (default train). */
   split?: string;
+  /** A hub dataset's configuration (subset). */
+  config?: string;
   limit?: number;
   /** Overrides the template's format. */
   format?: TemplateFormat;
@@ -29,7 +31,7 @@ export async function readInstructionRecords(
   source: string,
   options: InstructionRecordsOptions,
 ): Promise<{ records: Record<string, unknown>[]; templates: TemplateSet | null; where: string[] }> {
-  const dataset = await openDataset(source, { split: options.split, limit: options.limit });
+  const dataset = await openDataset(source, { split: options.split, config: options.config, limit: options.limit });
   const raw: Record<string, unknown>[] = [];
   for await (const { record, where } of dataset.records()) raw.push({ ...record, where });
   if (raw.length === 0) throw new TunekitError('E_DATA_EMPTY', `${source}: the dataset has no records`);

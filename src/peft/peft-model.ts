@@ -330,6 +330,10 @@ export class PeftModel extends Module {
         optimizerBytes += 3 * parameter.numel * dtypeByteSize[parameter.dtype];
       }
     }
+    // A 4-bit (QLoRA) base weight is a buffer now, but still that many parameters, as PEFT counts it.
+    for (const [, module] of this.namedModules()) {
+      if (module instanceof ProjectionLayer && module.quantizedWeight !== null) total += module.inFeatures * module.outFeatures;
+    }
     return { trainable, total, percent: total === 0 ? 0 : (100 * trainable) / total, optimizerBytes };
   }
 

@@ -49,6 +49,11 @@ const RUN_DEFAULTS = {
   /** A template file or a bundled template name; absent: the records already are TRL records. */
   template: null as string | null,
   dataset_split: 'train',
+  /** The split eval_dataset and test_dataset are read from, when they are hub datasets or folders. */
+  eval_dataset_split: 'validation',
+  test_dataset_split: 'test',
+  /** A hub dataset's configuration (subset), for dataset, eval_dataset and test_dataset (TRL's dataset_config). */
+  dataset_config: null as string | null,
   overwrite_output_dir: false,
   // TRL's SFTConfig
   max_length: 1024 as number | null,
@@ -79,7 +84,7 @@ const PEFT_KEYS: Record<string, string> = {
 
 /** `mixture:` — tasks, each a dataset with its template, mixed as mixTasks does (FLAN's examples-proportional or temperature sampling). */
 export interface MixtureSettings {
-  tasks: { name: string; dataset: string; template: string | null; split: string }[];
+  tasks: { name: string; dataset: string; template: string | null; split: string; config: string | null }[];
   method: 'proportional' | 'temperature';
   cap: number | null;
   temperature: number | null;
@@ -87,7 +92,7 @@ export interface MixtureSettings {
 }
 
 const MIXTURE_KEYS = ['tasks', 'method', 'cap', 'temperature', 'count'];
-const MIXTURE_TASK_KEYS = ['name', 'dataset', 'template', 'split'];
+const MIXTURE_TASK_KEYS = ['name', 'dataset', 'template', 'split', 'config'];
 
 function parseMixture(raw: unknown, source: string): MixtureSettings {
   const where = `${source}: mixture`;
@@ -102,7 +107,7 @@ function parseMixture(raw: unknown, source: string): MixtureSettings {
     for (const key of Object.keys(fields)) if (!MIXTURE_TASK_KEYS.includes(key)) fail(at, `unknown key '${key}'${suggestNearest(key, MIXTURE_TASK_KEYS)}`);
     if (typeof fields.dataset !== 'string' || fields.dataset === '') fail(at, "'dataset' is required");
     if (fields.template !== undefined && fields.template !== null && typeof fields.template !== 'string') fail(at, "'template' must be a template file or bundled name");
-    return { name: typeof fields.name === 'string' && fields.name !== '' ? fields.name : `task${index + 1}`, dataset: fields.dataset as string, template: (fields.template as string | undefined) ?? null, split: typeof fields.split === 'string' ? fields.split : 'train' };
+    return { name: typeof fields.name === 'string' && fields.name !== '' ? fields.name : `task${index + 1}`, dataset: fields.dataset as string, template: (fields.template as string | undefined) ?? null, split: typeof fields.split === 'string' ? fields.split : 'train', config: typeof fields.config === 'string' ? fields.config : null };
   });
   const names = new Set(tasks.map((task) => task.name));
   if (names.size !== tasks.length) fail(where, 'task names must differ');
@@ -181,7 +186,8 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
     if (run.dataset !== null) fail(source, "give 'dataset' or 'mixture', not both");
   } else if (typeof run.dataset !== 'string' || run.dataset === '') fail(source, `'dataset' (a file, folder or hub id) or 'mixture' is required`);
   if (!METHODS.includes(run.method as Method)) fail(source, `'method' must be one of ${METHODS.join(', ')}, got ${JSON.stringify(run.method)}`);
-  for (const key of ['eval_dataset', 'test_dataset', 'template', 'adapter'] as const) if (run[key] !== null && typeof run[key] !== 'string') fail(source, `'${key}' must be a string`);
+  for (const key of ['eval_dataset', 'test_dataset', 'template', 'adapter', 'dataset_config'] as const) if (run[key] !== null && typeof run[key] !== 'string') fail(source, `'${key}' must be a string`);
+  for (const key of ['dataset_split', 'eval_dataset_split', 'test_dataset_split'] as const) if (typeof run[key] !== 'string' || run[key] === '') fail(source, `'${key}' must be a split name`);
   if (run.split !== null && typeof run.split !== 'string' && !(Array.isArray(run.split) && run.split.every((value) => typeof value === 'number'))) fail(source, `'split' must be sizes such as "0.8,0.1,0.1" or [0.9, 0.1], got ${JSON.stringify(run.split)}`);
   for (const key of ['early_stopping_patience', 'generation_max_length', 'generation_num_beams', 'generation_samples'] as const) {
     if (run[key] !== null && !(Number.isInteger(run[key]) && (run[key] as number) >= 1)) fail(source, `'${key}' must be a positive integer, got ${JSON.stringify(run[key])}`);
@@ -266,7 +272,7 @@ interface RunData {
 async function mixtureRecords(mixture: MixtureSettings, seed: number, onMixture?: (result: MixtureResult) => void): Promise<Record<string, unknown>[]> {
   const tasks: MixtureTask[] = [];
   for (const task of mixture.tasks) {
-    const { records } = await readInstructionRecords(task.dataset, { template: null, seed, split: task.split });
+    const { records } = await readInstructionRecords(task.dataset, { template: null, seed, split: task.split, config: task.config ?? undefined });
     tasks.push({ name: task.name, records, templates: task.template === null ? undefined : await templatesFrom(task.template) });
   }
   const result = mixTasks(tasks, { seed, method: mixture.method, cap: mixture.cap ?? undefined, temperature: mixture.temperature ?? undefined, count: mixture.count ?? undefined });
@@ -282,14 +288,14 @@ async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer,
     datasetTextField: run.dataset_text_field,
     seq2seq,
   };
-  const read = async (source: string) => (await readInstructionRecords(source, { template: run.template, seed, split: run.dataset_split })).records;
+  const read = async (source: string, split: string) => (await readInstructionRecords(source, { template: run.template, seed, split, config: run.dataset_config ?? undefined })).records;
   const tokenize = (records: Record<string, unknown>[], what: string): TrainExample[] => {
     if (records.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: the split is empty`);
     const result = tokenizeSftDataset(tokenizer, records, tokenization);
     if (result.examples.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: no example has a supervised token left (max_length ${run.max_length})`);
     return result.examples;
   };
-  const records = run.mixture !== null ? (await mixtureRecords(run.mixture, seed, onMixture)) : await read(run.dataset as string);
+  const records = run.mixture !== null ? (await mixtureRecords(run.mixture, seed, onMixture)) : await read(run.dataset as string, run.dataset_split);
   const data: RunData = { train: [] };
   if (run.split === null) {
     data.train = tokenize(records, run.dataset ?? 'the mixture');
@@ -299,8 +305,8 @@ async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer,
     if (splits.validation !== undefined) data.eval = tokenize(splits.validation, `${run.dataset ?? 'the mixture'} (split validation)`);
     if (splits.test !== undefined) data.test = tokenize(splits.test, `${run.dataset ?? 'the mixture'} (split test)`);
   }
-  if (run.eval_dataset !== null) data.eval = tokenize(await read(run.eval_dataset), run.eval_dataset);
-  if (run.test_dataset !== null) data.test = tokenize(await read(run.test_dataset), run.test_dataset);
+  if (run.eval_dataset !== null) data.eval = tokenize(await read(run.eval_dataset, run.eval_dataset_split), run.eval_dataset);
+  if (run.test_dataset !== null) data.test = tokenize(await read(run.test_dataset, run.test_dataset_split), run.test_dataset);
   return data;
 }
 
