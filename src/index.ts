@@ -45,3 +45,6 @@ export * from './data/index.js';
 
 // train: TrainingArguments and a train() loop equal to transformers' Trainer.
 export * from './train/index.js';
+
+// evaluate: lm-evaluation-harness tasks, requests, metrics and results layout.
+export * as evaluate from './evaluate/index.js';
