@@ -14,7 +14,7 @@ import { hasShared, sharedDir } from './helpers/paths.js';
 const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-eval-goldens-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-const goldenNames = ['stories-0shot', 'stories-2shot', 't5-0shot', 't5-2shot'];
+const goldenNames = ['stories-0shot', 'stories-2shot', 'stories-group-1shot', 't5-0shot', 't5-2shot'];
 const models = new Map<string, Promise<LoadedModel>>();
 
 function modelFor(kind: 'stories' | 't5'): Promise<LoadedModel> {
@@ -39,7 +39,18 @@ describe('tunekit eval equals lm-evaluation-harness 0.4.13 (hf backend)', { skip
         generationConfig,
       });
 
-      it('has the same n-shot, versions, higher_is_better, n-samples and configs', () => {
+      it('has the same layout, groups, n-shot, versions, higher_is_better, n-samples and configs', () => {
+        const { samples: _samples, ...layout } = results;
+        assert.deepEqual(Object.keys(layout), ['results', ...(golden.groups ? ['groups'] : []), 'group_subtasks', 'configs', 'versions', 'n-shot', 'higher_is_better', 'n-samples']);
+        assert.deepEqual(Object.keys(results.results), Object.keys(golden.results));
+        assert.deepEqual(results.group_subtasks, golden.group_subtasks);
+        for (const [group, row] of Object.entries(golden.groups ?? {})) {
+          assert.deepEqual(Object.keys(results.groups?.[group] ?? {}), Object.keys(row));
+          for (const [key, value] of Object.entries(row)) {
+            if (typeof value === 'number') assert.ok(Math.abs((results.groups?.[group][key] as number) - value) <= 1e-12, `${group} ${key}`);
+            else assert.deepEqual(results.groups?.[group][key], value, `${group} ${key}`);
+          }
+        }
         assert.deepEqual(results['n-shot'], golden['n-shot']);
         assert.deepEqual(results.versions, golden.versions);
         assert.deepEqual(results.higher_is_better, golden.higher_is_better);
@@ -52,7 +63,7 @@ describe('tunekit eval equals lm-evaluation-harness 0.4.13 (hf backend)', { skip
         }
       });
 
-      for (const task of golden.tasks) {
+      for (const task of Object.keys(golden.samples)) {
         it(`${task}: every document's prompt, responses, filtered responses, metrics and hashes`, () => assertSamplesMatch(results, golden, task));
         it(`${task}: aggregated metrics and standard errors`, () => assertResultsMatch(results, golden, task));
       }

@@ -85,9 +85,9 @@ describe('task YAML', () => {
     const folder = taskFolder({ 'a.yaml': task('alpha', 'letters'), 'sub/b.yaml': task('beta', 'letters'), 'g.yaml': 'group: all\ntask: [letters, alpha]\n', '_base.yaml': 'dataset_path: json\n' });
     const index = new evaluate.TaskIndex([folder]);
     assert.deepEqual(index.list().map((entry) => `${entry.kind}:${entry.name}`), ['group:all', 'task:alpha', 'task:beta', 'tag:letters']);
-    const groups = new Map<string, string[]>();
+    const groups: evaluate.ResolvedGroup[] = [];
     assert.deepEqual(index.resolve(['all'], groups).map((config) => config.task), ['alpha', 'beta']);
-    assert.deepEqual(groups.get('all'), ['alpha', 'beta', 'alpha']);
+    assert.deepEqual(groups.map(({ config, children, leaves }) => [config.group, children, leaves]), [['all', ['alpha', 'beta'], ['alpha', 'beta']]]);
     rejects(() => index.resolve(['alpah']), /unknown task "alpah" \(did you mean alpha\?\)/);
   });
 });

@@ -45,6 +45,8 @@ export interface LoggedSample {
 
 export interface EvaluationResults {
   results: Record<string, Record<string, unknown>>;
+  /** Groups with an aggregate_metric_list: their rows again. */
+  groups?: Record<string, Record<string, unknown>>;
   group_subtasks: Record<string, string[]>;
   configs: Record<string, Record<string, unknown>>;
   versions: Record<string, unknown>;

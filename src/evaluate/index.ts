@@ -2,7 +2,8 @@
 export { runEvaluation, sanitizeModelName, samplesFileRecord, writeEvaluationOutput, type EvaluationOutputFiles, type RunEvaluationOptions } from './run.js';
 export { dumpTaskConfig, effectiveFewshot, evaluateTasks, hashString, type EvaluateEvent, type EvaluateOptions, type EvaluationResults, type LoggedSample } from './evaluate.js';
 export { EvalTask, type DocumentRequests, type LoadTaskOptions, type RequestArguments } from './task.js';
-export { TaskIndex, type TaskIndexEntry } from './task-index.js';
+export { TaskIndex, type ResolvedGroup, type TaskIndexEntry } from './task-index.js';
+export { aggregateGroups } from './groups.js';
 export {
   OUTPUT_TYPES,
   parseGroupConfig,
@@ -16,6 +17,7 @@ export {
   type FilterPipeline,
   type FilterStep,
   type GroupConfig,
+  type GroupMetricConfig,
   type MetricConfig,
   type OutputType,
   type TaskConfig,

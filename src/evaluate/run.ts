@@ -13,7 +13,8 @@ import type { LanguageModel } from '../models/types.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import { evaluateTasks, hashString, type EvaluateOptions, type EvaluationResults, type LoggedSample } from './evaluate.js';
 import { HarnessModel } from './harness-model.js';
-import { TaskIndex } from './task-index.js';
+import { aggregateGroups } from './groups.js';
+import { TaskIndex, type ResolvedGroup } from './task-index.js';
 import { EvalTask } from './task.js';
 
 export interface RunEvaluationOptions extends EvaluateOptions {
@@ -33,15 +34,12 @@ export async function runEvaluation(model: LanguageModel, tokenizer: Tokenizer |
   if (tokenizer === null) throw new TunekitError('E_NO_TOKENIZER', 'evaluation needs the model\'s tokenizer.json (this model folder has none)');
   if (tasks.length === 0) throw new TunekitError('E_TASK_CONFIG', 'no tasks given');
   const index = new TaskIndex(options.includePaths ?? []);
-  const groups = new Map<string, string[]>();
+  const groups: ResolvedGroup[] = [];
   const configs = index.resolve(tasks, groups);
   const loaded: EvalTask[] = [];
   for (const config of configs) loaded.push(await EvalTask.load(config, { hub: options.hub, fewshotSeed: options.fewshotSeed }));
   const harness = new HarnessModel(model, tokenizer, { batchSize: options.batchSize, maxLength: options.maxLength, generationConfig: options.generationConfig });
-  const results = evaluateTasks(harness, loaded, options);
-  for (const [group, members] of groups) results.group_subtasks[group] = members;
-  for (const task of loaded) if (![...groups.values()].some((members) => members.includes(task.name))) results.group_subtasks[task.name] = [];
-  return results;
+  return aggregateGroups(evaluateTasks(harness, loaded, options), groups);
 }
 
 /** lm-eval's sanitize_model_name: the folder name results go under. */

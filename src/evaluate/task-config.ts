@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml, type ScalarTag } from 'yaml';
+import { isScalar, parse as parseYaml, parseDocument, type ScalarTag } from 'yaml';
+import { floatRepr } from '../data/template.js';
 import { TunekitError } from '../errors.js';
 import { nearestName } from '../nearest.js';
 
@@ -89,10 +90,21 @@ export interface TaskConfig {
   raw: Record<string, unknown>;
 }
 
+/** One entry of a group's aggregate_metric_list. */
+export interface GroupMetricConfig {
+  metric: string;
+  /** The filters to aggregate; undefined: every filter the member tasks report the metric under. */
+  filterList?: string[];
+  weightBySize: boolean;
+}
+
 export interface GroupConfig {
   group: string;
   groupAlias?: string;
   tasks: string[];
+  aggregateMetricList: GroupMetricConfig[];
+  /** str(metadata.version) as Python gives it, or "N/A". */
+  version: string;
   source: string;
 }
 
@@ -333,12 +345,38 @@ export function parseTaskConfig(raw: Record<string, unknown>, source: string | n
   return { ...config, fewshotConfig: parseFewshotConfig(raw, config, where) };
 }
 
+const GROUP_KEYS = ['group', 'group_alias', 'task', 'aggregate_metric_list', 'metadata', 'tag'];
+
+/** Python's str() of a YAML scalar's value, from its source text (3.0 stays "3.0"). */
+function pythonScalarText(file: string, keys: string[]): string | undefined {
+  const document = parseDocument(readFileSync(file, 'utf8'), { version: '1.1', customTags: [functionTag], uniqueKeys: false });
+  const node = document.getIn(keys, true);
+  if (!isScalar(node)) return undefined;
+  if (typeof node.value === 'number') return /[.eE]/.test(node.source ?? '') || !Number.isInteger(node.value) ? floatRepr(node.value) : String(node.value);
+  return node.value === null || node.value === undefined ? undefined : String(node.value);
+}
+
 /** A group file: `group: NAME` with `task: [names]` (inline task definitions are not supported). */
 export function parseGroupConfig(raw: Record<string, unknown>, source: string): GroupConfig {
   const where = `group "${String(raw.group)}" (${source})`;
   if (typeof raw.group !== 'string') fail(source, 'group must be a name');
+  for (const key of Object.keys(raw)) if (!GROUP_KEYS.includes(key)) fail(where, `unknown key "${key}" (a group file has ${GROUP_KEYS.join(', ')})`);
   const tasks = raw.task;
   const list = typeof tasks === 'string' ? [tasks] : tasks;
   if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) fail(where, 'task must be a list of task, tag or group names (inline task definitions are not supported)');
-  return { group: raw.group, groupAlias: optionalString(raw, 'group_alias', where), tasks: list, source };
+  const metrics = raw.aggregate_metric_list ?? [];
+  const entries = Array.isArray(metrics) ? metrics : [metrics];
+  const aggregateMetricList = entries.map((entry, index): GroupMetricConfig => {
+    if (entry === null || typeof entry !== 'object' || typeof (entry as Record<string, unknown>).metric !== 'string') fail(where, `aggregate_metric_list[${index}] needs "metric": a metric name`);
+    const { metric, filter_list: filters, aggregation = 'mean', weight_by_size: weightBySize = true, ...rest } = entry as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) fail(where, `aggregate_metric_list[${index}] has unknown key "${Object.keys(rest)[0]}"`);
+    if (aggregation !== 'mean') fail(where, `aggregate_metric_list[${index}]: only aggregation "mean" is defined (as in lm-eval), got ${JSON.stringify(aggregation)}`);
+    if (typeof weightBySize !== 'boolean') fail(where, `aggregate_metric_list[${index}].weight_by_size must be true or false`);
+    const filterList = filters === undefined || filters === null ? undefined : typeof filters === 'string' ? [filters] : filters;
+    if (filterList !== undefined && !(Array.isArray(filterList) && filterList.every((item) => typeof item === 'string'))) fail(where, `aggregate_metric_list[${index}].filter_list must be filter names`);
+    return { metric: metric as string, filterList: filterList as string[] | undefined, weightBySize };
+  });
+  const hasMetadata = raw.metadata !== null && typeof raw.metadata === 'object' && Object.keys(raw.metadata).length > 0;
+  const version = hasMetadata ? (pythonScalarText(source, ['metadata', 'version']) ?? 'N/A') : 'N/A';
+  return { group: raw.group, groupAlias: optionalString(raw, 'group_alias', where), tasks: list, aggregateMetricList, version, source };
 }

@@ -3,7 +3,9 @@
  * `json`/`csv`/`parquet` with `data_files` (one file or a list: split "train"; a mapping: split → files), or a hub
  * dataset id / local dataset folder with `dataset_name` as its configuration. Relative data files are found from the
  * working directory, as datasets finds them, else beside the task file. Every record gets every column (missing
- * ones null), in the order columns first appear, as Arrow's schema gives them.
+ * ones null), in the order columns first appear, as Arrow's schema gives them. CSV columns get the types pandas
+ * (datasets' csv builder) infers: integers, floats or booleans when every present value is one, pandas' NA
+ * spellings as null.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -51,6 +53,28 @@ function locate(config: TaskConfig, file: string): string {
   fail(config, `data file "${file}" not found (from the working directory ${process.cwd()}${config.source === null ? '' : ` or beside ${config.source}`})`);
 }
 
+/** pandas.read_csv's default na_values. */
+const PANDAS_NA = new Set(['', '#N/A', '#N/A N/A', '#NA', '-1.#IND', '-1.#QNAN', '-NaN', '-nan', '1.#IND', '1.#QNAN', '<NA>', 'N/A', 'NA', 'NULL', 'NaN', 'None', 'n/a', 'nan', 'null']);
+const INTEGER = /^[-+]?\d+$/;
+const FLOAT = /^[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf|Inf|INF|infinity|Infinity)$/;
+const BOOLEANS: Record<string, boolean> = { True: true, TRUE: true, true: true, False: false, FALSE: false, false: false };
+
+/** Column-wise type inference of pandas' CSV reader, on records whose values are all strings. */
+function withPandasTypes(records: Doc[]): Doc[] {
+  const columns = new Set(records.flatMap((record) => Object.keys(record)));
+  const converters = new Map<string, (text: string) => unknown>();
+  for (const column of columns) {
+    const present = records.map((record) => record[column]).filter((value): value is string => typeof value === 'string' && !PANDAS_NA.has(value));
+    if (present.length > 0 && present.every((value) => INTEGER.test(value) && Number.isSafeInteger(Number(value)))) converters.set(column, Number);
+    else if (present.length > 0 && present.every((value) => FLOAT.test(value))) converters.set(column, (text) => (/inf/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : Number(text)));
+    else if (present.length > 0 && present.every((value) => value in BOOLEANS)) converters.set(column, (text) => BOOLEANS[text]);
+    else converters.set(column, (text) => text);
+  }
+  return records.map((record) =>
+    Object.fromEntries(Object.entries(record).map(([key, value]) => [key, typeof value !== 'string' || PANDAS_NA.has(value) ? null : converters.get(key)!(value)])),
+  );
+}
+
 /** Fills every column in every record, columns in order of first appearance. */
 function withAllColumns(records: Doc[]): TaskSplit {
   const columns: string[] = [];
@@ -83,6 +107,7 @@ export async function loadTaskSplit(config: TaskConfig, split: string, options: 
       const dataset = await openDataset(locate(config, file), { format, field });
       for await (const { record } of dataset.records()) records.push(record);
     }
+    if (format === 'csv') records.splice(0, records.length, ...withPandasTypes(records));
   } else {
     const dataset = await openDataset(config.datasetPath, { ...options.hub, split, config: config.datasetName, field });
     for await (const { record } of dataset.records()) records.push(record);

@@ -32,6 +32,13 @@ function yamlFiles(folder: string): string[] {
   return found.sort();
 }
 
+/** A group met while resolving names: its config, direct children and every task below it. */
+export interface ResolvedGroup {
+  config: GroupConfig;
+  children: string[];
+  leaves: string[];
+}
+
 export class TaskIndex {
   readonly entries = new Map<string, TaskIndexEntry>();
 
@@ -84,26 +91,30 @@ export class TaskIndex {
 
   /**
    * Tasks for a list of task, tag and group names and .yaml files, in order, each once; groups and tags expand to
-   * their members. `groups` receives each group met with its resolved task names.
+   * their members. `groups` receives each group met, children before parents, with its direct children (a tag's
+   * tasks count as direct children) and every task below it.
    */
-  resolve(names: readonly string[], groups: Map<string, string[]> = new Map()): TaskConfig[] {
+  resolve(names: readonly string[], groups: ResolvedGroup[] = []): TaskConfig[] {
     const tasks = new Map<string, TaskConfig>();
-    const visit = (name: string, trail: string[]): string[] => {
+    /** The direct children a name contributes (a task, a group, or a tag's tasks), and the tasks below it. */
+    const visit = (name: string, trail: string[]): { children: string[]; leaves: string[] } => {
       if (trail.includes(name)) throw new TunekitError(TASK_CONFIG_ERROR, `group cycle: ${[...trail, name].join(' → ')}`);
       const entry = this.entries.get(name);
-      if (entry !== undefined && entry.kind !== 'task') {
-        let members = entry.members;
-        if (entry.kind === 'group' && entry.file !== null) {
-          const group: GroupConfig = parseGroupConfig(readTaskFile(entry.file), entry.file);
-          members = group.tasks;
-        }
-        const resolved = members.flatMap((member) => visit(member, [...trail, name]));
-        if (entry.kind === 'group') groups.set(name, resolved);
-        return resolved;
+      if (entry?.kind === 'tag') {
+        const leaves = entry.members.flatMap((member) => visit(member, [...trail, name]).leaves);
+        return { children: leaves, leaves };
+      }
+      if (entry?.kind === 'group' && entry.file !== null) {
+        const config: GroupConfig = parseGroupConfig(readTaskFile(entry.file), entry.file);
+        const visited = config.tasks.map((member) => visit(member, [...trail, name]));
+        const unique = (names: string[]) => [...new Set(names)];
+        const group = { config, children: unique(visited.flatMap((item) => item.children)), leaves: unique(visited.flatMap((item) => item.leaves)) };
+        if (!groups.some((known) => known.config.group === name)) groups.push(group);
+        return { children: [name], leaves: group.leaves };
       }
       const task = this.loadTask(name);
       if (!tasks.has(task.task)) tasks.set(task.task, task);
-      return [task.task];
+      return { children: [task.task], leaves: [task.task] };
     };
     for (const name of names) visit(name, []);
     return [...tasks.values()];

@@ -15,6 +15,8 @@ export interface LmEvalGolden {
   num_fewshot: number;
   limit: number | null;
   results: Record<string, Record<string, unknown>>;
+  groups?: Record<string, Record<string, unknown>> | null;
+  group_subtasks?: Record<string, string[]>;
   'n-shot': Record<string, number>;
   versions: Record<string, unknown>;
   higher_is_better: Record<string, Record<string, boolean>>;
