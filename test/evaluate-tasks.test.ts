@@ -208,3 +208,20 @@ describe('metrics, filters and Python compatibility pieces', () => {
     assert.deepEqual(evaluate.rollingWindows([5, 6], 1, 3), [[[1], [5, 6]]]);
   });
 });
+
+describe("templates render as lm-eval's jinja2 environment renders them", () => {
+  const render = (template: string, doc: Record<string, unknown>) => evaluate.renderTemplate(template, doc, 't');
+
+  it("prints Python's str() of values: True, None, list and dict reprs, floats", () => {
+    assert.equal(render('{{b}} {{n}} {{d}} {{f}}', { b: true, n: null, d: { a: [1, "it's"] }, f: 0.5 }), 'True None {\'a\': [1, "it\'s"]} 0.5');
+  });
+
+  it('keeps the trailing newline and does not trim blocks (jinja2 defaults, keep_trailing_newline)', () => {
+    assert.equal(render('{% for c in cs %}\n  {{ loop.index }}. {{c}}\n{% endfor %}\nA:\n', { cs: ['p', 'q'] }), '\n  1. p\n\n  2. q\n\nA:\n');
+  });
+
+  it('refuses to print an undefined name, naming it and the task (StrictUndefined)', () => {
+    rejects(() => render('{{ questoin }}', { question: 'q' }), /task "t": cannot render the template "\{\{ questoin \}\}": "questoin" is undefined/);
+    assert.equal(render('{% if extra is defined %}x{% else %}-{% endif %}', {}), '-');
+  });
+});

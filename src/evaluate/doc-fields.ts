@@ -1,18 +1,16 @@
 /**
  * doc_to_text, doc_to_target and doc_to_choice as lm-eval's ConfigurableTask applies them: a field name of the
- * dataset gives the field, anything else is a Jinja template rendered over the record (StrictUndefined aside:
- * @huggingface/jinja renders an unknown name as empty), with keep_trailing_newline. A rendered text of digits is an
+ * dataset gives the field, anything else is a Jinja template rendered over the record (jinja.ts: StrictUndefined,
+ * keep_trailing_newline, Python's str() of printed values). A rendered text of digits is an
  * index when the task has choices; a rendered target that looks like a list is evaluated as a Python literal;
  * a rendered choice list always is.
  */
-import { Template } from '@huggingface/jinja';
 import { TunekitError } from '../errors.js';
+import { renderJinja } from './jinja.js';
 import { literalEval, PythonLiteralError } from './python-literal.js';
 import { TASK_CONFIG_ERROR, type DocSpec, type TaskConfig } from './task-config.js';
 
 export type Doc = Record<string, unknown>;
-
-const compiled = new Map<string, Template>();
 
 function fail(task: string, message: string): never {
   throw new TunekitError(TASK_CONFIG_ERROR, `task "${task}": ${message}`);
@@ -20,14 +18,8 @@ function fail(task: string, message: string): never {
 
 /** Renders a Jinja template over a record as lm-eval's apply_template does. */
 export function renderTemplate(template: string, doc: Doc, task: string): string {
-  let program = compiled.get(template);
   try {
-    if (program === undefined) {
-      // Jinja drops one trailing newline unless keep_trailing_newline, which lm-eval sets: give it one to drop.
-      program = new Template(template.endsWith('\n') ? template + '\n' : template);
-      compiled.set(template, program);
-    }
-    return program.render(doc);
+    return renderJinja(template, doc);
   } catch (error) {
     fail(task, `cannot render the template ${JSON.stringify(template.slice(0, 120))}: ${(error as Error).message}`);
   }
