@@ -133,6 +133,15 @@ describe('few-shot prompts and requests (lm-eval fewshot_context, construct_requ
     assert.ok(prompts[1].includes('Is fire hot?\nA: yes') && prompts[1].includes('Is snow cold?\nA: yes') && prompts[1].endsWith('Q: Is ice hot?\nA:'));
   });
 
+  it('reads dataset_path as a local dataset folder, splits by file name, with dataset_name as its configuration', async () => {
+    const dataset = taskFolder({ 'train.jsonl': jsonl([{ q: 'a', label: 0 }]), 'test.jsonl': jsonl([{ q: 'b', label: 1 }, { q: 'c' }]) });
+    const config = evaluate.parseTaskConfig({ task: 'folder', dataset_path: dataset, test_split: 'test', training_split: 'train', output_type: 'multiple_choice', doc_to_text: '{{q}}', doc_to_choice: ['x', 'y'], doc_to_target: 'label' }, null);
+    const task = await evaluate.EvalTask.load(config);
+    // Columns missing from a record are null, as in an Arrow table.
+    assert.deepEqual(task.evalDocs, [{ q: 'b', label: 1 }, { q: 'c', label: null }]);
+    assert.equal(task.buildRequests(1)[0].arguments[0][0], 'a x\n\nb');
+  });
+
   it('draws with random.Random(1234).sample, one draw after another across documents', async () => {
     const config = evaluate.parseTaskConfig({ ...index.loadTask('mc').raw, fewshot_config: {} }, index.loadTask('mc').source);
     const task = await evaluate.EvalTask.load(config);
