@@ -70,16 +70,13 @@ describe('tunekit eval equals lm-evaluation-harness 0.4.13 (hf backend)', { skip
     });
   }
 
-  it('batches of 4 give the same numbers as one request at a time', async () => {
+  it("batches of 4 (right-padded scoring, left-padded generation) give lm-eval's batch-1 numbers", async () => {
     const { model, tokenizer } = await modelFor('stories');
-    const options = { includePaths: [evaluateTasksDir], numFewshot: 2, logSamples: true };
-    const single = await evaluate.runEvaluation(model, tokenizer, ['stories_mc', 'stories_gen'], options);
-    const batched = await evaluate.runEvaluation(model, tokenizer, ['stories_mc', 'stories_gen'], { ...options, batchSize: 4 });
+    const batched = await evaluate.runEvaluation(model, tokenizer, ['stories_mc', 'stories_gen'], { includePaths: [evaluateTasksDir], numFewshot: 2, logSamples: true, batchSize: 4 });
     const golden = JSON.parse(readFileSync(path.join(evaluateFixtures, 'goldens', 'stories-2shot.json'), 'utf8')) as LmEvalGolden;
     for (const task of ['stories_mc', 'stories_gen']) {
       assertSamplesMatch(batched, golden, task);
       assertResultsMatch(batched, golden, task);
-      assert.deepEqual(batched.results[task], single.results[task]);
     }
   });
 });

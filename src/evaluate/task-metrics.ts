@@ -2,16 +2,19 @@
  * Per-document metrics and their aggregation as lm-eval's ConfigurableTask.process_results and evaluator compute
  * them. acc / acc_norm / acc_bytes take the argmax of the choices' log-likelihoods (acc_norm divided by each
  * choice's length in characters, acc_bytes in UTF-8 bytes; ties go to the first); exact_match compares after
- * regexes_to_ignore, ignore_case, ignore_punctuation and ignore_numbers. Standard errors: the sample standard
- * deviation / √n for means, a bootstrap for perplexity, median and nanmean, none for weighted perplexities and
- * bits per byte.
+ * regexes_to_ignore, ignore_case, ignore_punctuation and ignore_numbers; bleu, chrf and chrf++ are sacreBLEU's
+ * corpus scores (src/metrics) over every (reference, prediction) pair. Standard errors: the sample standard
+ * deviation / √n for means, a bootstrap for perplexity, median, nanmean and the corpus scores (100 resamples for
+ * those), none for weighted perplexities and bits per byte.
  */
 import { TunekitError } from '../errors.js';
+import { corpusBleu } from '../metrics/bleu.js';
+import { corpusChrf } from '../metrics/chrf.js';
 import { pythonRegex, pythonRemove } from './python-regex.js';
 import { PythonRandom } from './python-random.js';
 import { TASK_CONFIG_ERROR, type MetricConfig, type OutputType } from './task-config.js';
 
-export const AGGREGATIONS = ['mean', 'median', 'nanmean', 'perplexity', 'weighted_perplexity', 'bits_per_byte'] as const;
+export const AGGREGATIONS = ['mean', 'median', 'nanmean', 'perplexity', 'weighted_perplexity', 'bits_per_byte', 'bleu', 'chrf', 'chrf++'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 interface MetricInfo {
@@ -29,7 +32,14 @@ const METRICS: Record<string, MetricInfo> = {
   word_perplexity: { outputTypes: ['loglikelihood_rolling'], aggregation: 'weighted_perplexity', higherIsBetter: false },
   byte_perplexity: { outputTypes: ['loglikelihood_rolling'], aggregation: 'weighted_perplexity', higherIsBetter: false },
   bits_per_byte: { outputTypes: ['loglikelihood_rolling'], aggregation: 'bits_per_byte', higherIsBetter: false },
+  // sacreBLEU's corpus scores over (reference, prediction) pairs, as lm-eval aggregates them.
+  bleu: { outputTypes: ['generate_until'], aggregation: 'bleu', higherIsBetter: true },
+  chrf: { outputTypes: ['generate_until'], aggregation: 'chrf', higherIsBetter: true },
+  'chrf++': { outputTypes: ['generate_until'], aggregation: 'chrf++', higherIsBetter: true },
 };
+
+/** Metrics whose per-document value is the (reference, prediction) pair their aggregation scores as a corpus. */
+export const CORPUS_METRICS = new Set(['bleu', 'chrf', 'chrf++']);
 
 /** DEFAULT_METRIC_REGISTRY: the metrics of a task without metric_list. */
 const DEFAULT_METRICS: Record<OutputType, string[]> = {
@@ -108,8 +118,8 @@ function argmax(values: readonly number[]): number {
   return best;
 }
 
-/** A per-document metric value: a number, or (log-likelihood, weight) for the weighted aggregations. */
-export type MetricValue = number | [number, number];
+/** A per-document value: a number, (log-likelihood, weight) for weighted aggregations, (reference, prediction) for corpus metrics. */
+export type MetricValue = number | [number, number] | [string, string];
 
 /** multiple_choice: acc, acc_norm, acc_bytes and exact_match from the choices' (log-likelihood, greedy). */
 export function multipleChoiceMetrics(metrics: readonly TaskMetric[], results: readonly [number, boolean][], choices: readonly string[], gold: number | number[]): Record<string, MetricValue> {
@@ -167,6 +177,15 @@ function aggregate(aggregation: Aggregation, items: readonly MetricValue[]): num
       return Math.exp(-weightedMean(items as [number, number][]));
     case 'bits_per_byte':
       return -weightedMean(items as [number, number][]) / Math.log(2);
+    case 'bleu':
+    case 'chrf':
+    case 'chrf++': {
+      const pairs = items as [string, string][];
+      const predictions = pairs.map(([, prediction]) => prediction);
+      const references = pairs.map(([reference]) => [reference]);
+      if (aggregation === 'bleu') return corpusBleu(predictions, references).score;
+      return corpusChrf(predictions, references, { wordOrder: aggregation === 'chrf++' ? 2 : 0 }).score;
+    }
   }
 }
 
@@ -181,13 +200,15 @@ export function bootstrapStderr(aggregation: Aggregation, items: readonly Metric
   return sampleStddev(replicates);
 }
 
-const BOOTSTRAPPED: Aggregation[] = ['median', 'perplexity', 'nanmean'];
+const BOOTSTRAPPED: Aggregation[] = ['median', 'perplexity', 'nanmean', 'bleu', 'chrf', 'chrf++'];
 
 /** The metric's value over all documents and its standard error ("N/A" where lm-eval gives none). */
 export function aggregateMetric(aggregation: Aggregation, items: readonly MetricValue[], bootstrapIterations: number): { value: number; stderr: number | 'N/A' } {
   const value = aggregate(aggregation, items);
   if (bootstrapIterations <= 0 || items.length <= 1) return { value, stderr: 'N/A' };
   if (aggregation === 'mean') return { value, stderr: sampleStddev(items as number[]) / Math.sqrt(items.length) };
-  if (BOOTSTRAPPED.includes(aggregation)) return { value, stderr: bootstrapStderr(aggregation, items, bootstrapIterations) };
+  // lm-eval caps the corpus metrics' resamples at 100.
+  const iterations = CORPUS_METRICS.has(aggregation) ? Math.min(bootstrapIterations, 100) : bootstrapIterations;
+  if (BOOTSTRAPPED.includes(aggregation)) return { value, stderr: bootstrapStderr(aggregation, items, iterations) };
   return { value, stderr: 'N/A' };
 }

@@ -2,11 +2,12 @@
  * One task ready to run: its config, the documents it evaluates and draws few-shot examples from, and lm-eval's
  * request building (construct_requests) and scoring (process_results) for its output type.
  */
+import { pythonStr } from '../data/template.js';
 import { TunekitError } from '../errors.js';
 import { docToChoice, docToTarget, docToText, type Doc, type DocContext } from './doc-fields.js';
 import { DEFAULT_FEWSHOT_SEED, fewshotContext, FewshotSampler } from './fewshot.js';
 import { compileFilters, type CompiledFilter } from './filters.js';
-import { exactMatch, multipleChoiceMetrics, resolveMetrics, type MetricValue, type TaskMetric } from './task-metrics.js';
+import { CORPUS_METRICS, exactMatch, multipleChoiceMetrics, resolveMetrics, type MetricValue, type TaskMetric } from './task-metrics.js';
 import { TASK_CONFIG_ERROR, type TaskConfig } from './task-config.js';
 import { loadTaskSplit, type LoadSplitOptions, type TaskSplit } from './task-data.js';
 
@@ -167,9 +168,14 @@ export class EvalTask implements DocContext {
     if (this.config.docToChoice !== undefined) gold = docToChoice(this, doc)[gold as number];
     const multiple = this.multipleTargets;
     const golds = multiple ? (Array.isArray(gold) ? gold : [gold]) : [gold];
-    const asText = (value: unknown) => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value));
+    const asText = (value: unknown) => (typeof value === 'string' ? value : pythonStr(value));
     const values: Record<string, MetricValue> = {};
     for (const metric of this.metrics) {
+      if (CORPUS_METRICS.has(metric.name)) {
+        if (multiple) fail(this.name, `metric ${metric.name} scores one reference per document; doc_to_target gives several`);
+        values[metric.name] = [asText(golds[0]), result];
+        continue;
+      }
       const scores = golds.map((reference) => exactMatch(result, asText(reference), metric.options, `task "${this.name}" exact_match`));
       values[metric.name] = multiple ? (scores.some((score) => score > 0) ? 1 : 0) : scores[0];
     }
