@@ -6,9 +6,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { evaluate, getPeftModel, loadModel, loraConfig, manualSeed, noGrad } from '../src/index.js';
+import { evaluate, getPeftModel, loadModel, loraConfig, manualSeed, noGrad, setNumThreads } from '../src/index.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
+
+// One libtorch thread: on this 2-core machine, shared with other work, two threads of a tiny model oversubscribe.
+setNumThreads(1);
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const stories = path.join(sharedDir, 'reference', 'models', 'stories260K');
 const tasksDir = path.join(repoRoot, 'test', 'fixtures', 'evaluate', 'tasks');

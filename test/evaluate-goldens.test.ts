@@ -7,10 +7,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { evaluate, loadModel, type LoadedModel } from '../src/index.js';
+import { evaluate, loadModel, setNumThreads, type LoadedModel } from '../src/index.js';
 import { assertResultsMatch, assertSamplesMatch, evaluateFixtures, evaluateTasksDir, t5EvalFolder, type LmEvalGolden } from './helpers/lm-eval.js';
 import { hasShared, sharedDir } from './helpers/paths.js';
 
+
+// One libtorch thread: on this 2-core machine, shared with other work, two threads of a tiny model oversubscribe.
+setNumThreads(1);
 const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-eval-goldens-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -5,11 +5,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { evaluate, loadModel } from '../src/index.js';
+import { evaluate, loadModel, setNumThreads } from '../src/index.js';
 import { assertResultsMatch, assertSamplesMatch, evaluateFixtures, evaluateTasksDir, type LmEvalGolden } from './helpers/lm-eval.js';
 import { hasShared, sharedDir } from './helpers/paths.js';
 import { pythonHas } from './helpers/python.js';
 
+
+// One libtorch thread: on this 2-core machine, shared with other work, two threads of a tiny model oversubscribe.
+setNumThreads(1);
 const available = hasShared && pythonHas('lm_eval', 'torch', 'transformers', 'datasets');
 const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-lm-eval-live-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));

@@ -13,10 +13,11 @@
 import { TunekitError } from '../errors.js';
 import { generate } from '../generate/generate.js';
 import { generationOptionsFromConfig, type GenerationOptions } from '../generate/options.js';
-import type { LanguageModel } from '../models/types.js';
+import { KVCache } from '../models/kv-cache.js';
+import type { CausalLM, LanguageModel } from '../models/types.js';
 import { inferenceMode } from '../torch/runtime.js';
 import { tensor } from '../torch/ops.js';
-import { tidy } from '../torch/tensor.js';
+import { type Tensor, tidy } from '../torch/tensor.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 
 export const HARNESS_MODEL_ERROR = 'E_EVAL_MODEL';
@@ -34,6 +35,8 @@ export interface HarnessModelOptions {
   generationConfig?: Record<string, unknown> | null;
   /** Called after each batch with the number of requests done. */
   onProgress?: (done: number, total: number) => void;
+  /** Run a context shared by several requests once (causal models; default true). */
+  shareContexts?: boolean;
 }
 
 export interface LoglikelihoodRequest {
@@ -103,6 +106,7 @@ export class HarnessModel {
   readonly batchSize: number;
   readonly prefixTokenId: number;
   readonly backend: 'causal' | 'seq2seq';
+  readonly shareContexts: boolean;
   readonly #prefixText: string;
   /** Called after each batch with the number of requests done (set by the evaluator per request kind). */
   progress?: (done: number, total: number) => void;
@@ -116,6 +120,7 @@ export class HarnessModel {
     this.backend = model.kind;
     this.maxLength = options.maxLength ?? harnessMaxLength(model, tokenizer);
     this.batchSize = options.batchSize ?? 1;
+    this.shareContexts = options.shareContexts ?? true;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new TunekitError(HARNESS_MODEL_ERROR, `batch size must be a positive integer, got ${this.batchSize}`);
     const prefix = tokenizer.bosTokenId ?? firstId(tokenizer.eosTokenId);
     if (prefix === undefined) throw new TunekitError(HARNESS_MODEL_ERROR, `${tokenizer.folder}: the tokenizer has neither a BOS nor an EOS token, so an empty context has nothing to condition on`);
@@ -175,9 +180,34 @@ export class HarnessModel {
     return totals;
   }
 
-  /** HFLM._loglikelihood_tokens: longest first (as its Collator orders them), batched, right-padded. */
+  /**
+   * HFLM._loglikelihood_tokens: longest first (as its Collator orders them), batched, right-padded. With
+   * `shareContexts` (causal models), requests with the same context tokens (a multiple-choice question's choices)
+   * run the context once and every continuation from its cached keys and values: the same numbers up to float
+   * rounding, one context pass instead of one per choice.
+   */
   scoreTokens(requests: readonly EncodedRequest[]): [number, boolean][] {
-    const order = [...requests].sort((a, b) => {
+    const results: [number, boolean][] = new Array(requests.length);
+    let done = 0;
+    let rest: readonly EncodedRequest[] = requests;
+    if (this.shareContexts && this.backend === 'causal') {
+      const groups = new Map<string, EncodedRequest[]>();
+      for (const request of requests) {
+        this.#check(request);
+        if (request.context.length + request.continuation.length > this.maxLength + 1) continue;
+        const key = request.context.join(',');
+        groups.set(key, [...(groups.get(key) ?? []), request]);
+      }
+      const shared = [...groups.values()].filter((group) => group.length > 1);
+      const sharedSet = new Set(shared.flat());
+      rest = requests.filter((request) => !sharedSet.has(request));
+      for (const group of shared) {
+        this.#scoreSharedContext(group).forEach((score, i) => (results[group[i].index] = score));
+        done += group.length;
+        this.progress?.(done, requests.length);
+      }
+    }
+    const order = [...rest].sort((a, b) => {
       const la = a.context.length + a.continuation.length;
       const lb = b.context.length + b.continuation.length;
       if (la !== lb) return lb - la;
@@ -186,16 +216,55 @@ export class HarnessModel {
       for (let i = 0; i < ta.length; i++) if (ta[i] !== tb[i]) return tb[i] - ta[i];
       return 0;
     });
-    const results: [number, boolean][] = new Array(requests.length);
-    let done = 0;
     for (let start = 0; start < order.length; start += this.batchSize) {
       const chunk = order.slice(start, start + this.batchSize);
       const scored = this.backend === 'causal' ? this.#scoreCausal(chunk) : this.#scoreSeq2Seq(chunk);
       chunk.forEach((request, i) => (results[request.index] = scored[i]));
       done += chunk.length;
-      this.progress?.(done, order.length);
+      this.progress?.(done, requests.length);
     }
     return results;
+  }
+
+  /** One pass over the shared context (its last position predicts each continuation's first token), then all continuations at once from the cache. */
+  #scoreSharedContext(group: readonly EncodedRequest[]): [number, boolean][] {
+    const model = this.model as CausalLM;
+    const context = group[0].context;
+    const cache = new KVCache();
+    try {
+      return inferenceMode(() =>
+        tidy(() => {
+          const contextLogits = model.forward(tensor([context], { dtype: 'int64' }), { cache, lastOnly: true });
+          const first = contextLogits.select(0, 0).select(0, contextLogits.shape[1] - 1).logSoftmax(-1);
+          const firstLogProbs = first.toFlatArray();
+          const firstGreedy = first.argmax(0).item();
+          const width = Math.max(...group.map((request) => request.continuation.length - 1));
+          let rest: Tensor | null = null;
+          if (width > 0) {
+            cache.select(tensor(group.map(() => 0), { dtype: 'int64' }));
+            const inputs = group.map((request) => {
+              const row = request.continuation.slice(0, -1);
+              return [...row, ...new Array(width - row.length).fill(0)];
+            });
+            rest = model.forward(tensor(inputs, { dtype: 'int64' }), { cache }).logSoftmax(-1);
+          }
+          return group.map((request, row) => {
+            const [head, ...tail] = request.continuation;
+            let total = firstLogProbs[head];
+            let greedy = firstGreedy === head;
+            if (tail.length > 0 && rest !== null) {
+              const [sum, tailGreedy] = this.#continuationScore(rest.select(0, row), 0, tail);
+              // float32 arithmetic, as the one-pass sum over the whole continuation is.
+              total = Math.fround(Math.fround(total) + Math.fround(sum));
+              greedy = greedy && tailGreedy;
+            }
+            return [total, greedy] as [number, boolean];
+          });
+        }),
+      );
+    } finally {
+      cache.dispose();
+    }
   }
 
   #check(request: EncodedRequest): void {

@@ -21,6 +21,8 @@ export interface RunEvaluationOptions extends EvaluateOptions {
   /** Folders of task YAML (lm-eval's --include_path). */
   includePaths?: string[];
   batchSize?: number;
+  /** Run a context shared by several requests once (default true); false scores each request alone, as lm-eval. */
+  shareContexts?: boolean;
   /** The model's context length for requests (default as lm-eval reads it from config.json). */
   maxLength?: number;
   generationConfig?: Record<string, unknown> | null;
@@ -38,7 +40,7 @@ export async function runEvaluation(model: LanguageModel, tokenizer: Tokenizer |
   const configs = index.resolve(tasks, groups);
   const loaded: EvalTask[] = [];
   for (const config of configs) loaded.push(await EvalTask.load(config, { hub: options.hub, fewshotSeed: options.fewshotSeed }));
-  const harness = new HarnessModel(model, tokenizer, { batchSize: options.batchSize, maxLength: options.maxLength, generationConfig: options.generationConfig });
+  const harness = new HarnessModel(model, tokenizer, { batchSize: options.batchSize, maxLength: options.maxLength, generationConfig: options.generationConfig, shareContexts: options.shareContexts });
   return aggregateGroups(evaluateTasks(harness, loaded, options), groups);
 }
 
