@@ -103,7 +103,7 @@ export function dumpTaskConfig(config: TaskConfig, numFewshot: number): Record<s
     doc_to_text: fewshot.docToText ?? null,
     doc_to_choice: fewshot.docToChoice ?? null,
     doc_to_target: fewshot.docToTarget ?? null,
-    gen_prefix: null,
+    gen_prefix: fewshot.genPrefix ?? null,
     fewshot_delimiter: fewshot.fewshotDelimiter,
     target_delimiter: fewshot.targetDelimiter,
   };
@@ -115,6 +115,7 @@ export function dumpTaskConfig(config: TaskConfig, numFewshot: number): Record<s
   put('filter_list', raw.filter_list);
   put('should_decontaminate', raw.should_decontaminate ?? false);
   put('doc_to_decontamination_query', raw.doc_to_decontamination_query);
+  put('gen_prefix', config.genPrefix);
   const metadata = { ...(config.metadata ?? {}) };
   if (config.source !== null) metadata.config_source = config.source;
   if (Object.keys(metadata).length > 0) dump.metadata = metadata;

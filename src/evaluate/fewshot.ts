@@ -68,17 +68,33 @@ function answerText(task: string, answer: unknown, choices: string[] | null): st
   return text;
 }
 
-/** build_qa_turn without a gen_prefix: the question, and the answer when there is one. */
-function qaTurn(task: string, question: unknown, choices: string[] | null, answer: unknown, targetDelimiter: string, fewshotDelimiter: string): Turn[] {
+/** utils.maybe_delimit: prefix and suffix joined, with the delimiter only where neither has whitespace at the seam. */
+function maybeDelimit(prefix: string | undefined, suffix: string, delimiter: string): string {
+  if (!prefix) return suffix;
+  if (!suffix) return prefix;
+  return /\s$/u.test(prefix) || /^\s/u.test(suffix) ? prefix + suffix : prefix + delimiter + suffix;
+}
+
+/** utils.requires_delimiter. */
+function requiresDelimiter(prefix: string, suffix: string): boolean {
+  if (prefix === '') return false;
+  return !(/\s$/u.test(prefix) || /^\s/u.test(suffix));
+}
+
+/** build_qa_turn: the question, then the answer (after gen_prefix) or, without one, gen_prefix alone. */
+function qaTurn(task: string, question: unknown, choices: string[] | null, answer: unknown, genPrefix: string | undefined, targetDelimiter: string, fewshotDelimiter: string): Turn[] {
   if (typeof question !== 'string') throw new TunekitError(TASK_CONFIG_ERROR, `task "${task}": doc_to_text must give text here, got ${JSON.stringify(question)}`);
   const hasAnswer = answer !== undefined && answer !== null && answer !== '';
-  const turns: Turn[] = [{ content: question, delimiter: hasAnswer ? targetDelimiter : '' }];
-  if (hasAnswer) turns.push({ content: answerText(task, answer, choices), delimiter: fewshotDelimiter });
+  const prefix = genPrefix === '' ? undefined : genPrefix;
+  const userDelimiter = hasAnswer && prefix === undefined ? targetDelimiter : prefix !== undefined && requiresDelimiter(question, prefix) ? targetDelimiter : '';
+  const turns: Turn[] = [{ content: question, delimiter: userDelimiter }];
+  if (hasAnswer) turns.push({ content: maybeDelimit(prefix, answerText(task, answer, choices), ' '), delimiter: fewshotDelimiter });
+  else if (prefix !== undefined) turns.push({ content: prefix, delimiter: '' });
   return turns;
 }
 
-/** ConfigurableTask.fewshot_context for plain text (no chat template, no system instruction). */
-export function fewshotContext(context: DocContext, sampler: FewshotSampler, doc: Doc, numFewshot: number): string {
+/** The system turn and the few-shot examples of a document's prompt (everything before its own question). */
+function fewshotTurns(context: DocContext, sampler: FewshotSampler, doc: Doc, numFewshot: number, multipleInput: boolean): Turn[] {
   const { config } = context;
   const fewshot = config.fewshotConfig;
   const turns: Turn[] = [];
@@ -87,13 +103,42 @@ export function fewshotContext(context: DocContext, sampler: FewshotSampler, doc
   if (numFewshot > 0) {
     const sameSplit = fewshot.split === config.testSplit;
     for (const example of sampler.sample(numFewshot, sameSplit ? doc : undefined, config.task)) {
-      const question = docToText(context, example, fewshot.docToText);
-      const choices = fewshot.docToChoice !== undefined ? docToChoice(context, example, fewshot.docToChoice) : null;
+      let question: unknown = docToText(context, example, fewshot.docToText);
+      let choices = fewshot.docToChoice !== undefined ? docToChoice(context, example, fewshot.docToChoice) : null;
       const answer = docToTarget(context, example, fewshot.docToTarget);
-      turns.push(...qaTurn(config.task, question, choices, answer, fewshot.targetDelimiter, fewshot.fewshotDelimiter));
+      if (multipleInput) {
+        question = (choices ?? [])[question as number];
+        choices = null;
+      }
+      const prefix = fewshot.genPrefix === undefined ? undefined : resolveField(context, example, fewshot.genPrefix);
+      turns.push(...qaTurn(config.task, question, choices, answer, prefix, fewshot.targetDelimiter, fewshot.fewshotDelimiter));
     }
   }
-  const question = docToText(context, doc);
-  turns.push(...qaTurn(config.task, question, null, undefined, config.targetDelimiter, ''));
-  return turns.map((turn) => turn.content + turn.delimiter).join('');
+  return turns;
+}
+
+/** doc_to_prefix: the document's gen_prefix (a field or a template), or undefined. */
+export function docPrefix(context: DocContext, doc: Doc): string | undefined {
+  const genPrefix = context.config.genPrefix;
+  if (genPrefix === undefined) return undefined;
+  return context.features.has(genPrefix) ? String(doc[genPrefix]) : resolveField(context, doc, genPrefix);
+}
+
+const render = (turns: Turn[]) => turns.map((turn) => turn.content + turn.delimiter).join('');
+
+/** ConfigurableTask.fewshot_context for plain text (no chat template, no system instruction). */
+export function fewshotContext(context: DocContext, sampler: FewshotSampler, doc: Doc, numFewshot: number): string {
+  const turns = fewshotTurns(context, sampler, doc, numFewshot, false);
+  turns.push(...qaTurn(context.config.task, docToText(context, doc), null, undefined, docPrefix(context, doc), context.config.targetDelimiter, ''));
+  return render(turns);
+}
+
+/**
+ * multiple_input_context (Winogrande-style tasks, where doc_to_text gives the gold index): one prompt per choice,
+ * the shared examples (each showing its chosen input) then that choice as the question.
+ */
+export function multipleInputContexts(context: DocContext, sampler: FewshotSampler, doc: Doc, numFewshot: number): string[] {
+  const shared = fewshotTurns(context, sampler, doc, numFewshot, true);
+  const prefix = docPrefix(context, doc);
+  return docToChoice(context, doc).map((choice) => render([...shared, ...qaTurn(context.config.task, choice, null, undefined, prefix, '', '')]));
 }

@@ -24,7 +24,7 @@ export {
 } from './task-config.js';
 export { loadTaskSplit, type LoadSplitOptions, type TaskSplit } from './task-data.js';
 export { docToChoice, docToTarget, docToText, renderTemplate, resolveField, type Doc, type DocContext } from './doc-fields.js';
-export { DEFAULT_FEWSHOT_SEED, fewshotContext, FewshotSampler, pythonEqual } from './fewshot.js';
+export { DEFAULT_FEWSHOT_SEED, docPrefix, fewshotContext, FewshotSampler, multipleInputContexts, pythonEqual } from './fewshot.js';
 export { compileFilters, DEFAULT_PIPELINE, FILTERS, type CompiledFilter, type Response } from './filters.js';
 export { aggregateMetric, AGGREGATIONS, bootstrapStderr, CORPUS_METRICS, exactMatch, multipleChoiceMetrics, resolveMetrics, type Aggregation, type MetricValue, type TaskMetric } from './task-metrics.js';
 export { HARNESS_MODEL_ERROR, HarnessModel, harnessMaxLength, rollingWindows, type GenerationRequest, type HarnessModelOptions, type LoglikelihoodRequest } from './harness-model.js';

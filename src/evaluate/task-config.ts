@@ -57,6 +57,8 @@ export interface FewshotConfig {
   docToChoice?: DocSpec;
   fewshotDelimiter: string;
   targetDelimiter: string;
+  /** The examples' answer prefix (default: the task's gen_prefix). */
+  genPrefix?: string;
 }
 
 export interface TaskConfig {
@@ -76,6 +78,8 @@ export interface TaskConfig {
   description: string;
   targetDelimiter: string;
   fewshotDelimiter: string;
+  /** Text (a field or a template) the answer starts with, after the question ("Answer:"). */
+  genPrefix?: string;
   fewshotConfig: FewshotConfig;
   numFewshot?: number;
   outputType: OutputType;
@@ -113,7 +117,7 @@ const TASK_KEYS = [
   'task', 'task_alias', 'tag', 'dataset_path', 'dataset_name', 'dataset_kwargs', 'training_split', 'validation_split',
   'test_split', 'fewshot_split', 'doc_to_text', 'doc_to_target', 'doc_to_choice', 'description', 'target_delimiter',
   'fewshot_delimiter', 'fewshot_config', 'num_fewshot', 'output_type', 'generation_kwargs', 'metric_list',
-  'filter_list', 'metadata', 'should_decontaminate', 'doc_to_decontamination_query', 'unsafe_code', 'repeats',
+  'filter_list', 'metadata', 'should_decontaminate', 'doc_to_decontamination_query', 'unsafe_code', 'repeats', 'gen_prefix',
 ];
 /** TaskConfig keys whose lm-eval behaviour tunekit does not have (yet): refused rather than ignored. */
 const UNSUPPORTED_KEYS: Record<string, string> = {
@@ -122,11 +126,10 @@ const UNSUPPORTED_KEYS: Record<string, string> = {
   use_prompt: 'promptsource templates are not bundled',
   doc_to_image: 'multimodal tasks are not supported',
   doc_to_audio: 'multimodal tasks are not supported',
-  gen_prefix: 'gen_prefix is not supported yet',
   custom_dataset: 'it is Python code building the dataset',
   class: 'Python task classes need Python',
 };
-const FEWSHOT_KEYS = ['sampler', 'split', 'samples', 'doc_to_text', 'doc_to_target', 'doc_to_choice', 'fewshot_delimiter', 'target_delimiter'];
+const FEWSHOT_KEYS = ['sampler', 'split', 'samples', 'doc_to_text', 'doc_to_target', 'doc_to_choice', 'fewshot_delimiter', 'target_delimiter', 'gen_prefix'];
 const METRIC_KEYS_OWN = ['metric', 'aggregation', 'higher_is_better', 'hf_evaluate'];
 
 function fail(where: string, message: string): never {
@@ -274,6 +277,7 @@ function parseFewshotConfig(raw: Record<string, unknown>, task: Omit<TaskConfig,
     docToChoice: docSpec(config.doc_to_choice, 'doc_to_choice', where) ?? task.docToChoice,
     fewshotDelimiter: optionalString(config, 'fewshot_delimiter', where) ?? task.fewshotDelimiter,
     targetDelimiter: optionalString(config, 'target_delimiter', where) ?? task.targetDelimiter,
+    genPrefix: optionalString(config, 'gen_prefix', where) ?? task.genPrefix,
   };
 }
 
@@ -329,6 +333,7 @@ export function parseTaskConfig(raw: Record<string, unknown>, source: string | n
     description: stringOr(raw, 'description', where, ''),
     targetDelimiter: stringOr(raw, 'target_delimiter', where, ' '),
     fewshotDelimiter,
+    genPrefix: optionalString(raw, 'gen_prefix', where),
     numFewshot: (numFewshot ?? undefined) as number | undefined,
     outputType: outputType as OutputType,
     generationKwargs: outputType === 'generate_until' ? generationKwargs(raw, fewshotDelimiter, where) : undefined,

@@ -5,7 +5,7 @@
 import { pythonStr } from '../data/template.js';
 import { TunekitError } from '../errors.js';
 import { docToChoice, docToTarget, docToText, type Doc, type DocContext } from './doc-fields.js';
-import { DEFAULT_FEWSHOT_SEED, fewshotContext, FewshotSampler } from './fewshot.js';
+import { DEFAULT_FEWSHOT_SEED, fewshotContext, FewshotSampler, multipleInputContexts } from './fewshot.js';
 import { compileFilters, type CompiledFilter } from './filters.js';
 import { CORPUS_METRICS, exactMatch, multipleChoiceMetrics, resolveMetrics, type MetricValue, type TaskMetric } from './task-metrics.js';
 import { TASK_CONFIG_ERROR, type TaskConfig } from './task-config.js';
@@ -72,12 +72,18 @@ export class EvalTask implements DocContext {
     return this.config.task;
   }
 
-  /** lm-eval's __init__ probe: multiple-input tasks (doc_to_text giving an index) are not supported. */
+  /** lm-eval's __init__ probe: doc_to_text giving an index with choices makes a multiple-input task (Winogrande). */
   #checkFirstDocument(): void {
     if (this.config.outputType === 'loglikelihood_rolling') return;
     const text = docToText(this, this.evalDocs[0]);
-    if (typeof text === 'number') fail(this.name, 'doc_to_text gives an index (a multiple-input task such as Winogrande), which is not supported yet');
+    if (typeof text !== 'number') return;
+    if (this.config.docToChoice === undefined) fail(this.name, 'doc_to_text gives a number, which only a task with doc_to_choice can use (as the index of its input)');
+    if (this.config.outputType !== 'multiple_choice') fail(this.name, 'doc_to_text gives an index (a multiple-input task), which needs output_type multiple_choice');
+    this.multipleInput = true;
   }
+
+  /** Each choice is an input and the target the one continuation (doc_to_text gives the gold index). */
+  multipleInput = false;
 
   /** Whether doc_to_target gives a list for the first document: every document then has several right answers. */
   get multipleTargets(): boolean {
@@ -97,6 +103,13 @@ export class EvalTask implements DocContext {
     const count = this.documentCount(limit);
     for (let docId = 0; docId < count; docId++) {
       const doc = this.evalDocs[docId];
+      if (this.multipleInput) {
+        const continuation = docToTarget(this, doc);
+        if (typeof continuation !== 'string') fail(this.name, `a multiple-input task's doc_to_target must give the continuation text, got ${JSON.stringify(continuation)}`);
+        const contexts = multipleInputContexts(this, this.sampler, doc, numFewshot);
+        documents.push({ docId, doc, arguments: contexts.map((context) => [context, `${this.config.targetDelimiter}${continuation}`]) });
+        continue;
+      }
       const context = fewshotContext(this, this.sampler, doc, numFewshot);
       documents.push({ docId, doc, arguments: this.#requests(doc, context) });
     }
@@ -153,7 +166,7 @@ export class EvalTask implements DocContext {
   }
 
   #goldIndex(doc: Doc, choices: string[]): number | number[] {
-    const gold = this.gold(doc);
+    const gold = this.multipleInput ? docToText(this, doc) : this.gold(doc);
     const index = (value: unknown): number => {
       if (typeof value === 'number') return value < choices.length ? value : -100;
       if (typeof value === 'string') return choices.includes(value) ? choices.indexOf(value) : -100;
