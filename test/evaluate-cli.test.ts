@@ -51,6 +51,9 @@ describe('tunekit eval', { skip: hasShared ? false : 'no ../shared' }, () => {
     assert.match(files[1], /^samples_stories_gen_\d{4}-.*\.jsonl$/);
     const results = JSON.parse(readFileSync(path.join(folder, files[0]), 'utf8'));
     assert.equal(results['n-samples'].stories_gen.effective, 3);
+    assert.equal(results.model_name, stories);
+    assert.equal(results.config.model_args, `pretrained=${stories}`);
+    assert.ok(Number(results.total_evaluation_time_seconds) > 0);
     assert.match(results.task_hashes.stories_gen, /^[0-9a-f]{64}$/);
     const samples = readFileSync(path.join(folder, files[1]), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
     assert.equal(samples.length, 6, 'three documents under each of the two filters');
@@ -91,6 +94,8 @@ describe('tunekit eval', { skip: hasShared ? false : 'no ../shared' }, () => {
       [['--model', stories, '--tasks', 'stories_mx', '--include-path', tasksDir], /unknown task "stories_mx" \(did you mean stories_mc\?\)/],
       [['--model', stories, '--tasks', 'stories_mc', '--include-path', tasksDir, '--num-fewshot', '-1'], /--num-fewshot expects an integer ≥ 0/],
       [['--model', stories, '--tasks', 'stories_mc', '--log-samples'], /--log-samples needs --output-path/],
+      [['--model', stories, '--tasks', 'stories_mc', '--include-path', tasksDir, '--output-path', path.join(stories, 'results')], /cannot write to .*results/],
+      [['--model', stories, '--tasks', 'stories_mc', '--include-path', tasksDir, '--limit', '2.5'], /--limit expects a whole number of documents or a share below 1/],
     ];
     const pythonTask = path.join(scratch, 'python.yaml');
     writeFileSync(pythonTask, 'task: needs_python\ndataset_path: json\ntest_split: test\ndoc_to_text: !function utils.doc_to_text\ndoc_to_target: label\n');

@@ -126,6 +126,12 @@ describe('few-shot prompts and requests (lm-eval fewshot_context, construct_requ
     assert.deepEqual(first.arguments, [[context, ' yes'], [context, ' no']]);
   });
 
+  it('limits documents as lm-eval: a count, or a share below 1 rounded up', async () => {
+    const task = await evaluate.EvalTask.load(index.loadTask('mc'));
+    assert.deepEqual([task.documentCount(), task.documentCount(2), task.documentCount(0.5), task.documentCount(10)], [3, 2, 2, 3]);
+    assert.equal(task.buildRequests(0, 0.34).length, 2);
+  });
+
   it('leaves the document itself out of its examples when the few-shot split is the test split', async () => {
     const task = await evaluate.EvalTask.load(index.loadTask('same'));
     const prompts = task.buildRequests(2).map((doc) => doc.arguments[0][0]);

@@ -130,6 +130,8 @@ export const evalVerb: Verb = {
     const modelId = requireFlag(args, 'model', 'ID|DIR (a model folder or a hub repo id)');
     const adapter = flagString(args, 'adapter');
     if (outputPath !== undefined) checkDestination(outputPath, { kind: 'directory', overwrite: true, inputs: [modelId, ...(adapter === undefined ? [] : [adapter])] });
+    const startTime = performance.now();
+    const date = Date.now() / 1000;
     const loaded = await loadModelFromFlags(args, { json });
     try {
       const peft = await adapterFromFlags(args, loaded);
@@ -148,7 +150,9 @@ export const evalVerb: Verb = {
       });
       if (outputPath !== undefined) {
         const modelArgs = `pretrained=${modelId}${adapter === undefined ? '' : `,peft=${adapter}`}`;
-        const files = await evaluate.writeEvaluationOutput(outputPath, modelId, results, { config: { model: 'hf', model_args: modelArgs, batch_size: batchSize ?? 1, limit: limit ?? null, bootstrap_iters: bootstrapIterations ?? 100000, fewshot_seed: fewshotSeed ?? 1234 } });
+        const config = { model: 'hf', model_args: modelArgs, batch_size: batchSize ?? 1, limit: limit ?? null, bootstrap_iters: bootstrapIterations ?? 100000, fewshot_seed: fewshotSeed ?? 1234 };
+        const timing = { date, total_evaluation_time_seconds: String((performance.now() - startTime) / 1000) };
+        const files = await evaluate.writeEvaluationOutput(outputPath, modelId, results, { config, ...timing });
         const written = [files.results, ...files.samples].map((file) => path.relative(process.cwd(), file) || file);
         if (!json) console.error(`wrote ${written.join(', ')}`);
       }
