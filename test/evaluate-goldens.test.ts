@@ -1,6 +1,7 @@
 // tunekit's task runner against lm-evaluation-harness 0.4.13 (hf backend) on the same models, tasks and settings:
-// goldens made by test/fixtures/evaluate/make.py on stories260K (causal) and hf-tiny's T5 (seq2seq), zero- and
-// few-shot, for every output type. Prompts, hashes, generations, acc/acc_norm/exact_match and their stderr must be
+// goldens made by test/fixtures/evaluate/make.py on stories260K (causal, BOS added), a tiny GPT-2 (no BOS, 64
+// positions: prompts cut from the left, many rolling windows) and hf-tiny's T5 (seq2seq), zero- and few-shot, for
+// every output type. Prompts, hashes, generations, acc/acc_norm/exact_match and their stderr must be
 // equal; log-likelihoods and the perplexities built from them within 1e-4 relative.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,13 +18,14 @@ setNumThreads(1);
 const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-eval-goldens-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-const goldenNames = ['stories-0shot', 'stories-2shot', 'stories-group-1shot', 't5-0shot', 't5-2shot'];
+const goldenNames = ['stories-0shot', 'stories-2shot', 'stories-group-1shot', 'gpt2-2shot', 't5-0shot', 't5-2shot'];
 const models = new Map<string, Promise<LoadedModel>>();
 
-function modelFor(kind: 'stories' | 't5'): Promise<LoadedModel> {
+function modelFor(kind: LmEvalGolden['model']): Promise<LoadedModel> {
   let loaded = models.get(kind);
   if (loaded === undefined) {
-    loaded = loadModel(kind === 'stories' ? path.join(sharedDir, 'reference', 'models', 'stories260K') : t5EvalFolder(scratch));
+    const folders = { stories: () => path.join(sharedDir, 'reference', 'models', 'stories260K'), gpt2: () => path.join(evaluateFixtures, 'gpt2-tiny'), t5: () => t5EvalFolder(scratch) };
+    loaded = loadModel(folders[kind]());
     models.set(kind, loaded);
   }
   return loaded;

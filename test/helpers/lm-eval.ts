@@ -10,7 +10,7 @@ export const evaluateTasksDir = path.join(evaluateFixtures, 'tasks');
 
 /** What make.py writes per run. */
 export interface LmEvalGolden {
-  model: 'stories' | 't5';
+  model: 'stories' | 'gpt2' | 't5';
   tasks: string[];
   num_fewshot: number;
   limit: number | null;
