@@ -4,10 +4,10 @@
 // every output type. Prompts, hashes, generations, acc/acc_norm/exact_match and their stderr must be
 // equal; log-likelihoods and the perplexities built from them within 1e-4 relative.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { evaluate, loadModel, setNumThreads, type LoadedModel } from '../src/index.js';
 import { assertResultsMatch, assertSamplesMatch, evaluateFixtures, evaluateTasksDir, t5EvalFolder, type LmEvalGolden } from './helpers/lm-eval.js';
 import { hasShared, sharedDir } from './helpers/paths.js';
@@ -18,7 +18,8 @@ setNumThreads(1);
 const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-eval-goldens-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-const goldenNames = ['stories-0shot', 'stories-2shot', 'stories-group-1shot', 'gpt2-2shot', 't5-0shot', 't5-2shot'];
+const hasGsm8k = existsSync(path.join(sharedDir, 'data', 'gsm8k', 'test.jsonl'));
+const goldenNames = ['stories-0shot', 'stories-2shot', 'stories-group-1shot', 'gpt2-2shot', 't5-0shot', 't5-2shot', ...(hasGsm8k ? ['stories-gsm8k'] : [])];
 const models = new Map<string, Promise<LoadedModel>>();
 
 function modelFor(kind: LmEvalGolden['model']): Promise<LoadedModel> {
@@ -34,14 +35,17 @@ function modelFor(kind: LmEvalGolden['model']): Promise<LoadedModel> {
 describe('tunekit eval equals lm-evaluation-harness 0.4.13 (hf backend)', { skip: hasShared ? false : 'no ../shared reference models' }, () => {
   for (const name of goldenNames) {
     const golden = JSON.parse(readFileSync(path.join(evaluateFixtures, 'goldens', `${name}.json`), 'utf8')) as LmEvalGolden;
-    describe(`${name}: ${golden.tasks.join(', ')}`, async () => {
-      const { model, tokenizer, generationConfig } = await modelFor(golden.model);
-      const results = await evaluate.runEvaluation(model, tokenizer, golden.tasks, {
-        includePaths: [evaluateTasksDir],
-        numFewshot: golden.num_fewshot,
-        limit: golden.limit ?? undefined,
-        logSamples: true,
-        generationConfig,
+    describe(`${name}: ${golden.tasks.join(', ')}`, () => {
+      let results: evaluate.EvaluationResults;
+      before(async () => {
+        const { model, tokenizer, generationConfig } = await modelFor(golden.model);
+        results = await evaluate.runEvaluation(model, tokenizer, golden.tasks, {
+          includePaths: [evaluateTasksDir],
+          numFewshot: golden.num_fewshot ?? undefined,
+          limit: golden.limit ?? undefined,
+          logSamples: true,
+          generationConfig,
+        });
       });
 
       it('has the same layout, groups, n-shot, versions, higher_is_better, n-samples and configs', () => {
@@ -81,7 +85,7 @@ describe('tunekit eval equals lm-evaluation-harness 0.4.13 (hf backend)', { skip
     it(`${name}: batches of 4 (right-padded scoring, left-padded generation, no shared contexts) give lm-eval's batch-1 numbers`, async () => {
       const golden = JSON.parse(readFileSync(path.join(evaluateFixtures, 'goldens', `${name}.json`), 'utf8')) as LmEvalGolden;
       const { model, tokenizer, generationConfig } = await modelFor(golden.model);
-      const options = { includePaths: [evaluateTasksDir], numFewshot: golden.num_fewshot, logSamples: true, batchSize: 4, shareContexts: false, generationConfig };
+      const options = { includePaths: [evaluateTasksDir], numFewshot: golden.num_fewshot ?? undefined, logSamples: true, batchSize: 4, shareContexts: false, generationConfig };
       const batched = await evaluate.runEvaluation(model, tokenizer, tasks, options);
       for (const task of tasks) {
         assertSamplesMatch(batched, golden, task);

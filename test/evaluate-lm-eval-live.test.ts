@@ -26,7 +26,7 @@ describe('tunekit eval against a live lm-evaluation-harness run', { skip: availa
     });
     const golden = JSON.parse(readFileSync(path.join(scratch, 'stories-group-1shot.json'), 'utf8')) as LmEvalGolden;
     const { model, tokenizer } = await loadModel(path.join(sharedDir, 'reference', 'models', 'stories260K'));
-    const results = await evaluate.runEvaluation(model, tokenizer, golden.tasks, { includePaths: [evaluateTasksDir], numFewshot: golden.num_fewshot, logSamples: true });
+    const results = await evaluate.runEvaluation(model, tokenizer, golden.tasks, { includePaths: [evaluateTasksDir], numFewshot: golden.num_fewshot ?? undefined, logSamples: true });
     for (const task of Object.keys(golden.samples)) {
       assertSamplesMatch(results, golden, task);
       assertResultsMatch(results, golden, task);

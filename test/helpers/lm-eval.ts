@@ -12,7 +12,8 @@ export const evaluateTasksDir = path.join(evaluateFixtures, 'tasks');
 export interface LmEvalGolden {
   model: 'stories' | 'gpt2' | 't5';
   tasks: string[];
-  num_fewshot: number;
+  /** null: each task's own num_fewshot. */
+  num_fewshot: number | null;
   limit: number | null;
   results: Record<string, Record<string, unknown>>;
   groups?: Record<string, Record<string, unknown>> | null;
