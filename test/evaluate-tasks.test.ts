@@ -240,3 +240,14 @@ describe("templates render as lm-eval's jinja2 environment renders them", () => 
     assert.equal(render('{% if extra is defined %}x{% else %}-{% endif %}', {}), '-');
   });
 });
+
+describe("samples files as lm-eval's EvaluationTracker writes them", () => {
+  it('names arguments gen_args_i.arg_j and turns every response leaf and the target into Python str()', () => {
+    const sample = { doc_id: 0, doc: { q: 1 }, target: 0, arguments: [['ctx', ' a'], ['ctx', ' b']], resps: [[[-4.922413349151611, false]], [[-1e-5, true]]], filtered_resps: [[-4.922413349151611, false], [-1e-5, true]], filter: 'none', metrics: ['acc'], doc_hash: '', prompt_hash: '', target_hash: '', acc: 1 };
+    const record = evaluate.samplesFileRecord(sample);
+    assert.deepEqual(record.arguments, { gen_args_0: { arg_0: 'ctx', arg_1: ' a' }, gen_args_1: { arg_0: 'ctx', arg_1: ' b' } });
+    assert.deepEqual(record.resps, [[['-4.922413349151611', 'False']], [['-1e-05', 'True']]]);
+    assert.deepEqual(record.filtered_resps, [['-4.922413349151611', 'False'], ['-1e-05', 'True']]);
+    assert.equal(record.target, '0');
+  });
+});

@@ -61,7 +61,7 @@ export function hashString(text: string): string {
 }
 
 /** Python's str() of a target (ints, floats, lists as repr). */
-function pythonText(value: unknown): string {
+export function pythonText(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value);
   if (typeof value === 'boolean') return value ? 'True' : 'False';

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { HubOptions } from '../io/hub.js';
 import type { LanguageModel } from '../models/types.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
-import { evaluateTasks, hashString, type EvaluateOptions, type EvaluationResults, type LoggedSample } from './evaluate.js';
+import { evaluateTasks, hashString, pythonText, type EvaluateOptions, type EvaluationResults, type LoggedSample } from './evaluate.js';
 import { HarnessModel } from './harness-model.js';
 import { aggregateGroups } from './groups.js';
 import { TaskIndex, type ResolvedGroup } from './task-index.js';
@@ -49,13 +49,11 @@ export function sanitizeModelName(name: string): string {
   return name.replace(/["<>:/|\\?*[\]]+/g, '__');
 }
 
-/** sanitize_list: every leaf as Python's str() of it, for samples files. */
+/** sanitize_list: every leaf as Python's str() of it, for samples files (log-likelihoods are floats there). */
 function sanitize(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sanitize);
-  if (typeof value === 'number') return Number.isInteger(value) && !Object.is(value, -0) ? floatRepr(value) : floatRepr(value);
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (value === null) return 'None';
-  return String(value);
+  if (typeof value === 'number') return floatRepr(value);
+  return pythonText(value);
 }
 
 /** A logged sample as lm-eval's samples_*.jsonl holds it (arguments as gen_args_i.arg_j, leaves as strings). */
@@ -64,7 +62,7 @@ export function samplesFileRecord(sample: LoggedSample): Record<string, unknown>
   sample.arguments.forEach((argument, i) => {
     args[`gen_args_${i}`] = Object.fromEntries((argument as unknown[]).map((item, j) => [`arg_${j}`, item]));
   });
-  return { ...sample, arguments: args, resps: sanitize(sample.resps), filtered_resps: sanitize(sample.filtered_resps), target: typeof sample.target === 'string' ? sample.target : String(sample.target) };
+  return { ...sample, arguments: args, resps: sanitize(sample.resps), filtered_resps: sanitize(sample.filtered_resps), target: pythonText(sample.target) };
 }
 
 export interface EvaluationOutputFiles {
