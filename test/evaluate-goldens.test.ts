@@ -19,7 +19,7 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-eval-goldens-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const hasGsm8k = existsSync(path.join(sharedDir, 'data', 'gsm8k', 'test.jsonl'));
-const goldenNames = ['stories-0shot', 'stories-2shot', 'stories-group-1shot', 'gpt2-2shot', 't5-0shot', 't5-2shot', ...(hasGsm8k ? ['stories-gsm8k'] : [])];
+const goldenNames = ['stories-0shot', 'stories-2shot', 'stories-group-1shot', 'stories-binary-2shot', 'gpt2-2shot', 't5-0shot', 't5-2shot', ...(hasGsm8k ? ['stories-gsm8k'] : [])];
 const models = new Map<string, Promise<LoadedModel>>();
 
 function modelFor(kind: LmEvalGolden['model']): Promise<LoadedModel> {
@@ -43,6 +43,7 @@ describe('tunekit eval equals lm-evaluation-harness 0.4.13 (hf backend)', { skip
           includePaths: [evaluateTasksDir],
           numFewshot: golden.num_fewshot ?? undefined,
           limit: golden.limit ?? undefined,
+          bootstrapIterations: golden.bootstrap_iters ?? 100000,
           logSamples: true,
           generationConfig,
         });

@@ -165,6 +165,9 @@ describe('few-shot prompts and requests (lm-eval fewshot_context, construct_requ
     const results: [number, boolean][] = [[-4, false], [-6, true]];
     assert.deepEqual(evaluate.multipleChoiceMetrics(metrics, results, ['a', 'bbbbbb'], 1), { acc: 0, acc_norm: 1 });
     assert.deepEqual(evaluate.multipleChoiceMetrics(metrics, results, ['a', 'bbbbbb'], 0), { acc: 1, acc_norm: 0 });
+    // acc_mutual_info: log P(choice | question) − log P(choice), here choice 1 (-6 − -9 = 3 beats -4 − -5 = 1).
+    const mutual = evaluate.resolveMetrics('t', 'multiple_choice', [{ metric: 'acc_mutual_info', options: {} }]);
+    assert.deepEqual(evaluate.multipleChoiceMetrics(mutual, results, ['a', 'bbbbbb'], 1, [-5, -9]), { acc_mutual_info: 1 });
     // Ties go to the first choice, as numpy's argmax.
     assert.deepEqual(evaluate.multipleChoiceMetrics(metrics, [[-2, false], [-2, false]], ['x', 'y'], 1), { acc: 0, acc_norm: 0 });
   });
@@ -186,6 +189,14 @@ describe('metrics, filters and Python compatibility pieces', () => {
     assert.equal(evaluate.aggregateMetric('weighted_perplexity', [[-2, 1], [-4, 3]], 100000).stderr, 'N/A');
     assert.equal(evaluate.aggregateMetric('weighted_perplexity', [[-2, 1], [-4, 3]], 0).value, Math.exp(6 / 4));
     assert.equal(evaluate.aggregateMetric('mean', [1], 100000).stderr, 'N/A');
+  });
+
+  it("sums as numpy does (pairwise, eight accumulators), which differs from a left-to-right sum", () => {
+    const values = [1e16, 1, -1e16, 1, 1, 1, 1, 1, 1];
+    // numpy: ((1e16 + 1) + (-1e16 + 1)) + ((1 + 1) + (1 + 1)), then + 1; left to right gives 6.
+    assert.equal(evaluate.numpySum(values), 5);
+    assert.equal(values.reduce((sum, value) => sum + value, 0), 6);
+    assert.equal(evaluate.numpySum([0.1, 0.2, 0.3]), 0.1 + 0.2 + 0.3);
   });
 
   it('regex and take_first filters: groups, group_select from the end, fallback', () => {

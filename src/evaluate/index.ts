@@ -26,7 +26,7 @@ export { loadTaskSplit, type LoadSplitOptions, type TaskSplit } from './task-dat
 export { docToChoice, docToTarget, docToText, renderTemplate, resolveField, type Doc, type DocContext } from './doc-fields.js';
 export { DEFAULT_FEWSHOT_SEED, docPrefix, fewshotContext, FewshotSampler, multipleInputContexts, pythonEqual } from './fewshot.js';
 export { compileFilters, DEFAULT_PIPELINE, FILTERS, type CompiledFilter, type Response } from './filters.js';
-export { aggregateMetric, AGGREGATIONS, bootstrapStderr, CORPUS_METRICS, exactMatch, multipleChoiceMetrics, resolveMetrics, type Aggregation, type MetricValue, type TaskMetric } from './task-metrics.js';
+export { aggregateMetric, AGGREGATIONS, bootstrapStderr, CORPUS_METRICS, exactMatch, multipleChoiceMetrics, numpySum, resolveMetrics, type Aggregation, type MetricValue, type TaskMetric } from './task-metrics.js';
 export { HARNESS_MODEL_ERROR, HarnessModel, harnessMaxLength, rollingWindows, type GenerationRequest, type HarnessModelOptions, type LoglikelihoodRequest } from './harness-model.js';
 export { PythonRandom } from './python-random.js';
 export { literalEval, PythonLiteralError, type PythonLiteral } from './python-literal.js';

@@ -14,7 +14,7 @@ import { pythonRegex, pythonRemove } from './python-regex.js';
 import { PythonRandom } from './python-random.js';
 import { TASK_CONFIG_ERROR, type MetricConfig, type OutputType } from './task-config.js';
 
-export const AGGREGATIONS = ['mean', 'median', 'nanmean', 'perplexity', 'weighted_perplexity', 'bits_per_byte', 'bleu', 'chrf', 'chrf++'] as const;
+export const AGGREGATIONS = ['mean', 'median', 'nanmean', 'perplexity', 'weighted_perplexity', 'bits_per_byte', 'bleu', 'chrf', 'chrf++', 'f1', 'matthews_corrcoef', 'brier_score'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 interface MetricInfo {
@@ -27,6 +27,11 @@ const METRICS: Record<string, MetricInfo> = {
   acc: { outputTypes: ['loglikelihood', 'multiple_choice'], aggregation: 'mean', higherIsBetter: true },
   acc_norm: { outputTypes: ['multiple_choice'], aggregation: 'mean', higherIsBetter: true },
   acc_bytes: { outputTypes: ['multiple_choice'], aggregation: 'mean', higherIsBetter: true },
+  acc_mutual_info: { outputTypes: ['multiple_choice'], aggregation: 'mean', higherIsBetter: true },
+  // (gold, prediction) pairs scored over all documents, as scikit-learn's binary f1_score and matthews_corrcoef.
+  f1: { outputTypes: ['multiple_choice'], aggregation: 'f1', higherIsBetter: true },
+  mcc: { outputTypes: ['multiple_choice'], aggregation: 'matthews_corrcoef', higherIsBetter: true },
+  brier_score: { outputTypes: ['multiple_choice'], aggregation: 'brier_score', higherIsBetter: false },
   exact_match: { outputTypes: ['generate_until', 'multiple_choice'], aggregation: 'mean', higherIsBetter: true },
   perplexity: { outputTypes: ['loglikelihood'], aggregation: 'perplexity', higherIsBetter: false },
   word_perplexity: { outputTypes: ['loglikelihood_rolling'], aggregation: 'weighted_perplexity', higherIsBetter: false },
@@ -118,11 +123,25 @@ function argmax(values: readonly number[]): number {
   return best;
 }
 
-/** A per-document value: a number, (log-likelihood, weight) for weighted aggregations, (reference, prediction) for corpus metrics. */
-export type MetricValue = number | [number, number] | [string, string];
+/**
+ * A per-document value: a number; (log-likelihood, weight) for weighted aggregations; (reference, prediction) for
+ * corpus metrics; (gold, prediction) for f1 / mcc; (gold, choice probabilities) for the Brier score.
+ */
+export type MetricValue = number | [number, number] | [string, string] | [number, number[]];
 
-/** multiple_choice: acc, acc_norm, acc_bytes and exact_match from the choices' (log-likelihood, greedy). */
-export function multipleChoiceMetrics(metrics: readonly TaskMetric[], results: readonly [number, boolean][], choices: readonly string[], gold: number | number[]): Record<string, MetricValue> {
+/** lm-eval's utils.softmax over a question's log-likelihoods. */
+function softmax(values: readonly number[]): number[] {
+  const max = Math.max(...values);
+  const exps = values.map((value) => Math.exp(value - max));
+  const total = numpySum(exps);
+  return exps.map((value) => value / total);
+}
+
+/**
+ * multiple_choice metrics from the choices' (log-likelihood, greedy) and, for acc_mutual_info, the unconditional
+ * log-likelihoods of the choices alone.
+ */
+export function multipleChoiceMetrics(metrics: readonly TaskMetric[], results: readonly [number, boolean][], choices: readonly string[], gold: number | number[], unconditional: readonly number[] = []): Record<string, MetricValue> {
   const lls = results.map(([ll]) => ll);
   const pred = argmax(lls);
   const predNorm = argmax(lls.map((ll, i) => ll / choices[i].length));
@@ -136,8 +155,72 @@ export function multipleChoiceMetrics(metrics: readonly TaskMetric[], results: r
     else if (metric.name === 'acc_norm') values.acc_norm = hit(predNorm);
     else if (metric.name === 'acc_bytes') values.acc_bytes = hit(predBytes);
     else if (metric.name === 'exact_match') values.exact_match = exact;
+    else if (metric.name === 'acc_mutual_info') values.acc_mutual_info = hit(argmax(lls.map((ll, i) => ll - unconditional[i])));
+    else if (metric.name === 'f1' || metric.name === 'mcc') values[metric.name] = [golds[0], pred] as [number, number];
+    else if (metric.name === 'brier_score') values.brier_score = [golds[0], softmax(lls)];
   }
   return values;
+}
+
+/** numpy's pairwise summation (what np.sum / np.mean add in), for exact agreement. */
+export function numpySum(values: readonly number[], start = 0, count = values.length): number {
+  if (count < 8) {
+    let total = 0;
+    for (let i = start; i < start + count; i++) total += values[i];
+    return total;
+  }
+  if (count <= 128) {
+    const r = values.slice(start, start + 8);
+    let i = 8;
+    for (; i < count - (count % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += values[start + i + j];
+    let total = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
+    for (; i < count; i++) total += values[start + i];
+    return total;
+  }
+  let half = Math.floor(count / 2);
+  half -= half % 8;
+  return numpySum(values, start, half) + numpySum(values, start + half, count - half);
+}
+
+/** (gold, prediction) counts of the positive class 1, as scikit-learn's binary scores count them. */
+function binaryCounts(items: readonly [number, number][]): { tp: number; fp: number; fn: number } {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (const [gold, pred] of items) {
+    if (pred === 1 && gold === 1) tp++;
+    else if (pred === 1) fp++;
+    else if (gold === 1) fn++;
+  }
+  return { tp, fp, fn };
+}
+
+/** sklearn.metrics.f1_score (binary, pos_label 1; 0 when there is nothing to score). */
+function f1Score(items: readonly [number, number][]): number {
+  const { tp, fp, fn } = binaryCounts(items);
+  const denominator = 2 * tp + fp + fn;
+  return denominator === 0 ? 0 : (2 * tp) / denominator;
+}
+
+/** sklearn.metrics.matthews_corrcoef, from the confusion matrix as it computes it. */
+function matthewsCorrcoef(items: readonly [number, number][]): number {
+  const labels = [...new Set(items.flatMap(([gold, pred]) => [gold, pred]))].sort((a, b) => a - b);
+  const trueSums = labels.map((label) => items.filter(([gold]) => gold === label).length);
+  const predSums = labels.map((label) => items.filter(([, pred]) => pred === label).length);
+  const correct = items.filter(([gold, pred]) => gold === pred).length;
+  const samples = items.length;
+  const dot = (a: number[], b: number[]) => a.reduce((sum, value, i) => sum + value * b[i], 0);
+  const covTruePred = correct * samples - dot(trueSums, predSums);
+  const covPredPred = samples * samples - dot(predSums, predSums);
+  const covTrueTrue = samples * samples - dot(trueSums, trueSums);
+  if (covPredPred * covTrueTrue === 0) return 0;
+  return covTruePred / Math.sqrt(covTrueTrue * covPredPred);
+}
+
+/** lm-eval's brier_score aggregation: the mean over documents of Σ (p − onehot(gold))². */
+function brierScore(items: readonly [number, number[]][]): number {
+  const rows = items.map(([gold, probabilities]) => numpySum(probabilities.map((p, i) => (p - (i === gold ? 1 : 0)) ** 2)));
+  return numpySum(rows) / rows.length;
 }
 
 function mean(items: readonly number[]): number {
@@ -177,6 +260,12 @@ function aggregate(aggregation: Aggregation, items: readonly MetricValue[]): num
       return Math.exp(-weightedMean(items as [number, number][]));
     case 'bits_per_byte':
       return -weightedMean(items as [number, number][]) / Math.log(2);
+    case 'f1':
+      return f1Score(items as [number, number][]);
+    case 'matthews_corrcoef':
+      return matthewsCorrcoef(items as [number, number][]);
+    case 'brier_score':
+      return brierScore(items as [number, number[]][]);
     case 'bleu':
     case 'chrf':
     case 'chrf++': {
@@ -200,7 +289,7 @@ export function bootstrapStderr(aggregation: Aggregation, items: readonly Metric
   return sampleStddev(replicates);
 }
 
-const BOOTSTRAPPED: Aggregation[] = ['median', 'perplexity', 'nanmean', 'bleu', 'chrf', 'chrf++'];
+const BOOTSTRAPPED: Aggregation[] = ['median', 'perplexity', 'nanmean', 'bleu', 'chrf', 'chrf++', 'f1', 'matthews_corrcoef'];
 
 /** The metric's value over all documents and its standard error ("N/A" where lm-eval gives none). */
 export function aggregateMetric(aggregation: Aggregation, items: readonly MetricValue[], bootstrapIterations: number): { value: number; stderr: number | 'N/A' } {

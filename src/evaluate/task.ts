@@ -85,6 +85,10 @@ export class EvalTask implements DocContext {
   /** Each choice is an input and the target the one continuation (doc_to_text gives the gold index). */
   multipleInput = false;
 
+  get #mutualInfo(): boolean {
+    return this.metrics.some((metric) => metric.name === 'acc_mutual_info');
+  }
+
   /** Whether doc_to_target gives a list for the first document: every document then has several right answers. */
   get multipleTargets(): boolean {
     return Array.isArray(docToTarget(this, this.evalDocs[0]));
@@ -128,7 +132,13 @@ export class EvalTask implements DocContext {
       if (typeof target !== 'string') fail(this.name, `a loglikelihood_rolling task's doc_to_target must give text, got ${JSON.stringify(target)}`);
       return [[target]];
     }
-    if (outputType === 'multiple_choice') return docToChoice(this, doc).map((choice) => [context, `${targetDelimiter}${choice}`]);
+    if (outputType === 'multiple_choice') {
+      const choices = docToChoice(this, doc);
+      const requests: RequestArguments[] = choices.map((choice) => [context, `${targetDelimiter}${choice}`]);
+      // acc_mutual_info also needs each choice's log-likelihood without the question.
+      if (this.#mutualInfo) requests.push(...choices.map((choice): RequestArguments => ['', `${targetDelimiter}${choice}`]));
+      return requests;
+    }
     return [[context, structuredClone(this.config.generationKwargs as Record<string, unknown>)]];
   }
 
@@ -160,7 +170,10 @@ export class EvalTask implements DocContext {
     }
     if (outputType === 'multiple_choice') {
       const choices = docToChoice(this, doc);
-      return multipleChoiceMetrics(this.metrics, responses as [number, boolean][], choices, this.#goldIndex(doc, choices));
+      const scored = responses as [number, boolean][];
+      const conditional = this.#mutualInfo ? scored.slice(0, choices.length) : scored;
+      const unconditional = this.#mutualInfo ? scored.slice(choices.length).map(([ll]) => ll) : [];
+      return multipleChoiceMetrics(this.metrics, conditional, choices, this.#goldIndex(doc, choices), unconditional);
     }
     return this.#generationMetrics(doc, responses[0]);
   }
