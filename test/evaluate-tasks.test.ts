@@ -126,6 +126,13 @@ describe('few-shot prompts and requests (lm-eval fewshot_context, construct_requ
     assert.deepEqual(first.arguments, [[context, ' yes'], [context, ' no']]);
   });
 
+  it('scores a loglikelihood_rolling task without doc_to_text on its target alone', async () => {
+    const dataset = taskFolder({ 'test.jsonl': jsonl([{ text: 'Once upon a time.' }]) });
+    const task = await evaluate.EvalTask.load(evaluate.parseTaskConfig({ task: 'r', dataset_path: dataset, test_split: 'test', output_type: 'loglikelihood_rolling', doc_to_target: '{{text}}' }, null));
+    assert.deepEqual(task.buildRequests(3)[0].arguments, [['Once upon a time.']]);
+    assert.deepEqual(task.processResults(task.evalDocs[0], [-10]), { word_perplexity: [-10, 4], byte_perplexity: [-10, 17], bits_per_byte: [-10, 17] });
+  });
+
   it('limits documents as lm-eval: a count, or a share below 1 rounded up', async () => {
     const task = await evaluate.EvalTask.load(index.loadTask('mc'));
     assert.deepEqual([task.documentCount(), task.documentCount(2), task.documentCount(0.5), task.documentCount(10)], [3, 2, 2, 3]);

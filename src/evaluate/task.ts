@@ -114,7 +114,9 @@ export class EvalTask implements DocContext {
         documents.push({ docId, doc, arguments: contexts.map((context) => [context, `${this.config.targetDelimiter}${continuation}`]) });
         continue;
       }
-      const context = fewshotContext(this, this.sampler, doc, numFewshot);
+      // A rolling task scores its target alone; its prompt is built (and the sampler drawn) only when it has one.
+      const rollingWithoutText = this.config.outputType === 'loglikelihood_rolling' && this.config.docToText === undefined;
+      const context = rollingWithoutText ? '' : fewshotContext(this, this.sampler, doc, numFewshot);
       documents.push({ docId, doc, arguments: this.#requests(doc, context) });
     }
     return documents;
