@@ -45,4 +45,9 @@ export * from './data/index.js';
 
 // train: TrainingArguments and a train() loop equal to transformers' Trainer.
 export * from './train/index.js';
+
+// evaluate: lm-evaluation-harness tasks, requests, metrics and results layout.
+export * as evaluate from './evaluate/index.js';
+
+// serve: the OpenAI-compatible server.
 export * from './serve/index.js';

@@ -7,6 +7,7 @@ import type { Verb } from './verb.js';
 const verbs: Record<string, () => Promise<Verb>> = {
   data: async () => (await import('./data.js')).dataVerb,
   demo: async () => (await import('./demo.js')).demoVerb,
+  eval: async () => (await import('./eval.js')).evalVerb,
   'export-gguf': async () => (await import('./export-gguf.js')).exportGgufVerb,
   generate: async () => (await import('./generate.js')).generateVerb,
   info: async () => (await import('./info.js')).infoVerb,

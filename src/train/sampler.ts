@@ -26,6 +26,15 @@ export class MersenneTwister {
     }
   }
 
+  /** A generator that continues from a raw 624-word state (as Python's init_by_array leaves one), at its end. */
+  static fromState(state: Uint32Array): MersenneTwister {
+    if (state.length !== N) throw new RangeError(`a Mersenne Twister state has ${N} words, got ${state.length}`);
+    const generator = new MersenneTwister(0);
+    generator.#state.set(state);
+    generator.#index = N;
+    return generator;
+  }
+
   /** The next 32-bit output (CPUGeneratorImpl::random). */
   next(): number {
     if (this.#index >= N) this.#twist();
