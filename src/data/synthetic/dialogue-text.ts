@@ -14,19 +14,13 @@ function say<T>(random: SeededRandom, wordings: readonly Wording<T>[], slots: T)
   return pick(random, wordings)(slots);
 }
 
-const GREETINGS: Wording<{ to: string }>[] = [
-  ({ to }) => `Hi ${to}!`,
-  ({ to }) => `Hey ${to}, how are you?`,
-  ({ to }) => `Hello ${to}, do you have a minute?`,
-  ({ to }) => `Good morning, ${to}!`,
-  ({ to }) => `${to}, there you are.`,
-];
-const GREETING_REPLIES: Wording<{ to: string }>[] = [
-  ({ to }) => `Hi ${to}.`,
-  ({ to }) => `Hey ${to}, I'm good, thanks.`,
-  ({ to }) => `Sure, ${to}. What's up?`,
-  ({ to }) => `Morning, ${to}! What is it?`,
-  ({ to }) => `Oh, hello ${to}.`,
+// Each greeting with the replies that answer it.
+const GREETINGS: [Wording<{ to: string }>, Wording<{ to: string }>[]][] = [
+  [({ to }) => `Hi ${to}!`, [({ to }) => `Hi ${to}.`, ({ to }) => `Oh, hello ${to}.`]],
+  [({ to }) => `Hey ${to}, how are you?`, [({ to }) => `Hey ${to}, I'm good, thanks.`, ({ to }) => `Fine, thanks, ${to}. And you?`]],
+  [({ to }) => `Hello ${to}, do you have a minute?`, [({ to }) => `Sure, ${to}. What's up?`, ({ to }) => `Of course, ${to}.`]],
+  [({ to }) => `Good morning, ${to}!`, [({ to }) => `Morning, ${to}! What is it?`, ({ to }) => `Good morning, ${to}.`]],
+  [({ to }) => `${to}, there you are.`, [({ to }) => `Here I am, ${to}.`, ({ to }) => `Oh, hi ${to}.`]],
 ];
 const PROPOSALS: Wording<{ act: string; day: string }>[] = [
   ({ act, day }) => `Do you want to ${act} on ${day}?`,
@@ -131,8 +125,9 @@ export function writeTurns(plan: DialoguePlan, random: SeededRandom): Turn[] {
   const act = plan.activity.infinitive;
   const day = plan.day;
 
-  add(0, say(random, GREETINGS, { to: name(1) }));
-  add(1, say(random, GREETING_REPLIES, { to: name(0) }));
+  const [greeting, replies] = pick(random, GREETINGS);
+  add(0, greeting({ to: name(1) }));
+  add(1, say(random, replies, { to: name(0) }));
   add(0, say(random, PROPOSALS, { act, day }));
   add(1, say(random, ACCEPTS, { day }));
   if (plan.speakers.length === 3) {
@@ -196,7 +191,18 @@ export function writeTurns(plan: DialoguePlan, random: SeededRandom): Turn[] {
     }
   }
   add(turns[turns.length - 1].speaker === 0 ? 1 : 0, say(random, CLOSINGS, { day }));
-  return turns;
+  return mergeRuns(turns);
+}
+
+/** One turn for what a speaker says in a row: "Okay." then "What time?" becomes "Okay. What time?". */
+function mergeRuns(turns: readonly Turn[]): Turn[] {
+  const merged: Turn[] = [];
+  for (const turn of turns) {
+    const previous = merged[merged.length - 1];
+    if (previous?.speaker === turn.speaker) previous.text = `${previous.text} ${turn.text}`;
+    else merged.push({ ...turn });
+  }
+  return merged;
 }
 
 /** DialogSum's layout: one "#PersonN#: text" line per turn. */
