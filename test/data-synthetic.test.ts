@@ -1,7 +1,8 @@
 /** The data tunekit generates for its demo: seeded planning dialogues, their rule-written summaries, stories, and the word tokenizer. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -16,6 +17,7 @@ import {
   writeWordTokenizer,
 } from '../src/data/index.js';
 import { loadTokenizer } from '../src/tokenize/index.js';
+import { pythonHas } from './helpers/python.js';
 
 const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
 
@@ -174,6 +176,29 @@ test('the word tokenizer is deterministic, small, loads in tunekit, covers the g
     assert.ok(tokenizer.encode('café').includes(3), 'outside printable ASCII is unknown');
     assert.throws(() => buildWordTokenizer(corpus, { maxVocabSize: 50 }), /maxVocabSize 50/);
     assert.equal(buildWordTokenizer(corpus, { maxVocabSize: 200 }).vocabSize, 200);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const TRANSFORMERS_IDS = `
+import json, sys
+from transformers import AutoTokenizer
+tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])
+texts = json.load(open(sys.argv[2]))
+print(json.dumps([tokenizer(text)["input_ids"] for text in texts]))
+`;
+
+test('transformers reads the word tokenizer and gives the same ids as tunekit', { skip: !pythonHas('transformers') && 'needs Python with transformers' }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tunekit-synthetic-'));
+  try {
+    writeWordTokenizer(dir, syntheticTokenizerCorpus(0, { dialogues: 300, pretraining: 300, continuations: 100 }));
+    const texts = [...syntheticDialogues(77, 40).flatMap((record) => [record.dialogue, `${record.summary}</s>`]), 'Unseen words: zebra, 42!', 'café  twice'];
+    writeFileSync(path.join(dir, 'texts.json'), JSON.stringify(texts));
+    const python = process.env.PYTHON ?? 'python3';
+    const theirs = JSON.parse(execFileSync(python, ['-c', TRANSFORMERS_IDS, dir, path.join(dir, 'texts.json')], { encoding: 'utf8' }).trim().split('\n').pop() as string) as number[][];
+    const tokenizer = loadTokenizer(dir);
+    assert.deepEqual(texts.map((text) => tokenizer.encode(text)), theirs);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
