@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { evaluateModel, LlamaForCausalLM, loadTokenizer, manualSeed, parseLlamaConfig, syntheticContinuations, syntheticPretrainingTexts, syntheticTokenizerCorpus, train, writeWordTokenizer } from '../src/index.js';
+import { evaluateModel, setNumThreads, LlamaForCausalLM, loadTokenizer, manualSeed, parseLlamaConfig, syntheticContinuations, syntheticPretrainingTexts, syntheticTokenizerCorpus, train, writeWordTokenizer } from '../src/index.js';
 
 const STEPS = 100;
 const BATCH = 8;
@@ -25,6 +25,8 @@ test('a 2-layer Llama pre-trained on the synthetic text with train() reaches a f
       assert.deepEqual(input_ids.slice(0, context.length), context, 'the context tokenizes to a prefix of the whole story');
       return { input_ids, labels: input_ids.map((id, index) => (index < context.length ? -100 : id)) };
     });
+    // One thread: on a busy 2-core machine two libtorch threads contend and run up to 20x slower.
+    setNumThreads(1);
     manualSeed(0);
     const values = {
       model_type: 'llama', vocab_size: tokenizer.vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4,
