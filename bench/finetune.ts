@@ -5,7 +5,7 @@
  * prompt half masked (-100). Each measurement runs in its own process, so its peak RSS is its own.
  *
  *   npm run bench:finetune -- --json [--threads N] [--steps N] [--warmup N] [--shapes smollm2-135m,flan-t5-small]
- *                                     [--methods lora,full] [--batch B] [--length L]
+ *                                     [--methods lora,full] [--batch B] [--length L] [--gradient-checkpointing]
  *
  * Prints one JSON object: `ratio` is tunekit ÷ peer tokens/s for LoRA on the Llama shape; `runs` has every figure
  * (tokens/s, s/step, peak RSS in MiB and their ratios, and the first-step losses of both, which must agree).
@@ -35,6 +35,8 @@ interface Spec {
   r: number;
   alpha: number;
   targets: string[];
+  /** Both sides (decoder-only shapes only). */
+  gradient_checkpointing: boolean;
   batches: { input_ids: number[][]; labels: number[][] }[];
 }
 
@@ -95,7 +97,7 @@ async function measureOurs(spec: Spec): Promise<Measured> {
   const stamps: number[] = [];
   const losses: number[] = [];
   stamps.push(performance.now());
-  await train(model, repeated, { max_steps: spec.warmup + spec.steps, per_device_train_batch_size: rows, learning_rate: spec.lr, logging_steps: 1, save_strategy: 'no', max_grad_norm: 1 }, {
+  await train(model, repeated, { max_steps: spec.warmup + spec.steps, per_device_train_batch_size: rows, learning_rate: spec.lr, logging_steps: 1, save_strategy: 'no', max_grad_norm: 1, gradient_checkpointing: spec.gradient_checkpointing }, {
     padTokenId: 0,
     shuffle: false,
     onEvent: (event: TrainEvent) => {
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
   const length = Number(flags.get('length') ?? 128);
   const shapes = String(flags.get('shapes') ?? 'smollm2-135m,flan-t5-small').split(',');
   const methods = String(flags.get('methods') ?? 'lora,full').split(',') as ('lora' | 'full')[];
+  const checkpointing = flags.has('gradient-checkpointing');
   mkdirSync(outDir, { recursive: true });
   const runs: Record<string, unknown>[] = [];
   for (const shape of shapes) {
@@ -149,12 +152,13 @@ async function main(): Promise<void> {
     const model = path.join(outDir, shape);
     if (!existsSync(path.join(model, 'config.json'))) execFileSync(python, [peer, 'make', shape, model], { stdio: 'inherit' });
     for (const method of methods) {
-      const spec: Spec = { shape, model, seq2seq: facts.seq2seq, method, threads, steps, warmup, lr: method === 'lora' ? 1e-3 : 1e-5, r: 8, alpha: 16, targets: facts.targets, batches: fixedBatches(facts.seq2seq, facts.vocab, batch, length) };
+      const spec: Spec = { shape, model, seq2seq: facts.seq2seq, method, threads, steps, warmup, lr: method === 'lora' ? 1e-3 : 1e-5, r: 8, alpha: 16, targets: facts.targets, gradient_checkpointing: checkpointing && !facts.seq2seq, batches: fixedBatches(facts.seq2seq, facts.vocab, batch, length) };
       const ours = measureInChild(spec, 'ours');
       const theirs = measureInChild(spec, 'peer');
       runs.push({
         shape,
         method,
+        gradient_checkpointing: spec.gradient_checkpointing,
         tokens_per_step: tokensPerStep(spec),
         tunekit: ours,
         peer: theirs,
@@ -166,7 +170,7 @@ async function main(): Promise<void> {
     }
   }
   const headline = runs.find((run) => run.shape === 'smollm2-135m' && run.method === 'lora') ?? runs[0];
-  const result = { bench: 'finetune', threads, steps, warmup, batch, length, ratio: headline.speed_ratio, memory_ratio: headline.memory_ratio, runs };
+  const result = { bench: 'finetune', gradient_checkpointing: checkpointing, threads, steps, warmup, batch, length, ratio: headline.speed_ratio, memory_ratio: headline.memory_ratio, runs };
   console.log(JSON.stringify(flags.has('json') ? result : result, null, flags.has('json') ? undefined : 2));
 }
 

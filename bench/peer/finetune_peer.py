@@ -50,6 +50,10 @@ def train(spec):
         config = peft.LoraConfig(r=spec["r"], lora_alpha=spec["alpha"], target_modules=spec["targets"], lora_dropout=0.0,
                                  task_type="SEQ_2_SEQ_LM" if spec["seq2seq"] else "CAUSAL_LM")
         model = peft.get_peft_model(model, config)
+    if spec.get("gradient_checkpointing"):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if spec["method"] == "lora":
+            model.enable_input_require_grads()
     model.train()
     model.config.use_cache = False
     parameters = [p for p in model.parameters() if p.requires_grad]
