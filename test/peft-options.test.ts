@@ -148,3 +148,22 @@ describe('IA³ merge', { skip: hasShared ? false : 'no ../shared' }, () => {
     });
   }
 });
+
+describe('init_lora_weights: false (stories260K)', { skip: hasShared ? false : 'no ../shared' }, () => {
+  it('leaves A and B at nn.Linear\'s default init, as PEFT skips its own: B is not zero and the adapter changes the output', async () => {
+    manualSeed(9);
+    const base = await loadModelFromFolder(path.join(sharedDir, 'reference', 'models', 'stories260K'));
+    const ids = [[1, 403, 407, 261]];
+    const before = tidy(() => base.logits({ inputIds: ids }).toFloat32Array());
+    const peft = new PeftModel(base);
+    peft.addAdapter('default', loraConfig({ targetModules: ['q_proj'], initLoraWeights: false }));
+    const b = peft.namedParameters().find(([name]) => name.includes('lora_B'))?.[1];
+    assert.ok(b !== undefined);
+    const values = Array.from(b.toFloat32Array());
+    assert.ok(values.some((value) => value !== 0));
+    assert.ok(values.every((value) => Math.abs(value) <= 1 / Math.sqrt(4)));
+    const after = tidy(() => peft.logits({ inputIds: ids }).toFloat32Array());
+    assert.ok(after.some((value, i) => Math.abs(value - before[i]) > 1e-4));
+    peft.dispose();
+  });
+});

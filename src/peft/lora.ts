@@ -61,8 +61,11 @@ export interface LoraSettings {
   dropout: number;
   /** Scaling alpha/√r instead of alpha/r (rank-stabilized LoRA). */
   useRslora: boolean;
-  /** A: kaiming-uniform (PEFT's default, `true`) or N(0, 1/r) (`gaussian`); B always starts at zero. */
-  init: 'kaiming' | 'gaussian';
+  /**
+   * A: kaiming-uniform (PEFT's default, `true`) or N(0, 1/r) (`gaussian`), B zero; `none` (`false`): PEFT skips its
+   * initialization, so A and B keep nn.Linear's default, U(±1/√fan_in) each, and the adapter changes the output at once.
+   */
+  init: 'kaiming' | 'gaussian' | 'none';
 }
 
 export function loraScaling(settings: Pick<LoraSettings, 'r' | 'alpha' | 'useRslora'>): number {
@@ -126,7 +129,8 @@ export class LoraLayer implements AdapterLayer {
     noGrad(() => {
       if (settings.init === 'gaussian') a.weight.normal_(0, 1 / settings.r);
       else a.weight.uniform_(-1 / Math.sqrt(this.layer.inFeatures), 1 / Math.sqrt(this.layer.inFeatures));
-      b.weight.zero_();
+      if (settings.init === 'none') b.weight.uniform_(-1 / Math.sqrt(settings.r), 1 / Math.sqrt(settings.r));
+      else b.weight.zero_();
     });
     this.scaling.set(name, loraScaling(settings));
   }
@@ -277,7 +281,7 @@ export function attachLora(model: LanguageModel, name: string, config: LoraField
       alpha: patternValue(moduleName, config.alphaPattern, config.loraAlpha),
       dropout: config.loraDropout,
       useRslora: config.useRslora,
-      init: config.initLoraWeights === 'gaussian' ? 'gaussian' : 'kaiming',
+      init: config.initLoraWeights === 'gaussian' ? 'gaussian' : config.initLoraWeights === false ? 'none' : 'kaiming',
     });
     layers.push(lora);
   }
