@@ -1,4 +1,4 @@
-import { dryRunTraining, type MemoryEstimate, parseConfigValue, parseRunConfig, readRunConfigFile, runConfigKeys, runTraining } from '../index.js';
+import { dryRunTraining, type DryRunReport, type MemoryEstimate, parseConfigValue, parseRunConfig, readRunConfigFile, runConfigKeys, runTraining } from '../index.js';
 import { type FlagSpec, flagBoolean, flagString, noExtraPositionals, parseArgs } from './args.js';
 import { threadsFromFlags } from './model-options.js';
 import { Progress } from './progress.js';
@@ -7,6 +7,11 @@ import type { Verb } from './verb.js';
 const flagOf = (key: string) => key.replace(/_/g, '-');
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/** A mixture's realized share of each task, one line per task. */
+function printMixture(mixture: DryRunReport['mixture']): void {
+  for (const [task, realized] of Object.entries(mixture ?? {})) console.log(`  ${task}: ${realized.count} examples (${(100 * realized.proportion).toFixed(1)}%, rate ${(100 * realized.rate).toFixed(1)}%)`);
+}
 
 function formatMemory(estimate: MemoryEstimate): string {
   return `${mib(estimate.total)} (weights ${mib(estimate.weights)}, gradients ${mib(estimate.gradients)}, optimizer ${mib(estimate.optimizer)}, activations ${mib(estimate.activations)})`;
@@ -88,7 +93,7 @@ export const trainVerb: Verb = {
           if (stats !== null) console.log(`${name}: ${stats.examples} examples, ${stats.tokens} tokens (${stats.supervised_tokens} supervised), longest ${stats.longest}`);
         }
         console.log(`${report.max_steps} optimizer steps; ${report.trainable_parameters.toLocaleString('en-US')} of ${report.total_parameters.toLocaleString('en-US')} parameters trainable`);
-        if (report.mixture !== null) for (const [task, realized] of Object.entries(report.mixture)) console.log(`  ${task}: ${realized.count} examples (${(100 * realized.proportion).toFixed(1)}%, rate ${(100 * realized.rate).toFixed(1)}%)`);
+        printMixture(report.mixture);
         console.log(`estimated peak memory ${formatMemory(report.memory_estimate)}`);
       }
       return 0;
@@ -111,7 +116,7 @@ export const trainVerb: Verb = {
           if (json) console.log(JSON.stringify({ event: 'start', mixture: start.mixture, max_steps: start.maxSteps, train_examples: start.trainExamples, eval_examples: start.evalExamples, test_examples: start.testExamples, trainable_parameters: start.trainable, total_parameters: start.total }));
           else {
             console.log(`${start.trainExamples} training, ${start.evalExamples} evaluation and ${start.testExamples} test examples, ${start.maxSteps} optimizer steps, ${start.trainable.toLocaleString('en-US')} of ${start.total.toLocaleString('en-US')} parameters trainable`);
-            if (start.mixture !== null) for (const [task, realized] of Object.entries(start.mixture)) console.log(`  ${task}: ${realized.count} examples (${(100 * realized.proportion).toFixed(1)}%, rate ${(100 * realized.rate).toFixed(1)}%)`);
+            printMixture(start.mixture);
             bar = new Progress({ total: start.maxSteps, label: 'train', json: false, stream: process.stderr });
           }
         },

@@ -78,7 +78,7 @@ export function checkFiniteWeights(tensors: Iterable<readonly [string, Tensor]>,
 }
 
 /** One spelling for keys PEFT versions write differently (`.base_layer.bias`, `.modules_to_save.weight`). */
-function canonicalKey(key: string): string {
+export function canonicalKey(key: string): string {
   return key.replace('.modules_to_save.', '.').replace('.base_layer.', '.');
 }
 

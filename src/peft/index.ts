@@ -11,7 +11,7 @@ export {
   type ParameterCopy,
   type PeftMethod,
 } from './method.js';
-export { loadAdapter, saveAdapter, readAdapterConfig, adapterStateDict, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type LoadAdapterOptions } from './format.js';
+export { loadAdapter, saveAdapter, readAdapterConfig, adapterStateDict, canonicalKey, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type LoadAdapterOptions } from './format.js';
 export { configReader, parseAdapterConfig, serializeAdapterConfig, COMMON_DEFAULTS, type AdapterConfig, type AdapterConfigBase, type ConfigOptions, type ConfigReader, type TaskType } from './config.js';
 export { LoraLayer, loraConfig, loraScaling, LORA_DEFAULTS, type LoraBias, type LoraConfig, type LoraSettings } from './lora.js';
 export { qloraConfig, quantizeModel, dequantizeModel, requantizeLayers, type QLoraConfig, type QuantizeOptions, type QuantizeReport } from './qlora.js';

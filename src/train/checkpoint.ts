@@ -13,7 +13,7 @@ import { loadSafetensorsFile, loadSafetensorsFolder, saveSafetensorsFile } from 
 import { saveModel } from '../models/save.js';
 import type { LanguageModel } from '../models/types.js';
 import type { OptimizerState } from '../optim/optimizer.js';
-import { adapterStateDict, ADAPTER_WEIGHTS_FILE, PeftModel, saveAdapter } from '../peft/index.js';
+import { adapterStateDict, ADAPTER_WEIGHTS_FILE, canonicalKey, PeftModel, saveAdapter } from '../peft/index.js';
 import { noGrad } from '../torch/runtime.js';
 import type { Tensor } from '../torch/tensor.js';
 
@@ -191,14 +191,13 @@ export async function loadTrainedWeights(model: LanguageModel, dir: string): Pro
     targets = new Map(model.stateDict());
     stored = await loadSafetensorsFolder(dir);
   }
-  const canonical = (key: string): string => key.replace('.modules_to_save.', '.').replace('.base_layer.', '.');
-  const byKey = new Map([...stored].map(([key, value]) => [canonical(key), value]));
+  const byKey = new Map([...stored].map(([key, value]) => [canonicalKey(key), value]));
   try {
     const loaded = new Set<Tensor>();
     const missing: string[] = [];
     noGrad(() => {
       for (const [key, target] of targets) {
-        const source = byKey.get(canonical(key));
+        const source = byKey.get(canonicalKey(key));
         if (source === undefined) {
           missing.push(key);
           continue;

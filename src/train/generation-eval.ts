@@ -41,13 +41,13 @@ export function generationMetrics(model: LanguageModel, examples: readonly Train
   const wasTraining = model.training;
   model.eval();
   const predictions: string[] = [];
+  const eos = new Set(model.config.eosTokenIds ?? []);
   let generated = 0;
   try {
     for (const { prompt } of chosen) {
       const result = generate(model, { inputIds: [prompt] }, { maxNewTokens, numBeams: options.numBeams ?? 1, doSample: false });
       const sequence = result.sequences[0];
       const fresh = model.kind === 'causal' ? sequence.slice(prompt.length) : sequence.slice(1);
-      const eos = new Set(model.config.eosTokenIds ?? []);
       const end = fresh.findIndex((id) => eos.has(id));
       const tokens = end < 0 ? fresh : fresh.slice(0, end);
       generated += tokens.length;

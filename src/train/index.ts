@@ -10,7 +10,6 @@ export {
 export { MersenneTwister, torchRandperm, trainerEpochOrder } from './sampler.js';
 export {
   decayParameterNames,
-  latestCheckpoint,
   train,
   trainerSchedule,
   trainingPlan,

@@ -9,7 +9,6 @@ import { Tensor } from '../torch/tensor.js';
 import { parseTrainingArguments, type TrainingArguments } from './arguments.js';
 import {
   checkpointName,
-  listCheckpoints,
   loadTrainedWeights,
   type LoopState,
   readCheckpoint,
@@ -288,7 +287,8 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     trial_params: null,
   });
 
-  const save = async (): Promise<void> => {
+  /** `state`: where a resume continues from (the epoch's end is the next epoch's start). */
+  const save = async (state: LoopState = loop): Promise<void> => {
     if (outputDir === null || savedAt === globalStep) return;
     const dir = path.join(outputDir, checkpointName(globalStep));
     if (bestGlobalStep === globalStep) bestModelCheckpoint = dir;
@@ -296,7 +296,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     await writeCheckpoint(outputDir, {
       model,
       trainerState: trainerState(),
-      loop: full ? { ...loop } : undefined,
+      loop: full ? { ...state } : undefined,
       optimizer: full ? optimizer.stateDict() : undefined,
       schedulerStep: scheduler.currentStep,
       rngState: full ? getCpuRngState() : undefined,
@@ -412,15 +412,9 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
         if (last || earlyStopped || interrupted) stop = true;
       }
       if (interrupted) break;
-      if (loop.updatesInEpoch < plan.updateStepsPerEpoch && !stop) continue;
       // on_epoch_end
       if (args.eval_strategy === 'epoch') await runEval();
-      if (saving && args.save_strategy === 'epoch') {
-        loop.epoch++;
-        loop.updatesInEpoch = 0;
-        await save();
-        loop.epoch--;
-      }
+      if (saving && args.save_strategy === 'epoch') await save({ ...loop, epoch: loop.epoch + 1, updatesInEpoch: 0 });
       if (earlyStopped) stop = true;
     }
     // An interruption, and a run's end, leave a checkpoint to resume from or to pick the best from.
@@ -446,7 +440,3 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
   return { globalStep, trainLoss, history, interrupted, earlyStopped, bestMetric, bestModelCheckpoint, resumedFrom, state: trainerState() };
 }
 
-/** The newest complete checkpoint of output_dir, or null. */
-export function latestCheckpoint(outputDir: string): string | null {
-  return listCheckpoints(outputDir).pop()?.dir ?? null;
-}
