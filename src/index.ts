@@ -30,6 +30,9 @@ export {
   type ModelSourceOptions,
 } from './io/hub.js';
 
+// report: comparison results as JSON, Markdown and self-contained HTML with SVG plots (plain data, no tensors).
+export * as report from './report/index.js';
+
 // tokenize: tokenizer.json and chat templates.
 export * from './tokenize/index.js';
 

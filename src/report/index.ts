@@ -1,0 +1,3 @@
+// The report layer: comparison results as JSON, rendered as Markdown and self-contained HTML with inline SVG plots.
+// It reads plain data only (metrics and io below it), so evaluate, the CLI and the demo all write reports through it.
+export { REPORT_SCHEMA, type ComparisonReport, type ExampleRow, type ForgettingRow, type Interval, type LossCurve, type PairedDifference, type ReportCheck, type SystemSummary } from './schema.js';
