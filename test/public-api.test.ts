@@ -65,7 +65,7 @@ describe('the public API', () => {
     assert.deepEqual(offenders, []);
   });
 
-  it('no layer imports a layer above it (DESIGN's order, with report moved below evaluate: it reads plain data only), and only the CLI imports src/index.ts', () => {
+  it('no layer imports a layer above it (DESIGN order, with report below evaluate as it reads plain data only), and only the CLI imports src/index.ts', () => {
     const order = ['metrics', 'torch', 'nn', 'optim', 'io', 'report', 'tokenize', 'models', 'peft', 'generate', 'data', 'train', 'evaluate', 'serve', 'cli'];
     const source = path.join(repoRoot, 'src');
     const offenders: string[] = [];
