@@ -20,19 +20,33 @@ export const HOLISTIC_FLAGS_HELP = [
   '  --perturbation-seed S  with --holistic: seeds the perturbations as HELM does (default: HELM\'s unseeded one)',
 ];
 
-export function holisticRequested(args: ParsedArgs): boolean {
-  const holistic = flagBoolean(args, 'holistic');
-  if (!holistic) {
+export interface HolisticFlags {
+  perturbations: evaluate.Perturbation[];
+  perturbationSeed: number | undefined;
+}
+
+/** --holistic and its options (checked before any model loads), or null without --holistic. */
+export function holisticFromFlags(args: ParsedArgs): HolisticFlags | null {
+  if (!flagBoolean(args, 'holistic')) {
     for (const flag of ['perturbations', 'perturbation-seed']) if (args.flags.has(flag)) throw new TunekitError('E_FLAG', `--${flag} needs --holistic`);
+    return null;
   }
-  return holistic;
+  const list = flagString(args, 'perturbations');
+  let perturbations: evaluate.Perturbation[];
+  try {
+    perturbations = evaluate.parsePerturbations(list ?? evaluate.DEFAULT_PERTURBATIONS);
+  } catch (error) {
+    if (error instanceof TunekitError) throw new TunekitError('E_FLAG', `--perturbations: ${error.message}`);
+    throw error;
+  }
+  return { perturbations, perturbationSeed: flagNumber(args, 'perturbation-seed', { integer: true, min: 0 }) };
 }
 
 /** --adapter as a list: several comma-separated adapters only with --holistic. */
-export function adapterList(args: ParsedArgs, holistic: boolean): string[] {
+export function adapterList(args: ParsedArgs, holistic: HolisticFlags | null): string[] {
   const value = flagString(args, 'adapter');
   if (value === undefined) return [];
-  if (!holistic) return [value];
+  if (holistic === null) return [value];
   const list = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
   if (list.length === 0) throw new TunekitError('E_FLAG', '--adapter needs at least one adapter');
   return list;
@@ -45,10 +59,7 @@ export interface HolisticCliRun {
 }
 
 /** Evaluates the model and each adapter (loaded side by side into one PeftModel, switched between). */
-export async function runHolisticFromFlags(args: ParsedArgs, loaded: LoadedModel, adapters: readonly string[], tasks: readonly string[], options: evaluate.HolisticOptions): Promise<HolisticCliRun> {
-  const perturbationList = flagString(args, 'perturbations');
-  const perturbations = evaluate.parsePerturbations(perturbationList ?? evaluate.DEFAULT_PERTURBATIONS);
-  const perturbationSeed = flagNumber(args, 'perturbation-seed', { integer: true, min: 0 });
+export async function runHolistic(flags: HolisticFlags, loaded: LoadedModel, adapters: readonly string[], tasks: readonly string[], options: evaluate.HolisticOptions): Promise<HolisticCliRun> {
   const systems: evaluate.HolisticSystem[] = [];
   let peft: PeftModel | null = null;
   const onWarning = (message: string) => console.error(`tunekit: warning: ${message}`);
@@ -60,7 +71,7 @@ export async function runHolisticFromFlags(args: ParsedArgs, loaded: LoadedModel
   const model: LanguageModel = peft ?? loaded.model;
   systems.push({ name: 'base', model, activate: () => peft?.setAdapter(null) });
   adapters.forEach((adapter, i) => systems.push({ name: adapter, model, activate: () => peft?.setAdapter(`adapter_${i + 1}`) }));
-  const run = await evaluate.runHolisticEvaluation(systems, loaded.tokenizer, tasks, { ...options, perturbations, perturbationSeed });
+  const run = await evaluate.runHolisticEvaluation(systems, loaded.tokenizer, tasks, { ...options, ...flags });
   const primary = adapters.length === 0 ? 'base' : adapters[0];
   return { results: run.results[primary], holistic: run.holistic };
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { checkDestination, evaluate, TunekitError } from '../index.js';
 import { flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, requireFlag, type ParsedArgs } from './args.js';
-import { adapterList, HOLISTIC_FLAGS, HOLISTIC_FLAGS_HELP, holisticRequested, holisticTable, runHolisticFromFlags } from './eval-holistic.js';
+import { adapterList, HOLISTIC_FLAGS, HOLISTIC_FLAGS_HELP, holisticFromFlags, holisticTable, runHolistic } from './eval-holistic.js';
 import { ADAPTER_FLAG_HELP, ADAPTER_FLAGS, adapterFromFlags, loadModelFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './model-options.js';
 import { Progress } from './progress.js';
 import type { Verb } from './verb.js';
@@ -92,6 +92,7 @@ export const evalVerb: Verb = {
   summary: 'evaluate a model on lm-evaluation-harness tasks (its task YAML, its numbers, its results layout)',
   help: [
     'usage: tunekit eval --model ID|DIR --tasks t1,t2|FILE.yaml [--include-path DIR] [options]',
+    '       tunekit eval --model ID|DIR --tasks LIST --holistic [--adapter A1,A2] [--perturbations LIST] [options]',
     '       tunekit eval --list-tasks --include-path DIR',
     '',
     'Runs lm-evaluation-harness tasks as its hf backend does: the same prompts, few-shot examples, log-likelihoods,',
@@ -131,7 +132,7 @@ export const evalVerb: Verb = {
     const logSamples = flagBoolean(args, 'log-samples');
     if (logSamples && outputPath === undefined && !json) throw new TunekitError('E_FLAG', '--log-samples needs --output-path DIR (or --json, which prints the samples with the results)');
     const modelId = requireFlag(args, 'model', 'ID|DIR (a model folder or a hub repo id)');
-    const holistic = holisticRequested(args);
+    const holistic = holisticFromFlags(args);
     const adapters = adapterList(args, holistic);
     const adapter = adapters[0];
     if (outputPath !== undefined) checkDestination(outputPath, { kind: 'directory', overwrite: true, inputs: [modelId, ...adapters] });
@@ -153,7 +154,7 @@ export const evalVerb: Verb = {
       };
       let view: evaluate.HolisticView | undefined;
       let results: evaluate.EvaluationResults;
-      if (holistic) {
+      if (holistic !== null) {
         // Each run (system, task, perturbation) gets its own progress bars.
         let reporter = progressReporter(json);
         const onEvent = (event: evaluate.HolisticEvent) => {
@@ -162,7 +163,7 @@ export const evalVerb: Verb = {
           const what = { system: event.system, task: event.task, perturbation: event.perturbation };
           process.stderr.write(json ? JSON.stringify({ event: 'holistic-run', ...what }) + '\n' : `holistic: ${event.system} on ${event.task}${event.perturbation === null ? '' : ` (${event.perturbation})`}\n`);
         };
-        ({ results, holistic: view } = await runHolisticFromFlags(args, loaded, adapters, tasks, { ...options, onEvent }));
+        ({ results, holistic: view } = await runHolistic(holistic, loaded, adapters, tasks, { ...options, onEvent }));
       } else {
         const peft = await adapterFromFlags(args, loaded);
         results = await evaluate.runEvaluation(peft ?? loaded.model, loaded.tokenizer, tasks, options);

@@ -8,8 +8,9 @@
  * - robustness: the primary metric again with each document's own input text perturbed (perturbations.ts; the
  *   same documents in the same order, the few-shot examples and choices untouched), and HELM's worst case: per
  *   document the worst value over the original and every perturbation, aggregated as the metric aggregates;
- * - efficiency: wall seconds, documents/s and requests/s of the plain run, and memory (process RSS and live
- *   tensor bytes sampled at every batch, and the process's peak RSS so far).
+ * - efficiency: seconds until the plain run's requests are answered (and its wall seconds, scoring included),
+ *   documents/s and requests/s over the former, and memory (process RSS and live tensor bytes sampled at every
+ *   batch, and the process's peak RSS so far).
  * Each task runs alone (so its time is its own); with batch size 1 its numbers equal a run of all tasks together.
  */
 import { memory, getNumThreads } from '../torch/runtime.js';
@@ -63,7 +64,10 @@ export interface HolisticRobustness {
 export interface HolisticEfficiency {
   documents: number;
   requests: number;
+  /** From the run's start until its last request is answered (prompt building included, scoring not). */
   seconds: number;
+  /** The whole run, scoring and standard errors included. */
+  wall_seconds: number;
   docs_per_second: number;
   requests_per_second: number;
   /** The most resident memory seen during the run (sampled before, after and at every batch). */
@@ -265,6 +269,7 @@ export async function runHolisticEvaluation(systems: readonly HolisticSystem[], 
       emit({ type: 'holistic-run', system: system.name, task: task.name, perturbation: null });
       const meter = new PeakMeter();
       let requests = 0;
+      let answered: number | undefined;
       meter.sample();
       const start = performance.now();
       const plain = evaluateTasks(harness, [task], {
@@ -272,11 +277,15 @@ export async function runHolisticEvaluation(systems: readonly HolisticSystem[], 
         logSamples: true,
         onEvent: (event) => {
           if (event.type === 'requests') requests = event.requests;
-          if (event.type === 'progress') meter.sample();
+          if (event.type === 'progress') {
+            meter.sample();
+            if (event.done >= event.total) answered = performance.now();
+          }
           emit(event);
         },
       });
-      const seconds = (performance.now() - start) / 1000;
+      const end = performance.now();
+      const seconds = ((answered ?? end) - start) / 1000;
       meter.sample();
       const samples = plain.samples?.[task.name] ?? [];
       parts.push(options.logSamples ? plain : { ...plain, samples: undefined });
@@ -286,6 +295,7 @@ export async function runHolisticEvaluation(systems: readonly HolisticSystem[], 
         documents,
         requests,
         seconds,
+        wall_seconds: (end - start) / 1000,
         docs_per_second: documents / seconds,
         requests_per_second: requests / seconds,
         peak_bytes: meter.rss,
