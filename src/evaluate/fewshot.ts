@@ -130,8 +130,9 @@ export function docPrefix(context: DocContext, doc: Doc): string | undefined {
 }
 
 /**
- * Rewrites the document's own input text (never the description, the few-shot examples or the choices scored);
- * `part` numbers the inputs of a multiple-input document.
+ * Rewrites the document's own input text: never the description, the few-shot examples or the continuations
+ * scored. A multiple-input document's inputs are its choices (the shared continuation is scored): each is
+ * rewritten, `part` numbering them.
  */
 export type InputPerturber = (text: string, part: number) => string;
 

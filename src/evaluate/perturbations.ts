@@ -3,6 +3,7 @@
  * text and a Python `random.Random`, seeded per document as HELM's Perturbation.get_rng seeds it:
  * `Random(str(seed) + instance_id)`, or `Random(instance_id)` without a seed, with instance ids `id<doc index>`.
  * So the same seed and document give the same text, and `typo` reproduces HELM's TyposPerturbation exactly.
+ * (A multiple-input document's further inputs, its choices after the first, use `id<doc>.<input>`.)
  *
  * - typo[:P]      HELM's butter-finger typos: each ASCII letter, with probability P (default 0.1, HELM's
  *                 typo_easy), becomes one of its distance-1 neighbours on a QWERTY keyboard, keeping its case
