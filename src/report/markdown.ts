@@ -17,8 +17,12 @@ export function escapeMarkdown(text: string): string {
   return text
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '')
     .replace(/[\\`*|~]|\](?=[([])|<(?=[A-Za-z/!?])|&(?=[A-Za-z#])|^>|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, (match) => `\\${match}`)
-    .replace(/^(#|[-+](?=\s)|\d+(?=[.)]\s))/, (match) => (/^\d/.test(match) ? `${match}\\` : `\\${match}`))
     .replace(/\r\n?|\n/g, '<br>');
+}
+
+/** `escapeMarkdown` for text that starts a line (a note, a check): it cannot begin a heading or a list either. */
+function escapeLine(text: string): string {
+  return escapeMarkdown(text).replace(/^(#|[-+](?=\s)|\d+(?=[.)]\s))/, (match) => (/^\d/.test(match) ? `${match}\\` : `\\${match}`));
 }
 
 export function markdownTable(table: Table): string {
@@ -33,10 +37,10 @@ export function markdownTable(table: Table): string {
 }
 
 function header(report: ComparisonReport): string[] {
-  const lines = [`# ${escapeMarkdown(report.title)}`, ''];
+  const lines = [`# ${escapeLine(report.title)}`, ''];
   lines.push(escapeMarkdown(`Created ${report.createdAt} · baseline: ${systemLabel(report, report.baseline)} · ${report.testSize} test documents`), '');
   if (report.notes !== undefined && report.notes.length > 0) {
-    for (const note of report.notes) lines.push(`- ${escapeMarkdown(note)}`);
+    for (const note of report.notes) lines.push(`- ${escapeLine(note)}`);
     lines.push('');
   }
   return lines;
