@@ -345,7 +345,8 @@ describe('writeReport', () => {
     await assert.rejects(report.writeReport(folder, invalid), /baseline must name one of the systems/);
     assert.deepEqual(readdirSync(folder).sort(), before);
 
-    // report.html cannot be replaced (a folder holds its name): json and md must keep their old content.
+    // report.html cannot be replaced (a folder holds its name), found after report.json and report.md were
+    // renamed into place: they must be rolled back to their old content.
     mkdirSync(path.join(folder, 'report.html', 'inside'), { recursive: true });
     await assert.rejects(report.writeReport(folder, sampleReport()), /report\.html/);
     assert.deepEqual(readdirSync(folder).sort(), [...before, 'report.html'].sort());

@@ -59,7 +59,7 @@ function colourOf(report: ComparisonReport): (name: string) => string {
   const order = report.systems.map((system) => system.name);
   return (name) => {
     const index = order.indexOf(name);
-    return seriesColour(index === -1 ? order.length + name.length : index);
+    return seriesColour(index === -1 ? order.length : index);
   };
 }
 

@@ -88,8 +88,8 @@ async function keepPrevious(staged: StagedFile): Promise<void> {
 async function commit(files: StagedFile[]): Promise<void> {
   const done: StagedFile[] = [];
   try {
-    for (const file of files) await keepPrevious(file);
     for (const file of files) {
+      await keepPrevious(file);
       await rename(file.temporary, file.target);
       done.push(file);
     }
