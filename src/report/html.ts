@@ -50,6 +50,7 @@ figcaption { font-weight: 600; margin-bottom: 6px; }
 .checks .failed .mark { color: #b42318; }
 .checks .detail { color: #57606a; }
 .examples td { min-width: 180px; }
+.examples td:first-child { min-width: 0; width: 2em; }
 .text { white-space: pre-wrap; overflow-wrap: anywhere; max-height: 16em; overflow-y: auto; }
 footer { margin-top: 40px; color: #8c959f; font-size: 12px; }
 `;
