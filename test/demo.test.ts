@@ -41,7 +41,9 @@ describe('tunekit demo', () => {
     assert.equal(done.results.zero_shot.trainable_parameters, 0);
     const total = (first.events.find((event) => event.stage === 'train' && event.system === 'lora') as { total_parameters: number }).total_parameters;
     assert.ok(done.results.lora.trainable_parameters / total <= 0.02, 'LoRA trains at most 2% of the parameters');
-    const report = JSON.parse(readFileSync(done.report, 'utf8')) as { schema: string; systems: unknown[]; checks: { name: string; passed: boolean }[] };
+    assert.match(done.report, /report\.html$/);
+    assert.match(readFileSync(done.report, 'utf8'), /<svg/);
+    const report = JSON.parse(readFileSync(path.join(path.dirname(done.report), 'report.json'), 'utf8')) as { schema: string; systems: unknown[]; checks: { name: string; passed: boolean }[] };
     assert.equal(report.schema, 'tunekit.report/1');
     assert.equal(report.systems.length, 5);
     assert.deepEqual(report.checks.map((check) => [check.name, check.passed]), [['merged LoRA equals unmerged', true]]);

@@ -13,7 +13,7 @@ import { bottleneckConfig, getPeftModel, ia3Config, loraConfig, PeftModel, promp
 import type { ComparisonReport, LossCurve, ReportCheck } from '../report/index.js';
 import type { Tokenizer } from '../tokenize/index.js';
 import { manualSeed, memory, noGrad, tensor, tidy, type Device } from '../torch/index.js';
-import { train, type TrainExample, type TrainingArguments } from '../train/index.js';
+import { train, type TrainExample, type TrainingArguments, type TrainResult } from '../train/index.js';
 import { DEMO_BASE_RECIPE, demoBaseModel } from './base-model.js';
 
 export const DEMO_METHODS = ['full', 'lora', 'qlora', 'prompt_tuning', 'ia3', 'adapter'] as const;
@@ -73,10 +73,10 @@ export interface DemoRun {
 
 /** Each method's adapter settings and learning rate for the demo (PEFT's defaults where they serve). */
 const METHOD_SETTINGS: Record<DemoMethod, { label: string; learningRate: number }> = {
-  full: { label: 'Full fine-tune', learningRate: 2e-3 },
-  lora: { label: 'LoRA (r 8 on the attention\'s query and value)', learningRate: 1e-2 },
+  full: { label: 'Full fine-tuning', learningRate: 2e-3 },
+  lora: { label: 'LoRA (r 8, q and v)', learningRate: 1e-2 },
   qlora: { label: 'QLoRA (NF4 base, r 8)', learningRate: 1e-2 },
-  prompt_tuning: { label: 'Prompt tuning (20 virtual tokens)', learningRate: 3e-1 },
+  prompt_tuning: { label: 'Prompt tuning (20 tokens)', learningRate: 3e-1 },
   ia3: { label: 'IA³', learningRate: 3e-2 },
   adapter: { label: 'Bottleneck adapters', learningRate: 5e-3 },
 };
@@ -122,11 +122,11 @@ async function templateSet(options: DemoOptions): Promise<{ set: TemplateSet; na
   return { set: bundledTemplate('summarize_dialogue'), name: 'summarize' };
 }
 
-function lossCurve(history: readonly { event: string; step: number; loss?: number; metrics?: Record<string, number> }[]): LossCurve {
+function lossCurve(history: TrainResult['history']): LossCurve {
   const curve: LossCurve = { train: [], eval: [] };
   for (const entry of history) {
-    if (entry.event === 'step' && entry.loss !== undefined) curve.train.push([entry.step, entry.loss]);
-    if (entry.event === 'eval' && entry.metrics?.eval_loss !== undefined) curve.eval.push([entry.step, entry.metrics.eval_loss]);
+    if (entry.event === 'step') curve.train.push([entry.step, entry.loss]);
+    else curve.eval.push([entry.step, entry.eval_loss]);
   }
   return curve;
 }
@@ -216,7 +216,7 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
   // In-context baselines: the base model prompted with the template alone, and with solved training examples first.
   const contextLength = base.contextLength ?? 512;
   const shots = options.shots ?? 2;
-  for (const [name, label, k] of [['zero_shot', 'Zero-shot prompt', 0], ['few_shot', `Few-shot prompt (${shots} examples)`, shots]] as const) {
+  for (const [name, label, k] of [['zero_shot', 'Zero-shot prompt', 0], ['few_shot', `${shots}-shot prompt`, shots]] as const) {
     const prompts = inContextPrompts(trainPairs, testPairs, { shots: k, maxLength: contextLength - maxNewTokens, length: (text) => tokenizer.encode(text).length });
     const outputs = completions(base, prompts.map((prompt) => prompt.prompt), name);
     systems.push({ name, label, method: 'prompting', outputs, trainableParameters: 0, totalParameters: baseCounts.total, trainSeconds: 0, details: { shots: k } });
@@ -247,7 +247,7 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
     });
     const trainSeconds = (performance.now() - started) / 1000;
     const outputs = completions(model, testPairs.map((pair) => pair.prompt), method);
-    systems.push({ name: method, label: settings.label, method, outputs, trainableParameters: trainable, totalParameters: total, trainSeconds, peakMemoryBytes: peak, loss: lossCurve(result.history as never), details: { steps, learning_rate: settings.learningRate } });
+    systems.push({ name: method, label: settings.label, method, outputs, trainableParameters: trainable, totalParameters: total, trainSeconds, peakMemoryBytes: peak, loss: lossCurve(result.history), details: { steps, learning_rate: settings.learningRate } });
     tuned.set(method, model);
     stage(options, 'train', `${settings.label}: ${trainable} of ${total} parameters trained (${((100 * trainable) / total).toFixed(2)}%) in ${trainSeconds.toFixed(1)} s, final loss ${result.trainLoss.toFixed(3)}`, { system: method, trainable_parameters: trainable, total_parameters: total, train_seconds: trainSeconds });
   }
