@@ -31,3 +31,7 @@ export { HARNESS_MODEL_ERROR, HarnessModel, harnessMaxLength, rollingWindows, ty
 export { PythonRandom } from './python-random.js';
 export { literalEval, PythonLiteralError, type PythonLiteral } from './python-literal.js';
 export { pythonFindall, pythonRegex, pythonRemove } from './python-regex.js';
+export { bootstrapInterval, meanStatistic, pairedBootstrapDifference, ratioStatistic, type DocumentBootstrapOptions, type DocumentStatistic } from './paired-bootstrap.js';
+export { FORGETTING_ERROR, forgettingReport, forgettingRows, measureForgetting, readGeneralText, scoreSystem, type ForgettingEvent, type ForgettingInput, type ForgettingOptions, type ForgettingSystem, type GeneralText, type SystemScores, type TaskScores, type TextScores } from './forgetting.js';
+export { REPORT_FILE, saveComparisonReport } from './report-file.js';
+export { FORGETTING_FILE, lossCurveFromState, measuresForgetting, trainWithForgetting, type TrainWithForgettingOptions, type TrainWithForgettingResult } from './train-forgetting.js';
