@@ -28,6 +28,9 @@ export { DEFAULT_FEWSHOT_SEED, docPrefix, fewshotContext, FewshotSampler, multip
 export { compileFilters, DEFAULT_PIPELINE, FILTERS, type CompiledFilter, type Response } from './filters.js';
 export { aggregateMetric, AGGREGATIONS, bootstrapStderr, CORPUS_METRICS, exactMatch, multipleChoiceMetrics, numpySum, resolveMetrics, type Aggregation, type MetricValue, type TaskMetric } from './task-metrics.js';
 export { HARNESS_MODEL_ERROR, HarnessModel, harnessMaxLength, rollingWindows, type GenerationRequest, type HarnessModelOptions, type LoglikelihoodRequest } from './harness-model.js';
+export { comparisonReport, COMPARISON_METRICS, DEFAULT_COMPARISON_METRICS, metricStatistics, summarizeSystems, type ComparisonMetric, type ComparisonOptions, type SystemOutputs } from './compare.js';
+export { generateCompletions, type CompletionOptions, type Completions } from './completions.js';
+export { inContextPrompts, type InContextOptions, type InContextPrompt, type InstructionPair } from './in-context.js';
 export { PythonRandom } from './python-random.js';
 export { literalEval, PythonLiteralError, type PythonLiteral } from './python-literal.js';
 export { pythonFindall, pythonRegex, pythonRemove } from './python-regex.js';
