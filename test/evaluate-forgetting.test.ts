@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { evaluate, loadModel, parseRunConfig, PeftModel, report, setNumThreads, TunekitError } from '../src/index.js';
+import { evaluate, loadModel, metrics, parseRunConfig, PeftModel, report, setNumThreads, TunekitError } from '../src/index.js';
 import { hasShared, repoRoot, sharedDir } from './helpers/paths.js';
 
 // One libtorch thread: on this 2-core machine, shared with other work, two threads of a tiny model oversubscribe.
@@ -48,6 +48,13 @@ describe('paired bootstrap over documents', () => {
     assert.notDeepEqual(run({ seed: 8 }), wide);
     const narrow = run({ seed: 7, confidence: 0.5 });
     assert.ok(narrow.low >= wide.low && narrow.high <= wide.high && narrow.high - narrow.low < wide.high - wide.low);
+  });
+
+  it("gives metrics/intervals.ts's numbers for a mean (same resamples, percentiles and p-value)", () => {
+    const after = values.map((value, index) => (index % 4 === 1 ? value / 2 : value));
+    const options = { samples: 300, seed: 5 };
+    assert.deepEqual(evaluate.pairedBootstrapDifference(values.length, evaluate.meanStatistic(values), evaluate.meanStatistic(after), options), metrics.pairedMeanDifference(values, after, options));
+    assert.deepEqual(evaluate.bootstrapInterval(values.length, evaluate.meanStatistic(values), options), metrics.meanInterval(values, options));
   });
 
   it('a corpus ratio (word perplexity) resamples documents and recomputes from the sums', () => {

@@ -2,25 +2,21 @@
  * Bootstrap intervals over documents for a corpus statistic of one system, and for the difference between two
  * systems scored on the same documents (paired: every resample draws one set of document indices and computes both
  * systems' statistic on it). A statistic is any function of the drawn indices, so a mean of per-document scores and
- * a corpus perplexity (summed log-likelihoods over summed word counts) resample alike. Intervals are the
- * percentiles of the resampled values (numpy's linear interpolation); the generator is seeded.
+ * a corpus perplexity (summed log-likelihoods over summed word counts) resample alike, and so does an aggregation
+ * that is no sum over documents (a median). The resamples, percentiles and p-value are metrics/intervals.ts's (the
+ * same numbers for a statistic that is a sum), which takes per-document statistic rows instead of a function.
  */
 import { TunekitError } from '../errors.js';
 import { percentile } from '../metrics/aggregate.js';
+import type { IntervalOptions } from '../metrics/intervals.js';
 import { SeededRandom } from '../metrics/random.js';
 import type { Interval, PairedDifference } from '../report/schema.js';
 
 /** A corpus statistic of the documents at `indices` (an index may repeat). */
 export type DocumentStatistic = (indices: ArrayLike<number>) => number;
 
-export interface DocumentBootstrapOptions {
-  /** Resamples (default 1000). */
-  samples?: number;
-  /** Interval width (default 0.95). */
-  confidence?: number;
-  /** Default 12345. */
-  seed?: number;
-}
+/** Resamples (default 1000), interval width (default 0.95), seed (default 12345). */
+export type DocumentBootstrapOptions = IntervalOptions;
 
 const BOOTSTRAP_ERROR = 'E_BOOTSTRAP';
 
@@ -65,9 +61,8 @@ export function bootstrapInterval(documents: number, statistic: DocumentStatisti
 }
 
 /**
- * after − before on all documents, its paired percentile interval, and a two-sided p-value for "no difference":
- * the share of resampled differences, centred on their mean, at least as far from 0 as the observed one
- * ((count + 1) / (samples + 1), so identical systems get p = 1).
+ * after − before on all documents, its paired percentile interval, and the paired bootstrap test's p-value for
+ * "no difference" (resampled |Δ| centred on its mean, counted with ≥, so identical systems get p = 1).
  */
 export function pairedBootstrapDifference(documents: number, before: DocumentStatistic, after: DocumentStatistic, options: DocumentBootstrapOptions = {}): PairedDifference {
   const { samples, confidence, seed } = settings(documents, options);
@@ -75,11 +70,11 @@ export function pairedBootstrapDifference(documents: number, before: DocumentSta
   const difference = after(all) - before(all);
   const replicates = new Float64Array(samples);
   resample(documents, samples, seed, (indices, sample) => (replicates[sample] = after(indices) - before(indices)));
-  let mean = 0;
-  for (const value of replicates) mean += value;
-  mean /= samples;
+  let meanAbsolute = 0;
+  for (const value of replicates) meanAbsolute += Math.abs(value);
+  meanAbsolute /= samples;
   let extreme = 0;
-  for (const value of replicates) if (Math.abs(value - mean) >= Math.abs(difference)) extreme++;
+  for (const value of replicates) if (Math.abs(value) - meanAbsolute >= Math.abs(difference)) extreme++;
   return { difference, ...bounds(replicates, confidence), pValue: (extreme + 1) / (samples + 1) };
 }
 
