@@ -9,6 +9,7 @@ const verbs: Record<string, () => Promise<Verb>> = {
   demo: async () => (await import('./demo.js')).demoVerb,
   eval: async () => (await import('./eval.js')).evalVerb,
   'export-gguf': async () => (await import('./export-gguf.js')).exportGgufVerb,
+  forgetting: async () => (await import('./forgetting.js')).forgettingVerb,
   generate: async () => (await import('./generate.js')).generateVerb,
   info: async () => (await import('./info.js')).infoVerb,
   inspect: async () => (await import('./inspect.js')).inspectVerb,

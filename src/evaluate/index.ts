@@ -61,3 +61,7 @@ export {
   type Perturbation,
   type PerturbationName,
 } from './perturbations.js';
+export { bootstrapInterval, meanStatistic, pairedBootstrapDifference, ratioStatistic, type DocumentBootstrapOptions, type DocumentStatistic } from './paired-bootstrap.js';
+export { FORGETTING_ERROR, forgettingReport, forgettingRows, measureForgetting, readGeneralText, scoreSystem, type ForgettingEvent, type ForgettingInput, type ForgettingOptions, type ForgettingSystem, type GeneralText, type SystemScores, type TaskScores, type TextScores } from './forgetting.js';
+export { REPORT_FILE, saveComparisonReport } from './report-file.js';
+export { FORGETTING_FILE, lossCurveFromState, measuresForgetting, trainWithForgetting, type TrainWithForgettingOptions, type TrainWithForgettingResult } from './train-forgetting.js';
