@@ -4,58 +4,21 @@
  * must lack those colours. Skips when no Chromium is installed (.ci/run installs it).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { report } from '../src/index.js';
+import { findChromium, screenshot as takeScreenshot } from './helpers/chromium.js';
 import { countColour, decodePng, type DecodedPng } from './helpers/png.js';
 import { sampleReport } from './helpers/reports.js';
 
 const directory = mkdtempSync(path.join(os.tmpdir(), 'tunekit-report-browser-'));
 after(() => rmSync(directory, { recursive: true, force: true }));
 
-/** The first Chromium found: $TUNEKIT_CHROMIUM, then the usual names on PATH. */
-function findChromium(): string | undefined {
-  const candidates = [process.env.TUNEKIT_CHROMIUM, ...['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'].flatMap((name) =>
-    (process.env.PATH ?? '').split(path.delimiter).map((folder) => path.join(folder, name)),
-  )];
-  return candidates.find((candidate): candidate is string => candidate !== undefined && candidate !== '' && existsSync(candidate));
-}
-
 const chromium = findChromium();
-let shots = 0;
-
-/** A screenshot of `htmlFile` at `width`×`height` CSS pixels, by a fresh headless Chromium with nothing to reach. */
-function screenshot(htmlFile: string, width: number, height: number): DecodedPng {
-  const output = path.join(directory, `shot-${++shots}.png`);
-  const profile = path.join(directory, `profile-${shots}`);
-  mkdirSync(profile);
-  const result = spawnSync(
-    chromium!,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--hide-scrollbars',
-      '--force-device-scale-factor=1',
-      `--user-data-dir=${profile}`,
-      `--window-size=${width},${height}`,
-      `--screenshot=${output}`,
-      pathToFileURL(htmlFile).href,
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
-  assert.ok(existsSync(output), `chromium wrote no screenshot (status ${result.status}): ${result.stderr.slice(-2000)}`);
-  return decodePng(readFileSync(output));
-}
+const screenshot = (htmlFile: string, width: number, height: number) => takeScreenshot(chromium as string, htmlFile, width, height, directory);
 
 const SYSTEM_COLOURS = { zero_shot: '#4e79a7', lora: '#f28e2b', full: '#e15759' };
 

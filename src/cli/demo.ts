@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { cudaAvailable, demo, getNumThreads, setNumThreads, torchVersion, TunekitError, type DemoEvent, type DemoMethod, type DemoSystemResult } from '../index.js';
+import { cudaAvailable, demo, getNumThreads, setNumThreads, torchVersion, TunekitError, type DemoEvent, type DemoMethod, type DemoSystemResult, type report } from '../index.js';
 import { Progress } from './progress.js';
 import { flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs } from './args.js';
 import type { Verb } from './verb.js';
@@ -20,6 +20,10 @@ const FLAGS = {
   threads: 'value',
   json: 'switch',
 } as const;
+
+type ForgettingRow = report.ForgettingRow;
+
+const fixed = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(3));
 
 function resultsTable(results: Record<string, DemoSystemResult>): string {
   const header = ['system', 'ROUGE-1', 'ROUGE-2', 'ROUGE-L', 'ROUGE-Lsum', 'BLEU', 'trainable', 'train s'];
@@ -88,7 +92,10 @@ export const demoVerb: Verb = {
         return;
       }
       if (json) emit(event);
-      else if (event.event === 'stage') console.log(`[${event.stage}] ${event.message}`);
+      else if (event.event === 'stage') {
+        console.log(`[${event.stage}] ${event.message}`);
+        if (event.stage === 'forgetting') for (const row of event.rows as ForgettingRow[]) console.log(`  ${row.system.padEnd(14)} ${`${row.task} ${row.metric}`.padEnd(44)} ${fixed(row.before)} → ${fixed(row.after)}  Δ ${fixed(row.delta.value)} [${fixed(row.delta.low)}, ${fixed(row.delta.high)}]`);
+      }
     };
     if (json) emit({ event: 'start', torch: torchVersion(), threads: getNumThreads(), device });
     else console.log(`tunekit demo (libtorch ${torchVersion()}, ${getNumThreads()} thread${getNumThreads() === 1 ? '' : 's'}, ${device})`);

@@ -3,18 +3,22 @@
  * prompt template → instruction dataset → train/validation/test split → in-context baselines (zero- and few-shot
  * prompting of the base) → full fine-tuning, LoRA and prompt tuning (and any other PEFT method asked for) → test
  * ROUGE and BLEU with bootstrap intervals and paired tests against zero-shot → catastrophic forgetting of the base
- * task → merged LoRA equals unmerged → a report folder. Every stage reports through `onEvent`; nothing prints.
+ * task and held-out text → merged LoRA equals unmerged → the comparison report. Every stage reports through `onEvent`; nothing prints.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { applyTemplate, bundledTemplate, openDataset, sftPadTokenId, splitRecords, syntheticDialogues, templatesFrom, tokenizeSftDataset, type TemplateSet } from '../data/index.js';
-import { comparisonReport, generateCompletions, inContextPrompts, type InstructionPair, type SystemOutputs } from '../evaluate/index.js';
+import { comparisonReport, generateCompletions, inContextPrompts, measureForgetting, type InstructionPair, type SystemOutputs } from '../evaluate/index.js';
 import { loadModel, type LanguageModel } from '../models/index.js';
 import { bottleneckConfig, getPeftModel, ia3Config, loraConfig, PeftModel, promptTuningConfig, qloraConfig, type AdapterConfigBase } from '../peft/index.js';
-import type { ComparisonReport, LossCurve, ReportCheck } from '../report/index.js';
+import type { ComparisonReport, ForgettingRow, LossCurve, ReportCheck } from '../report/index.js';
 import type { Tokenizer } from '../tokenize/index.js';
 import { manualSeed, memory, noGrad, tensor, tidy, type Device } from '../torch/index.js';
 import { train, type TrainExample, type TrainingArguments, type TrainResult } from '../train/index.js';
 import { DEMO_BASE_RECIPE, demoBaseModel } from './base-model.js';
+import { writeBaseTask } from './base-task.js';
 
 export const DEMO_METHODS = ['full', 'lora', 'qlora', 'prompt_tuning', 'ia3', 'adapter'] as const;
 export type DemoMethod = (typeof DEMO_METHODS)[number];
@@ -252,6 +256,24 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
     stage(options, 'train', `${settings.label}: ${trainable} of ${total} parameters trained (${((100 * trainable) / total).toFixed(2)}%) in ${trainSeconds.toFixed(1)} s, final loss ${result.trainLoss.toFixed(3)}`, { system: method, trainable_parameters: trainable, total_parameters: total, train_seconds: trainSeconds });
   }
 
+  // Catastrophic forgetting: the base task and held-out pre-training text, before and after each method.
+  const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-demo-'));
+  let forgetting: ForgettingRow[];
+  try {
+    const baseTask = writeBaseTask(workDir, seed);
+    const started = performance.now();
+    forgetting = await measureForgetting({
+      base: { model: base, tokenizer, name: 'base' },
+      tuned: [...tuned].map(([name, model]) => ({ name, model, method: name, label: METHOD_SETTINGS[name as DemoMethod].label })),
+      tasks: [baseTask.taskFile],
+      generalText: baseTask.generalText,
+      options: { samples: options.bootstrapSamples ?? 1000, seed, batchSize: 16 },
+    });
+    stage(options, 'forgetting', `base task (${baseTask.task}) and held-out text before and after each method, in ${((performance.now() - started) / 1000).toFixed(1)} s`, { rows: forgetting });
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+
   const checks: ReportCheck[] = [];
   const lora = tuned.get('lora');
   if (lora instanceof PeftModel) checks.push(mergeCheck(lora, tokenizer, testPairs.slice(0, 4).map((pair) => pair.prompt)));
@@ -263,6 +285,7 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
     inputs: testPairs.map((pair) => pair.prompt),
     bootstrap: { samples: options.bootstrapSamples ?? 1000, seed },
     checks,
+    forgetting,
     notes: [
       `Base model: ${baseName}, ${baseCounts.total} parameters.`,
       `Data: ${options.dataset ?? 'synthetic planning dialogues with rule-written summaries (tunekit\'s own generator)'}; template "${set.name}"; ${trainPairs.length} train, ${validationPairs.length} validation, ${testPairs.length} test examples (seed ${seed}).`,
