@@ -16,6 +16,7 @@ const verbs: Record<string, () => Promise<Verb>> = {
   merge: async () => (await import('./merge.js')).mergeVerb,
   score: async () => (await import('./score.js')).scoreVerb,
   serve: async () => (await import('./serve.js')).serveVerb,
+  sweep: async () => (await import('./sweep.js')).sweepVerb,
   train: async () => (await import('./train.js')).trainVerb,
 };
 
