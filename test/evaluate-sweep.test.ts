@@ -74,18 +74,22 @@ describe('sweep end to end on a tiny Llama', { skip: hasShared ? false : 'no ../
     assert.deepEqual(high.loss?.train.map(([, loss]) => loss), state.log_history.filter((entry: Record<string, number>) => 'loss' in entry).map((entry: Record<string, number>) => entry.loss));
     assert.deepEqual(events.filter((event) => event.type === 'run').map((event) => (event as { name: string }).name), ['r=2', 'r=4']);
 
-    const cliRun = spawnSync(process.execPath, [cli, 'sweep', '--config', 'base.json', '--vary', 'r=2,4', '--output', 'cli-ranks', '--max-new-tokens', '4', '--bootstrap-samples', '200', '--json'], { cwd: scratch, encoding: 'utf8', env: { ...process.env, TUNEKIT_THREADS: '1' } });
+    const cliRun = spawnSync(process.execPath, [cli, 'sweep', '--config', 'base.json', '--vary', 'r=2,4', '--output', 'cli-ranks', '--test', 'test.jsonl', '--max-new-tokens', '4', '--bootstrap-samples', '200', '--json'], { cwd: scratch, encoding: 'utf8', env: { ...process.env, TUNEKIT_THREADS: '1' } });
     assert.equal(cliRun.status, 0, cliRun.stderr);
     const printed = JSON.parse(cliRun.stdout) as report.ComparisonReport;
     const comparable = (summary: report.SystemSummary) => ({ ...summary, trainSeconds: undefined, details: { ...summary.details, output_dir: undefined } });
     assert.deepEqual(printed.systems.map(comparable), saved.systems.map(comparable));
     assert.deepEqual(printed.examples, saved.examples);
+    assert.ok(printed.notes?.includes('test set: test.jsonl (4 prompts)'), String(printed.notes));
   });
 
-  it('training-set size: max_train_samples limits each run\'s examples', async () => {
-    const result = await evaluate.runSweep({ ...base, r: 2, max_steps: 1 }, 'base.json', evaluate.parseVariation('max_train_samples=4,8'), { ...options, outputDir: path.join(scratch, 'sizes') });
+  it('training-set size: max_train_samples limits each run\'s examples; forgetting_tasks adds each run\'s forgetting rows', async () => {
+    const forgetting = { forgetting_tasks: ['stories_mc'], forgetting_include_path: [path.join(repoRoot, 'test', 'fixtures', 'evaluate', 'tasks')], forgetting_limit: 3 };
+    const result = await evaluate.runSweep({ ...base, ...forgetting, r: 2, max_steps: 1 }, 'base.json', evaluate.parseVariation('max_train_samples=4,8'), { ...options, outputDir: path.join(scratch, 'sizes') });
     assert.deepEqual(result.runs.map((run) => run.result.trainExamples), [4, 8]);
     assert.deepEqual(result.report.systems.map((system) => system.details?.train_examples), [4, 8]);
+    assert.deepEqual(result.report.forgetting?.map((row) => [row.system, row.task, row.metric, row.documents]), [['max_train_samples=4', 'stories_mc', 'acc', 3], ['max_train_samples=8', 'stories_mc', 'acc', 3]]);
+    assert.ok(existsSync(path.join(scratch, 'sizes', 'runs', '02-8', 'forgetting.json')));
   });
 
   it('refuses, before training anything, an unknown key, a bad value and a key that changes the test set', async () => {
