@@ -14,6 +14,7 @@ const verbs: Record<string, () => Promise<Verb>> = {
   info: async () => (await import('./info.js')).infoVerb,
   inspect: async () => (await import('./inspect.js')).inspectVerb,
   merge: async () => (await import('./merge.js')).mergeVerb,
+  report: async () => (await import('./report.js')).reportVerb,
   score: async () => (await import('./score.js')).scoreVerb,
   serve: async () => (await import('./serve.js')).serveVerb,
   sweep: async () => (await import('./sweep.js')).sweepVerb,
