@@ -49,8 +49,8 @@ describe('sweep end to end on a tiny Llama', { skip: hasShared ? false : 'no ../
     const events: evaluate.SweepEvent[] = [];
     const result = await evaluate.runSweep(base, 'base.json', evaluate.parseVariation('r=2,4'), { ...options, outputDir: path.join(scratch, 'ranks'), onEvent: (event) => events.push(event) });
     assert.deepEqual(readdirSync(path.join(scratch, 'ranks', 'runs')), ['01-2', '02-4']);
-    assert.deepEqual(result.reportFiles, [path.join(scratch, 'ranks', 'report.json')]);
-    const saved = JSON.parse(readFileSync(result.reportFiles[0], 'utf8')) as report.ComparisonReport;
+    assert.deepEqual(result.reportFiles, ['report.html', 'report.md', 'report.json'].map((name) => path.join(scratch, 'ranks', name)));
+    const saved = JSON.parse(readFileSync(path.join(scratch, 'ranks', 'report.json'), 'utf8')) as report.ComparisonReport;
     assert.deepEqual(saved, JSON.parse(JSON.stringify(result.report)));
     assert.equal(saved.baseline, 'r=2');
     assert.equal(saved.testSize, 4);
