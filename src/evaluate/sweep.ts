@@ -252,7 +252,7 @@ export async function runSweep(base: Record<string, unknown>, source: string, va
       trainSeconds,
       artifactBytes: artifactBytes(result.outputDir),
       loss: lossCurveFromState(state),
-      details: { [key]: valueName(key, values[index]), steps: result.globalStep, train_examples: result.trainExamples, train_loss: result.trainLoss, output_dir: result.outputDir },
+      details: { [key]: valueName(key, values[index]), steps: result.globalStep, train_examples: result.trainExamples, train_loss: Number(result.trainLoss.toFixed(4)), output_dir: result.outputDir },
     });
   }
   const report = comparisonReport(systems, {
