@@ -199,8 +199,17 @@ describe('forgetting end to end on a tiny Llama', { skip: hasShared ? false : 'n
       generalText: await evaluate.readGeneralText(textFile),
       options: { ...options, includePaths: [tasks] },
     });
-    base.model.dispose();
     assert.deepEqual(rows, [...(full.forgetting?.forgetting ?? []), ...(lora.forgetting?.forgetting ?? [])]);
+    // "before" is lm-eval's number: the task's acc, and a loglikelihood_rolling task's word perplexity and bits per
+    // byte over the same documents.
+    const documents = (await evaluate.readGeneralText(textFile)).documents;
+    writeFileSync(path.join(scratch, 'general.jsonl'), jsonl(documents.map((text) => ({ text }))));
+    writeFileSync(path.join(tasks, 'general_rolling.yaml'), ['task: general_rolling', 'dataset_path: json', 'dataset_kwargs:', '  data_files:', `    test: ${path.join(scratch, 'general.jsonl')}`, 'output_type: loglikelihood_rolling', 'test_split: test', 'doc_to_text: ""', 'doc_to_target: "{{text}}"', 'metric_list:', '  - metric: word_perplexity', '  - metric: bits_per_byte'].join('\n'));
+    const harness = await evaluate.runEvaluation(base.model, base.tokenizer, ['held_out_mc', 'general_rolling'], { includePaths: [tasks], bootstrapIterations: 0 });
+    base.model.dispose();
+    const before = (metric: string) => rows.find((row) => row.metric === metric)?.before as number;
+    assert.equal(before('acc'), harness.results.held_out_mc['acc,none']);
+    for (const metric of ['word_perplexity', 'bits_per_byte']) assert.ok(Math.abs(before(metric) / (harness.results.general_rolling[`${metric},none`] as number) - 1) < 1e-12, metric);
 
     // The CLI: the same rows as JSON, and the report with one system per model.
     const out = path.join(scratch, 'report');

@@ -17,6 +17,7 @@ const verbs: Record<string, () => Promise<Verb>> = {
   report: async () => (await import('./report.js')).reportVerb,
   score: async () => (await import('./score.js')).scoreVerb,
   serve: async () => (await import('./serve.js')).serveVerb,
+  sweep: async () => (await import('./sweep.js')).sweepVerb,
   train: async () => (await import('./train.js')).trainVerb,
 };
 

@@ -66,7 +66,8 @@ export interface ForgettingInput {
   base: { model: LanguageModel; tokenizer: Tokenizer | null; name?: string };
   tuned: ForgettingSystem[];
   tasks: readonly string[];
-  generalText?: GeneralText;
+  /** General text: named documents, or documents alone (named general_text). */
+  generalText?: GeneralText | readonly string[];
   options?: ForgettingOptions;
 }
 
@@ -277,12 +278,13 @@ export async function forgettingReport(input: ForgettingInput): Promise<Comparis
     if ((system.model === undefined) === (system.load === undefined)) throw new TunekitError(FORGETTING_ERROR, `system "${system.name}": give its model or a load function, not both or neither`);
   }
   if (input.tasks.length === 0 && input.generalText === undefined) throw new TunekitError(FORGETTING_ERROR, 'nothing to measure: give tasks, general text, or both');
+  const generalText: GeneralText | undefined = input.generalText === undefined ? undefined : 'documents' in input.generalText ? input.generalText : { name: 'general_text', documents: [...input.generalText] };
   const emit = options.onEvent ?? (() => {});
   const total = input.tuned.length + 1;
   const score = async (name: string, index: number, model: LanguageModel, tokenizer: Tokenizer | null): Promise<SystemScores> => {
     emit({ type: 'system', system: name, index, systems: total });
     const start = performance.now();
-    const scores = await scoreSystem(model, tokenizer, input.tasks, input.generalText, { ...options, system: name });
+    const scores = await scoreSystem(model, tokenizer, input.tasks, generalText, { ...options, system: name });
     emit({ type: 'system-done', system: name, seconds: (performance.now() - start) / 1000 });
     return scores;
   };

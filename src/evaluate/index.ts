@@ -65,3 +65,4 @@ export { bootstrapInterval, meanStatistic, pairedBootstrapDifference, ratioStati
 export { FORGETTING_ERROR, forgettingReport, forgettingRows, measureForgetting, readGeneralText, scoreSystem, type ForgettingEvent, type ForgettingInput, type ForgettingOptions, type ForgettingSystem, type GeneralText, type SystemScores, type TaskScores, type TextScores } from './forgetting.js';
 export { REPORT_FILE, saveComparisonReport } from './report-file.js';
 export { FORGETTING_FILE, lossCurveFromState, measuresForgetting, trainWithForgetting, type TrainWithForgettingOptions, type TrainWithForgettingResult } from './train-forgetting.js';
+export { parseVariation, runSweep, SWEEP_ERROR, sweepTestSet, withKeyPath, type SweepEvent, type SweepOptions, type SweepResult, type SweepRun, type SweepTestSet, type SweepTestSource, type SweepVariation } from './sweep.js';

@@ -309,6 +309,43 @@ async function mixtureRecords(mixture: MixtureSettings, seed: number, onMixture?
   return result.records.map(({ task: _task, ...record }) => record);
 }
 
+/** A part of the run's data as records, and how messages name it. */
+interface RecordSet {
+  records: Record<string, unknown>[];
+  what: string;
+}
+
+export interface RunRecords {
+  train: RecordSet;
+  eval?: RecordSet;
+  test?: RecordSet;
+}
+
+/** The train, eval and test records (rendered with the template): their own datasets, or the splits of `dataset`. */
+async function readRunRecords(run: RunSettings, seed: number, onMixture?: (result: MixtureResult) => void): Promise<RunRecords> {
+  const read = async (source: string, split: string) => (await readInstructionRecords(source, { template: run.template, seed, split, config: run.dataset_config ?? undefined })).records;
+  const records = run.mixture !== null ? (await mixtureRecords(run.mixture, seed, onMixture)) : await read(run.dataset as string, run.dataset_split);
+  const trainRecords = (list: Record<string, unknown>[]) => (run.max_train_samples === null ? list : list.slice(0, run.max_train_samples));
+  const name = run.dataset ?? 'the mixture';
+  let data: RunRecords;
+  if (run.split === null) {
+    data = { train: { records: trainRecords(records), what: name } };
+  } else {
+    const { splits } = splitRecords(records, { sizes: run.split, seed });
+    data = { train: { records: trainRecords(splits.train), what: `${name} (split train)` } };
+    if (splits.validation !== undefined) data.eval = { records: splits.validation, what: `${name} (split validation)` };
+    if (splits.test !== undefined) data.test = { records: splits.test, what: `${name} (split test)` };
+  }
+  if (run.eval_dataset !== null) data.eval = { records: await read(run.eval_dataset, run.eval_dataset_split), what: run.eval_dataset };
+  if (run.test_dataset !== null) data.test = { records: await read(run.test_dataset, run.test_dataset_split), what: run.test_dataset };
+  return data;
+}
+
+/** The run's records before tokenization, split as the run splits them (same seed): for evaluating what it trains. */
+export async function runConfigRecords(config: RunConfig): Promise<RunRecords> {
+  return readRunRecords(config.run, config.training.seed);
+}
+
 async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer, seq2seq: boolean, onMixture?: (result: MixtureResult) => void): Promise<RunData> {
   const tokenization = {
     maxLength: run.max_length,
@@ -317,26 +354,16 @@ async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer,
     datasetTextField: run.dataset_text_field,
     seq2seq,
   };
-  const read = async (source: string, split: string) => (await readInstructionRecords(source, { template: run.template, seed, split, config: run.dataset_config ?? undefined })).records;
-  const tokenize = (records: Record<string, unknown>[], what: string): TrainExample[] => {
+  const tokenize = ({ records, what }: RecordSet): TrainExample[] => {
     if (records.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: the split is empty`);
     const result = tokenizeSftDataset(tokenizer, records, tokenization);
     if (result.examples.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: no example has a supervised token left (max_length ${run.max_length})`);
     return result.examples;
   };
-  const records = run.mixture !== null ? (await mixtureRecords(run.mixture, seed, onMixture)) : await read(run.dataset as string, run.dataset_split);
-  const data: RunData = { train: [] };
-  const trainRecords = (list: Record<string, unknown>[]) => (run.max_train_samples === null ? list : list.slice(0, run.max_train_samples));
-  if (run.split === null) {
-    data.train = tokenize(trainRecords(records), run.dataset ?? 'the mixture');
-  } else {
-    const { splits } = splitRecords(records, { sizes: run.split, seed });
-    data.train = tokenize(trainRecords(splits.train), `${run.dataset ?? 'the mixture'} (split train)`);
-    if (splits.validation !== undefined) data.eval = tokenize(splits.validation, `${run.dataset ?? 'the mixture'} (split validation)`);
-    if (splits.test !== undefined) data.test = tokenize(splits.test, `${run.dataset ?? 'the mixture'} (split test)`);
-  }
-  if (run.eval_dataset !== null) data.eval = tokenize(await read(run.eval_dataset, run.eval_dataset_split), run.eval_dataset);
-  if (run.test_dataset !== null) data.test = tokenize(await read(run.test_dataset, run.test_dataset_split), run.test_dataset);
+  const records = await readRunRecords(run, seed, onMixture);
+  const data: RunData = { train: tokenize(records.train) };
+  if (records.eval !== undefined) data.eval = tokenize(records.eval);
+  if (records.test !== undefined) data.test = tokenize(records.test);
   return data;
 }
 
