@@ -5,6 +5,7 @@ import type { Verb } from './verb.js';
 
 /** Verbs load lazily so `tunekit score` never pays for loading libtorch. */
 const verbs: Record<string, () => Promise<Verb>> = {
+  compare: async () => (await import('./compare.js')).compareVerb,
   data: async () => (await import('./data.js')).dataVerb,
   demo: async () => (await import('./demo.js')).demoVerb,
   eval: async () => (await import('./eval.js')).evalVerb,

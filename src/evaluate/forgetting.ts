@@ -247,10 +247,7 @@ const PEFT_METHODS: Record<string, string> = { LORA: 'lora', PROMPT_TUNING: 'pro
 function describeSystem(system: ForgettingSystem, model: LanguageModel): Pick<SystemSummary, 'method' | 'trainableParameters' | 'totalParameters'> {
   if (model instanceof PeftModel && model.activeAdapter !== null) {
     const name = model.activeAdapter;
-    let adapter = 0;
-    for (const tensor of model.adapterParameters(name).values()) adapter += tensor.numel;
-    for (const tensor of model.trainedBiases(name).values()) adapter += tensor.numel;
-    for (const copy of model.parameterCopies(name)) adapter += copy.parameter.numel;
+    const adapter = model.adapterParameterCount(name);
     const peftType = model.adapterConfig(name).peftType;
     return { method: system.method ?? PEFT_METHODS[peftType] ?? peftType.toLowerCase(), trainableParameters: system.trainableParameters ?? adapter, totalParameters: model.trainableSummary().total };
   }

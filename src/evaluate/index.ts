@@ -29,6 +29,7 @@ export { compileFilters, DEFAULT_PIPELINE, FILTERS, type CompiledFilter, type Re
 export { aggregateMetric, AGGREGATIONS, bootstrapStderr, CORPUS_METRICS, exactMatch, multipleChoiceMetrics, numpySum, resolveMetrics, type Aggregation, type MetricValue, type TaskMetric } from './task-metrics.js';
 export { HARNESS_MODEL_ERROR, HarnessModel, harnessMaxLength, rollingWindows, type GenerationRequest, type HarnessModelOptions, type LoglikelihoodRequest } from './harness-model.js';
 export { comparisonReport, COMPARISON_METRICS, DEFAULT_COMPARISON_METRICS, metricStatistics, summarizeSystems, type ComparisonMetric, type ComparisonOptions, type SystemOutputs } from './compare.js';
+export { COMPARE_ERROR, compareOnTestSet, type CompareEvent, type CompareRunOptions, type CompareSystem } from './compare-run.js';
 export { generateCompletions, type CompletionOptions, type Completions } from './completions.js';
 export { inContextPrompts, type InContextOptions, type InContextPrompt, type InstructionPair } from './in-context.js';
 export { PythonRandom, pythonStringSeed } from './python-random.js';

@@ -520,6 +520,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
     const metricsFile = path.join(outputDir, 'metrics.jsonl');
     const padTokenId = sftPadTokenId(tokenizer).padTokenId;
     const generationOptions = { tokenizer, maxNewTokens: run.generation_max_length ?? undefined, numBeams: run.generation_num_beams ?? undefined, samples: run.generation_samples ?? undefined };
+    const trainStarted = performance.now();
     const result = await train(model, data.train, { ...training, output_dir: outputDir }, {
       padTokenId,
       evalExamples: data.eval,
@@ -548,7 +549,9 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
         testMetrics = prefixed('test', { ...measured, samples: data.test.length });
         await writeFileAtomic(path.join(outputDir, 'test_results.json'), JSON.stringify(testMetrics, null, 2) + '\n');
       }
-      const trainResults = { epoch: result.history.at(-1)?.epoch ?? 0, train_loss: result.trainLoss, train_samples: data.train.length, global_step: result.globalStep };
+      // Trainer's train_runtime (seconds of the training loop, this process's part of a resumed run), and our peak memory.
+      const trainRuntime = (performance.now() - trainStarted) / 1000;
+      const trainResults = { epoch: result.history.at(-1)?.epoch ?? 0, train_loss: result.trainLoss, train_runtime: trainRuntime, train_samples: data.train.length, global_step: result.globalStep, peak_rss_bytes: process.resourceUsage().maxRSS * 1024 };
       await writeFileAtomic(path.join(outputDir, 'train_results.json'), JSON.stringify(trainResults, null, 2) + '\n');
       await writeFileAtomic(path.join(outputDir, 'all_results.json'), JSON.stringify({ ...trainResults, ...(testMetrics ?? {}) }, null, 2) + '\n');
       await writeFileAtomic(path.join(outputDir, TRAINER_STATE_FILE), JSON.stringify(result.state, null, 2) + '\n');
