@@ -10,11 +10,12 @@
 import { TunekitError } from '../errors.js';
 import { corpusBleu } from '../metrics/bleu.js';
 import { corpusChrf } from '../metrics/chrf.js';
+import { RougeScorer } from '../metrics/rouge.js';
 import { pythonRegex, pythonRemove } from './python-regex.js';
 import { PythonRandom } from './python-random.js';
 import { TASK_CONFIG_ERROR, type MetricConfig, type OutputType } from './task-config.js';
 
-export const AGGREGATIONS = ['mean', 'median', 'nanmean', 'perplexity', 'weighted_perplexity', 'bits_per_byte', 'bleu', 'chrf', 'chrf++', 'f1', 'matthews_corrcoef', 'brier_score'] as const;
+export const AGGREGATIONS = ['mean', 'median', 'nanmean', 'perplexity', 'weighted_perplexity', 'bits_per_byte', 'bleu', 'chrf', 'chrf++', 'f1', 'macro_f1', 'matthews_corrcoef', 'brier_score'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 interface MetricInfo {
@@ -41,7 +42,23 @@ const METRICS: Record<string, MetricInfo> = {
   bleu: { outputTypes: ['generate_until'], aggregation: 'bleu', higherIsBetter: true },
   chrf: { outputTypes: ['generate_until'], aggregation: 'chrf', higherIsBetter: true },
   'chrf++': { outputTypes: ['generate_until'], aggregation: 'chrf++', higherIsBetter: true },
+  // rouge-score's F-measure (Porter stemmer on) per document, best over several references; the mean over documents.
+  rouge1: { outputTypes: ['generate_until'], aggregation: 'mean', higherIsBetter: true },
+  rouge2: { outputTypes: ['generate_until'], aggregation: 'mean', higherIsBetter: true },
+  rougeL: { outputTypes: ['generate_until'], aggregation: 'mean', higherIsBetter: true },
+  rougeLsum: { outputTypes: ['generate_until'], aggregation: 'mean', higherIsBetter: true },
 };
+
+/** The ROUGE metrics a generate_until task can list. */
+export const ROUGE_METRICS = new Set(['rouge1', 'rouge2', 'rougeL', 'rougeLsum']);
+
+let rougeScorer: RougeScorer | undefined;
+
+/** One document's ROUGE F-measure (0–1): rouge-score with use_stemmer, the best reference as its score_multi. */
+export function rougeScore(metric: string, prediction: string, references: readonly string[]): number {
+  rougeScorer ??= new RougeScorer({ types: [...ROUGE_METRICS], useStemmer: true });
+  return rougeScorer.scoreMulti(prediction, references)[metric].fmeasure;
+}
 
 /** Metrics whose per-document value is the (reference, prediction) pair their aggregation scores as a corpus. */
 export const CORPUS_METRICS = new Set(['bleu', 'chrf', 'chrf++']);
@@ -127,7 +144,7 @@ function argmax(values: readonly number[]): number {
  * A per-document value: a number; (log-likelihood, weight) for weighted aggregations; (reference, prediction) for
  * corpus metrics; (gold, prediction) for f1 / mcc; (gold, choice probabilities) for the Brier score.
  */
-export type MetricValue = number | [number, number] | [string, string] | [number, number[]];
+export type MetricValue = number | [number, number] | [number, number, number] | [string, string] | [number, number[]];
 
 /** lm-eval's utils.softmax over a question's log-likelihoods. */
 function softmax(values: readonly number[]): number[] {
@@ -156,6 +173,7 @@ export function multipleChoiceMetrics(metrics: readonly TaskMetric[], results: r
     else if (metric.name === 'acc_bytes') values.acc_bytes = hit(predBytes);
     else if (metric.name === 'exact_match') values.exact_match = exact;
     else if (metric.name === 'acc_mutual_info') values.acc_mutual_info = hit(argmax(lls.map((ll, i) => ll - unconditional[i])));
+    else if (metric.name === 'f1' && metric.aggregation === 'macro_f1') values.f1 = [golds[0], pred, choices.length];
     else if (metric.name === 'f1' || metric.name === 'mcc') values[metric.name] = [golds[0], pred] as [number, number];
     else if (metric.name === 'brier_score') values.brier_score = [golds[0], softmax(lls)];
   }
@@ -200,6 +218,17 @@ function f1Score(items: readonly [number, number][]): number {
   const { tp, fp, fn } = binaryCounts(items);
   const denominator = 2 * tp + fp + fn;
   return denominator === 0 ? 0 : (2 * tp) / denominator;
+}
+
+/**
+ * The mean over the classes 0…k−1 (k: the document's choice count) of each class's one-vs-rest binary F1, as
+ * lm-eval's CB aggregation (super_glue/cb/aggregate.py cb_multi_fi) computes it with scikit-learn's f1_score.
+ */
+function macroF1(items: readonly [number, number, number][]): number {
+  const classes = Math.max(...items.map(([, , count]) => count));
+  let total = 0;
+  for (let label = 0; label < classes; label++) total += f1Score(items.map(([gold, pred]) => [Number(gold === label), Number(pred === label)]));
+  return total / classes;
 }
 
 /** sklearn.metrics.matthews_corrcoef, from the confusion matrix as it computes it. */
@@ -262,6 +291,8 @@ function aggregate(aggregation: Aggregation, items: readonly MetricValue[]): num
       return -weightedMean(items as [number, number][]) / Math.log(2);
     case 'f1':
       return f1Score(items as [number, number][]);
+    case 'macro_f1':
+      return macroF1(items as [number, number, number][]);
     case 'matthews_corrcoef':
       return matthewsCorrcoef(items as [number, number][]);
     case 'brier_score':

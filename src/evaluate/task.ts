@@ -7,7 +7,7 @@ import { TunekitError } from '../errors.js';
 import { docToChoice, docToTarget, docToText, type Doc, type DocContext } from './doc-fields.js';
 import { DEFAULT_FEWSHOT_SEED, fewshotContext, FewshotSampler, multipleInputContexts } from './fewshot.js';
 import { compileFilters, type CompiledFilter } from './filters.js';
-import { CORPUS_METRICS, exactMatch, multipleChoiceMetrics, resolveMetrics, type MetricValue, type TaskMetric } from './task-metrics.js';
+import { CORPUS_METRICS, exactMatch, multipleChoiceMetrics, resolveMetrics, ROUGE_METRICS, rougeScore, type MetricValue, type TaskMetric } from './task-metrics.js';
 import { TASK_CONFIG_ERROR, type TaskConfig } from './task-config.js';
 import { loadTaskSplit, type LoadSplitOptions, type TaskSplit } from './task-data.js';
 
@@ -59,11 +59,19 @@ export class EvalTask implements DocContext {
     const evalSplit = (config.testSplit ?? config.validationSplit) as string;
     const evaluated = await split(evalSplit);
     const fewshot = config.fewshotConfig;
-    let pool: Doc[];
-    if (fewshot.split !== undefined) pool = (await split(fewshot.split)).docs;
-    else if (fewshot.samples !== undefined) pool = fewshot.samples;
-    else pool = (await split(config.trainingSplit ?? config.validationSplit ?? evalSplit)).docs;
+    let pool: Doc[] = [];
+    let poolError: unknown;
+    try {
+      if (fewshot.split !== undefined) pool = (await split(fewshot.split)).docs;
+      else if (fewshot.samples !== undefined) pool = fewshot.samples;
+      else pool = (await split(config.trainingSplit ?? config.validationSplit ?? evalSplit)).docs;
+    } catch (error) {
+      // Local data files may hold only the evaluated split: that is enough for a zero-shot run.
+      if (!(error instanceof TunekitError)) throw error;
+      poolError = error;
+    }
     const task = new EvalTask(config, evaluated.docs, evaluated.features, new FewshotSampler(pool, fewshot.sampler, options.fewshotSeed ?? DEFAULT_FEWSHOT_SEED));
+    task.#poolError = poolError;
     task.#checkFirstDocument();
     return task;
   }
@@ -81,6 +89,8 @@ export class EvalTask implements DocContext {
     if (this.config.outputType !== 'multiple_choice') fail(this.name, 'doc_to_text gives an index (a multiple-input task), which needs output_type multiple_choice');
     this.multipleInput = true;
   }
+
+  #poolError: unknown;
 
   /** Each choice is an input and the target the one continuation (doc_to_text gives the gold index). */
   multipleInput = false;
@@ -103,6 +113,7 @@ export class EvalTask implements DocContext {
 
   /** build_all_requests: the few-shot context of each document in order (the sampler advances), then its requests. */
   buildRequests(numFewshot: number, limit?: number): DocumentRequests[] {
+    if (numFewshot > 0 && this.#poolError !== undefined) throw this.#poolError;
     const documents: DocumentRequests[] = [];
     const count = this.documentCount(limit);
     for (let docId = 0; docId < count; docId++) {
@@ -202,6 +213,10 @@ export class EvalTask implements DocContext {
       if (CORPUS_METRICS.has(metric.name)) {
         if (multiple) fail(this.name, `metric ${metric.name} scores one reference per document; doc_to_target gives several`);
         values[metric.name] = [asText(golds[0]), result];
+        continue;
+      }
+      if (ROUGE_METRICS.has(metric.name)) {
+        values[metric.name] = rougeScore(metric.name, result, golds.map(asText));
         continue;
       }
       const scores = golds.map((reference) => exactMatch(result, asText(reference), metric.options, `task "${this.name}" exact_match`));
