@@ -153,7 +153,7 @@ function extendInterpreter(internals: InterpreterInternals): void {
     return applyFilter(operand, filter, environment);
   };
   internals.evaluate = (statement, environment) => {
-    if (statement.type === 'CallExpression') {
+    if (statement?.type === 'CallExpression') {
       const { callee, args } = statement as CallLike;
       if (callee.type === 'MemberExpression' && callee.computed === false && callee.property?.type === 'Identifier' && (callee.property.value === 'index' || callee.property.value === 'capitalize')) {
         const object = internals.evaluate(callee.object as StatementLike, environment);
@@ -172,6 +172,34 @@ function extendInterpreter(internals: InterpreterInternals): void {
   };
 }
 
+/** Escapes the tokenizer knows in string literals; jinja2, as Python, keeps any other backslash as it is. */
+const KNOWN_ESCAPES = new Set(['n', 't', 'r', 'b', 'f', 'v', "'", '"', '\\', 'x', 'u']);
+
+/** Doubles the backslash of unknown escapes (`'\\['` in a regex) inside the string literals of tags. */
+function keepUnknownEscapes(template: string): string {
+  let out = '';
+  let inTag = false;
+  let quote: string | null = null;
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i];
+    const pair = template.slice(i, i + 2);
+    if (!inTag) {
+      if (pair === '{{' || pair === '{%') inTag = true;
+    } else if (quote !== null) {
+      if (c === '\\') {
+        const next = template[i + 1] ?? '';
+        out += KNOWN_ESCAPES.has(next) ? c + next : '\\\\' + next;
+        i++;
+        continue;
+      }
+      if (c === quote) quote = null;
+    } else if (c === "'" || c === '"') quote = c;
+    else if (pair === '}}' || pair === '%}') inTag = false;
+    out += c;
+  }
+  return out;
+}
+
 type Program = ReturnType<typeof parse>;
 const programs = new Map<string, Program>();
 
@@ -179,7 +207,8 @@ function compile(template: string): Program {
   let program = programs.get(template);
   if (program === undefined) {
     // The tokenizer drops one trailing newline (jinja2's default); lm-eval keeps it, so give it one to drop.
-    program = parse(tokenize(template.endsWith('\n') ? template + '\n' : template, { lstrip_blocks: false, trim_blocks: false }));
+    const source = keepUnknownEscapes(template);
+    program = parse(tokenize(source.endsWith('\n') ? source + '\n' : source, { lstrip_blocks: false, trim_blocks: false }));
     programs.set(template, program);
   }
   return program;
