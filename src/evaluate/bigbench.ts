@@ -33,7 +33,77 @@ const CHOICE_SEED = 42;
 interface BigbenchExample {
   input: string;
   target?: string | string[];
-  target_scores?: Record<string, number>;
+  /** In the file's order (JSON.parse would put integer-like keys first, Python's json keeps them as written). */
+  target_scores?: [string, number][];
+}
+
+/** JSON with every object's keys in the order written: objects as Maps. */
+function parseOrderedJson(text: string): unknown {
+  let i = 0;
+  const space = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const value = (): unknown => {
+    space();
+    const c = text[i];
+    if (c === '{') {
+      const map = new Map<string, unknown>();
+      i++;
+      space();
+      if (text[i] === '}') return i++, map;
+      for (;;) {
+        space();
+        const key = string();
+        space();
+        if (text[i++] !== ':') throw new SyntaxError(`expected ':' at ${i - 1}`);
+        map.set(key, value());
+        space();
+        const next = text[i++];
+        if (next === '}') return map;
+        if (next !== ',') throw new SyntaxError(`expected ',' or '}' at ${i - 1}`);
+      }
+    }
+    if (c === '[') {
+      const list: unknown[] = [];
+      i++;
+      space();
+      if (text[i] === ']') return i++, list;
+      for (;;) {
+        list.push(value());
+        space();
+        const next = text[i++];
+        if (next === ']') return list;
+        if (next !== ',') throw new SyntaxError(`expected ',' or ']' at ${i - 1}`);
+      }
+    }
+    if (c === '"') return string();
+    const literal = /^(-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null)/.exec(text.slice(i, i + 64));
+    if (literal === null) throw new SyntaxError(`unexpected ${JSON.stringify(c ?? 'end of text')} at ${i}`);
+    i += literal[0].length;
+    return JSON.parse(literal[0]);
+  };
+  const string = (): string => {
+    if (text[i] !== '"') throw new SyntaxError(`expected a string at ${i}`);
+    let end = i + 1;
+    while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+    const raw = text.slice(i, end + 1);
+    i = end + 1;
+    return JSON.parse(raw) as string;
+  };
+  const result = value();
+  space();
+  if (i !== text.length) throw new SyntaxError(`unexpected text at ${i}`);
+  return result;
+}
+
+/** Plain objects from parsed Maps, except target_scores, kept as ordered entries. */
+function fromOrdered(value: unknown, key?: string): unknown {
+  if (Array.isArray(value)) return value.map((item) => fromOrdered(item));
+  if (value instanceof Map) {
+    if (key === 'target_scores') return [...value.entries()];
+    return Object.fromEntries([...value.entries()].map(([name, item]) => [name, fromOrdered(item, name)]));
+  }
+  return value;
 }
 
 function fail(file: string, message: string): never {
@@ -56,11 +126,11 @@ function checkExample(value: unknown, index: number, file: string): BigbenchExam
     fail(file, `examples[${index}].target must be a string or a list of strings`);
   }
   const scores = example.target_scores;
-  if (scores !== undefined && (scores === null || typeof scores !== 'object' || Array.isArray(scores) || !Object.values(scores).every((score) => typeof score === 'number'))) {
+  if (scores !== undefined && !(Array.isArray(scores) && scores.every((entry) => Array.isArray(entry) && typeof entry[1] === 'number'))) {
     fail(file, `examples[${index}].target_scores must map each choice to a number`);
   }
   if (target === undefined && scores === undefined) fail(file, `examples[${index}] needs "target" or "target_scores"`);
-  if (scores !== undefined && Object.keys(scores).length === 0) fail(file, `examples[${index}].target_scores is empty`);
+  if (scores !== undefined && scores.length === 0) fail(file, `examples[${index}].target_scores is empty`);
   return example as unknown as BigbenchExample;
 }
 
@@ -72,8 +142,16 @@ function byCodePoint(a: string, b: string): number {
   return x.length - y.length;
 }
 
-/** The rows hails/bigbench holds for a task.json's examples (its "default" split). */
-export function bigbenchRows(task: Record<string, unknown>, file: string): Doc[] {
+/** The rows hails/bigbench holds for a task.json's text (its "default" split). */
+export function bigbenchRows(source: string, file: string): Doc[] {
+  let parsed: unknown;
+  try {
+    parsed = fromOrdered(parseOrderedJson(source));
+  } catch (error) {
+    fail(file, `not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(file, 'a BIG-bench task.json is an object with "examples"');
+  const task = parsed as Record<string, unknown>;
   if ('subtasks' in task) fail(file, 'BIG-bench tasks with subtasks are not supported; give one subtask\'s task.json');
   if (!Array.isArray(task.examples) || task.examples.length === 0) fail(file, 'needs "examples": a list of {input, target | target_scores}');
   const taskPrefix = text(task, 'task_prefix', '', file);
@@ -96,7 +174,7 @@ export function bigbenchRows(task: Record<string, unknown>, file: string): Doc[]
     let choices: string[] = [];
     let scores: number[] = [];
     if (example.target_scores !== undefined) {
-      const entries = Object.entries(example.target_scores);
+      const entries = example.target_scores;
       if (append) input += choicePrefix + random.permutation(entries.map(([choice]) => choice).sort(byCodePoint)).join(choicePrefix);
       if (target === undefined) {
         const best = Math.max(...entries.map(([, score]) => score));
@@ -124,14 +202,13 @@ export function parseBigbenchName(name: string): { file: string; variant?: Bigbe
 /** The lm-eval task config of a BIG-bench task.json, with its converted rows as the "default" split. */
 export function loadBigbenchTask(file: string, variant?: BigbenchVariant): TaskConfig {
   const resolved = path.resolve(file);
-  let task: unknown;
+  let text: string;
   try {
-    task = JSON.parse(readFileSync(resolved, 'utf8'));
+    text = readFileSync(resolved, 'utf8');
   } catch (error) {
     fail(resolved, `cannot read a BIG-bench task: ${(error as Error).message}`);
   }
-  if (task === null || typeof task !== 'object' || Array.isArray(task)) fail(resolved, 'a BIG-bench task.json is an object with "examples"');
-  const rows = bigbenchRows(task as Record<string, unknown>, resolved);
+  const rows = bigbenchRows(text, resolved);
   const multipleChoice = rows.some((row) => (row.multiple_choice_targets as string[]).length > 0);
   const kind = variant ?? (multipleChoice ? 'multiple_choice' : 'generate_until');
   if (kind === 'multiple_choice' && !multipleChoice) fail(resolved, 'the multiple_choice variant needs examples with target_scores');
