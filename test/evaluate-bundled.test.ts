@@ -16,6 +16,8 @@ setNumThreads(1);
 const scratch = mkdtempSync(path.join(tmpdir(), 'tunekit-bundled-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'evaluate', 'bundled');
+const data = path.join(sharedDir, 'data');
+const stories = path.join(sharedDir, 'reference', 'models', 'stories260K');
 
 interface GoldenDocument {
   requests: unknown[][];
@@ -98,6 +100,33 @@ describe('bundled tasks', () => {
     await assertMatchesLmEval(JSON.parse(readFileSync(path.join(fixtures, 'goldens.json'), 'utf8')));
   });
 
+  it('renders the Jinja the bundled files use as lm-eval\'s jinja2 environment does (regex_replace, map, capitalize, index, escapes)', () => {
+    // Each expected text is what lm_eval.utils.apply_template printed for the template and record.
+    const cases: [string, Record<string, unknown>, string][] = [
+      ["{{ t | regex_replace('\\[.*?\\]', '') }}", { t: 'a [x] b [y]c' }, 'a  b c'],
+      ["{{ t | regex_replace(' ([.,])', '\\\\1') }}", { t: 'a , b . c' }, 'a, b. c'],
+      ["{{ t | regex_replace(' ([.,])', '\\1') }}", { t: 'a , b . c' }, 'a\u0001 b\u0001 c'],
+      ["{{ t | regex_replace('(?P<w>o)', '<\\g<w>>', 1) }}", { t: 'foo' }, 'f<o>o'],
+      ["{{ e | map('trim') | map('replace', 'a', 'x') | list }}", { e: [' a ', 'ba'] }, "['x', 'bx']"],
+      ['{{ t | capitalize }} {{ t.capitalize() }}', { t: 'hELLO wORLD' }, 'Hello world Hello world'],
+      ['{{ l.index(k) }}', { l: ['A', 'B', 'C'], k: 'C' }, '2'],
+      ["{{ 'x\\d' }}", {}, 'x\\d'],
+    ];
+    for (const [template, doc, expected] of cases) assert.equal(evaluate.renderTemplate(template, doc, 'jinja'), expected, template);
+    assert.throws(() => evaluate.renderTemplate('{{ l.index(k) }}', { l: ['A'], k: 'Z' }, 'jinja'), /'Z' is not in list/);
+  });
+
+  it('--data-files takes SPLIT=FILE entries', () => {
+    const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+    const run = spawnSync(process.execPath, [cli, 'eval', '--model', stories, '--tasks', 'gsm8k', '--data-files', 'test.jsonl'], { encoding: 'utf8' });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /--data-files expects SPLIT=FILE entries separated by commas \(e\.g\. test=test\.jsonl\), got "test\.jsonl"/);
+    const mixed = evaluate.withDataFiles(index.loadTask('boolq'), { validation: ['v.jsonl'] });
+    assert.equal(mixed.datasetPath, 'json');
+    assert.equal(mixed.datasetName, undefined);
+    assert.throws(() => evaluate.withDataFiles(index.loadTask('boolq'), { validation: ['v.jsonl'], train: ['t.csv'] }), /data files must all be/);
+  });
+
   it('scores CB\'s f1 as lm-eval\'s cb_multi_fi (the mean of the three classes\' F1) and rouge as rouge-score', () => {
     const [acc, f1] = evaluate.resolveMetrics('cb', 'multiple_choice', index.loadTask('cb').metricList);
     const items = [[0, 0], [1, 2], [2, 2], [0, 1]].map(([gold, pred]) => evaluate.multipleChoiceMetrics([acc, f1], [0, 1, 2].map((i) => [i === pred ? 0 : -5, false] as [number, boolean]), ['True', 'False', 'Neither'], gold).f1);
@@ -116,8 +145,6 @@ describe('bundled tasks against a live lm-eval', { skip: pythonHas('lm_eval', 'd
   });
 });
 
-const data = path.join(sharedDir, 'data');
-const stories = path.join(sharedDir, 'reference', 'models', 'stories260K');
 
 describe('bundled generation tasks on ../shared/data', { skip: hasShared ? false : 'no ../shared' }, () => {
   const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;

@@ -172,7 +172,10 @@ function extendInterpreter(internals: InterpreterInternals): void {
   };
 }
 
-/** Escapes the tokenizer knows in string literals; jinja2, as Python, keeps any other backslash as it is. */
+/**
+ * Escapes the tokenizer knows in string literals. jinja2 reads them as Python does: octal escapes and \a too, and
+ * any other backslash kept as it is.
+ */
 const KNOWN_ESCAPES = new Set(['n', 't', 'r', 'b', 'f', 'v', "'", '"', '\\', 'x', 'u']);
 
 /** Doubles the backslash of unknown escapes (`'\\['` in a regex) inside the string literals of tags. */
@@ -188,7 +191,14 @@ function keepUnknownEscapes(template: string): string {
     } else if (quote !== null) {
       if (c === '\\') {
         const next = template[i + 1] ?? '';
-        out += KNOWN_ESCAPES.has(next) ? c + next : '\\\\' + next;
+        const octal = /^[0-7]{1,3}/.exec(template.slice(i + 1, i + 4));
+        if (octal !== null) {
+          // Python's octal escape (\1 is U+0001), as a hex escape the tokenizer reads.
+          out += '\\x' + (parseInt(octal[0], 8) & 0xff).toString(16).padStart(2, '0');
+          i += octal[0].length;
+          continue;
+        }
+        out += next === 'a' ? '\\x07' : KNOWN_ESCAPES.has(next) ? c + next : '\\\\' + next;
         i++;
         continue;
       }
