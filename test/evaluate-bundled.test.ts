@@ -23,6 +23,8 @@ interface GoldenDocument {
   requests: unknown[][];
   target: unknown;
   choices?: string[];
+  /** process_results of fixed log-likelihoods (multiple choice): choice i gets −((3i + doc) mod 5) − i/10. */
+  results?: Record<string, unknown>;
 }
 
 interface BundledGolden {
@@ -52,6 +54,16 @@ async function assertMatchesLmEval(goldens: Record<string, BundledGolden>): Prom
         assert.deepEqual(document.arguments, expected[i].requests, `${where}: requests`);
         assert.deepEqual(task.gold(document.doc), expected[i].target, `${where}: target`);
         if (expected[i].choices !== undefined) assert.deepEqual(evaluate.docToChoice(task, document.doc), expected[i].choices, `${where}: choices`);
+        const results = expected[i].results;
+        if (results === undefined) return;
+        const responses = document.arguments.map((_, choice) => [-((3 * choice + i) % 5) - choice / 10, choice === 0]);
+        const values = task.processResults(document.doc, responses);
+        assert.deepEqual(Object.keys(values), Object.keys(results), `${where}: metrics`);
+        for (const [metric, value] of Object.entries(results)) {
+          // macro_f1's (gold, prediction) pair carries the choice count as a third item.
+          const ours = values[metric];
+          assert.deepEqual(Array.isArray(value) && Array.isArray(ours) ? ours.slice(0, value.length) : ours, value, `${where}: ${metric}`);
+        }
       });
     }
   }
@@ -65,7 +77,7 @@ describe('bundled tasks', () => {
     const groups: evaluate.ResolvedGroup[] = [];
     const configs = index.resolve(names, groups);
     for (const config of configs) assert.ok(config.source?.startsWith(evaluate.BUNDLED_TASKS_DIR), `${config.task} comes from ${config.source}`);
-    for (const benchmark of ['boolq', 'cb', 'copa', 'multirc', 'sglue_rte', 'wic', 'wsc', 'cola', 'mnli', 'mnli_mismatch', 'mrpc', 'qnli', 'qqp', 'rte', 'sst2', 'wnli', 'hellaswag', 'arc_easy', 'arc_challenge', 'gsm8k', 'dialogsum', 'samsum']) {
+    for (const benchmark of ['boolq', 'cb', 'copa', 'multirc', 'record', 'sglue_rte', 'wic', 'wsc', 'cola', 'mnli', 'mnli_mismatch', 'mrpc', 'qnli', 'qqp', 'rte', 'sst2', 'wnli', 'hellaswag', 'arc_easy', 'arc_challenge', 'gsm8k', 'dialogsum', 'samsum']) {
       assert.ok(configs.some((config) => config.task === benchmark), benchmark);
     }
     const mmlu = groups.find((group) => group.config.group === 'mmlu')!;
@@ -74,7 +86,7 @@ describe('bundled tasks', () => {
     assert.deepEqual(mmlu.config.aggregateMetricList, [{ metric: 'acc', filterList: undefined, weightBySize: true }]);
     assert.equal(mmlu.config.version, '2');
     assert.equal(groups.find((group) => group.config.group === 'mmlu_stem')!.leaves.length, 19);
-    assert.deepEqual(index.resolve(['super-glue-lm-eval-v1']).map((config) => config.task), ['boolq', 'cb', 'copa', 'multirc', 'sglue_rte', 'wic', 'wsc']);
+    assert.deepEqual(index.resolve(['super-glue-lm-eval-v1']).map((config) => config.task), ['boolq', 'cb', 'copa', 'multirc', 'record', 'sglue_rte', 'wic', 'wsc']);
     assert.equal(index.resolve(['glue']).length, 9);
     const gsm8k = index.loadTask('gsm8k');
     assert.deepEqual(gsm8k.filterList.map((filter) => filter.name), ['strict-match', 'flexible-extract']);

@@ -120,7 +120,8 @@ function same(a: RuntimeValueLike, b: RuntimeValueLike): boolean {
 /**
  * What jinja2 and lm-eval's environment have that @huggingface/jinja lacks or does differently: the
  * `regex_replace(pattern, repl, count=0)` filter lm-eval registers (Python's re.sub), `map('filter', args…)`,
- * Python's `capitalize` (filter and method), and `list.index(value)`.
+ * `unique` (case-insensitive unless case_sensitive=true), Python's `capitalize` (filter and method), and
+ * `list.index(value)`.
  */
 function extendInterpreter(internals: InterpreterInternals): void {
   const applyFilter = internals.applyFilter.bind(internals);
@@ -139,6 +140,19 @@ function extendInterpreter(internals: InterpreterInternals): void {
       if (count !== undefined && count.type !== 'IntegerValue') throw new Error('regex_replace count must be an integer');
       const regex = pythonRegex(pattern.value as string, 'regex_replace');
       return construct(operand, pythonSub(regex, repl.value as string, operand.value as string, (count?.value as number | undefined) ?? 0, 'regex_replace'));
+    }
+    if (name === 'unique' && operand.type === 'ArrayValue') {
+      // jinja2's unique compares strings case-insensitively unless case_sensitive=true, keeping the first of each.
+      const [args, kwargs] = filter.type === 'CallExpression' ? internals.evaluateArguments(filter.args ?? [], environment) : [[], new Map<string, RuntimeValueLike>()];
+      const sensitive = (args[0] ?? kwargs.get('case_sensitive'))?.value === true;
+      const seen = new Set<unknown>();
+      const kept = (operand.value as RuntimeValueLike[]).filter((item) => {
+        const key = item.type === 'StringValue' && !sensitive ? (item.value as string).toLowerCase() : item.value;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+      return construct(operand, kept);
     }
     if (name === 'map' && filter.type === 'CallExpression' && operand.type === 'ArrayValue') {
       const [first, ...rest] = filter.args ?? [];

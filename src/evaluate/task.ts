@@ -7,7 +7,7 @@ import { TunekitError } from '../errors.js';
 import { docToChoice, docToTarget, docToText, type Doc, type DocContext } from './doc-fields.js';
 import { DEFAULT_FEWSHOT_SEED, fewshotContext, FewshotSampler, multipleInputContexts } from './fewshot.js';
 import { compileFilters, type CompiledFilter } from './filters.js';
-import { CORPUS_METRICS, exactMatch, multipleChoiceMetrics, resolveMetrics, ROUGE_METRICS, rougeScore, type MetricValue, type TaskMetric } from './task-metrics.js';
+import { answerMetric, CORPUS_METRICS, exactMatch, isAnswerMetric, multipleChoiceMetrics, resolveMetrics, ROUGE_METRICS, rougeScore, type MetricValue, type TaskMetric } from './task-metrics.js';
 import { TASK_CONFIG_ERROR, type TaskConfig } from './task-config.js';
 import { loadTaskSplit, type LoadSplitOptions, type TaskSplit } from './task-data.js';
 
@@ -186,7 +186,15 @@ export class EvalTask implements DocContext {
       const scored = responses as [number, boolean][];
       const conditional = this.#mutualInfo ? scored.slice(0, choices.length) : scored;
       const unconditional = this.#mutualInfo ? scored.slice(choices.length).map(([ll]) => ll) : [];
-      return multipleChoiceMetrics(this.metrics, conditional, choices, this.#goldIndex(doc, choices), unconditional);
+      const values = multipleChoiceMetrics(this.metrics, conditional, choices, this.#goldIndex(doc, choices), unconditional);
+      for (const metric of this.metrics.filter(isAnswerMetric)) {
+        const predictions = docToChoice(this, doc, metric.options.predictions as string);
+        const references = docToChoice(this, doc, metric.options.references as string);
+        if (predictions.length !== choices.length) fail(this.name, `metric ${metric.name}: predictions gives ${predictions.length} answers for ${choices.length} choices`);
+        if (references.length === 0) fail(this.name, `metric ${metric.name}: references gives no answers`);
+        values[metric.name] = answerMetric(metric.name as 'em' | 'f1', conditional.map(([ll]) => ll), predictions, references);
+      }
+      return values;
     }
     return this.#generationMetrics(doc, responses[0]);
   }
