@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { checkDestination, evaluate, TunekitError } from '../index.js';
 import { flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, requireFlag, type ParsedArgs } from './args.js';
+import { adapterList, HOLISTIC_FLAGS, HOLISTIC_FLAGS_HELP, holisticFromFlags, holisticTable, runHolistic } from './eval-holistic.js';
 import { ADAPTER_FLAG_HELP, ADAPTER_FLAGS, adapterFromFlags, loadModelFromFlags, MODEL_FLAGS, MODEL_FLAGS_HELP } from './model-options.js';
 import { Progress } from './progress.js';
 import type { Verb } from './verb.js';
@@ -21,6 +22,7 @@ const FLAGS = {
   'output-path': 'value',
   'log-samples': 'switch',
   json: 'switch',
+  ...HOLISTIC_FLAGS,
 } as const;
 
 /** --include-path: one folder, or several separated by commas. */
@@ -105,6 +107,7 @@ export const evalVerb: Verb = {
   summary: 'evaluate a model on lm-evaluation-harness tasks (its task YAML, its numbers, its results layout)',
   help: [
     'usage: tunekit eval --model ID|DIR --tasks t1,t2|FILE.yaml|TASK.json [--include-path DIR] [options]',
+    '       tunekit eval --model ID|DIR --tasks LIST --holistic [--adapter A1,A2] [--perturbations LIST] [options]',
     '       tunekit eval --list-tasks [--include-path DIR]',
     '',
     'Runs lm-evaluation-harness tasks as its hf backend does: the same prompts, few-shot examples, log-likelihoods,',
@@ -132,6 +135,7 @@ export const evalVerb: Verb = {
     '  --output-path DIR      write DIR/<model>/results_<date>.json (and samples_<task>_<date>.jsonl with --log-samples)',
     '  --log-samples          keep per-document samples (prompt, continuations, log-likelihoods or generation, metrics)',
     '  --json                 print the results JSON (lm-eval\'s layout) instead of the table; progress as JSON lines',
+    ...HOLISTIC_FLAGS_HELP,
   ].join('\n'),
   async run(argv) {
     const args = parseArgs(argv, FLAGS);
@@ -152,15 +156,15 @@ export const evalVerb: Verb = {
     const logSamples = flagBoolean(args, 'log-samples');
     if (logSamples && outputPath === undefined && !json) throw new TunekitError('E_FLAG', '--log-samples needs --output-path DIR (or --json, which prints the samples with the results)');
     const modelId = requireFlag(args, 'model', 'ID|DIR (a model folder or a hub repo id)');
-    const adapter = flagString(args, 'adapter');
-    if (outputPath !== undefined) checkDestination(outputPath, { kind: 'directory', overwrite: true, inputs: [modelId, ...(adapter === undefined ? [] : [adapter])] });
+    const holistic = holisticFromFlags(args);
+    const adapters = adapterList(args, holistic);
+    const adapter = adapters[0];
+    if (outputPath !== undefined) checkDestination(outputPath, { kind: 'directory', overwrite: true, inputs: [modelId, ...adapters] });
     const startTime = performance.now();
     const date = Date.now() / 1000;
     const loaded = await loadModelFromFlags(args, { json });
     try {
-      const peft = await adapterFromFlags(args, loaded);
-      const model = peft ?? loaded.model;
-      const results = await evaluate.runEvaluation(model, loaded.tokenizer, tasks, {
+      const options = {
         includePaths: includePaths(args),
         dataFiles: data,
         numFewshot,
@@ -172,17 +176,34 @@ export const evalVerb: Verb = {
         logSamples,
         generationConfig: loaded.generationConfig,
         onEvent: progressReporter(json),
-      });
+      };
+      let view: evaluate.HolisticView | undefined;
+      let results: evaluate.EvaluationResults;
+      if (holistic !== null) {
+        // Each run (system, task, perturbation) gets its own progress bars.
+        let reporter = progressReporter(json);
+        const onEvent = (event: evaluate.HolisticEvent) => {
+          if (event.type !== 'holistic-run') return reporter(event);
+          reporter = progressReporter(json);
+          const what = { system: event.system, task: event.task, perturbation: event.perturbation };
+          process.stderr.write(json ? JSON.stringify({ event: 'holistic-run', ...what }) + '\n' : `holistic: ${event.system} on ${event.task}${event.perturbation === null ? '' : ` (${event.perturbation})`}\n`);
+        };
+        ({ results, holistic: view } = await runHolistic(holistic, loaded, adapters, tasks, { ...options, onEvent }));
+      } else {
+        const peft = await adapterFromFlags(args, loaded);
+        results = await evaluate.runEvaluation(peft ?? loaded.model, loaded.tokenizer, tasks, options);
+      }
+      const holisticKey = view === undefined ? {} : { holistic: view };
       if (outputPath !== undefined) {
         const modelArgs = `pretrained=${modelId}${adapter === undefined ? '' : `,peft=${adapter}`}`;
         const config = { model: 'hf', model_args: modelArgs, batch_size: batchSize ?? 1, limit: limit ?? null, bootstrap_iters: bootstrapIterations ?? 100000, fewshot_seed: fewshotSeed ?? 1234 };
         const timing = { date, total_evaluation_time_seconds: String((performance.now() - startTime) / 1000) };
-        const files = await evaluate.writeEvaluationOutput(outputPath, modelId, results, { config, ...timing });
+        const files = await evaluate.writeEvaluationOutput(outputPath, modelId, results, { config, ...timing, ...holisticKey });
         const written = [files.results, ...files.samples].map((file) => path.relative(process.cwd(), file) || file);
         if (!json) console.error(`wrote ${written.join(', ')}`);
       }
-      if (json) console.log(JSON.stringify(results, null, 2));
-      else console.log(resultsTable(results));
+      if (json) console.log(JSON.stringify({ ...results, ...holisticKey }, null, 2));
+      else console.log(resultsTable(results) + (view === undefined ? '' : `\n\n${holisticTable(view)}`));
       return 0;
     } finally {
       loaded.model.dispose();

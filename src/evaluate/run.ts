@@ -37,6 +37,12 @@ export interface RunEvaluationOptions extends EvaluateOptions {
 /** Evaluates `model` on tasks, tags, groups or .yaml files, as `lm_eval --tasks …` does. */
 export async function runEvaluation(model: LanguageModel, tokenizer: Tokenizer | null, tasks: readonly string[], options: RunEvaluationOptions = {}): Promise<EvaluationResults> {
   if (tokenizer === null) throw new TunekitError('E_NO_TOKENIZER', 'evaluation needs the model\'s tokenizer.json (this model folder has none)');
+  const { loaded, groups } = await loadEvaluationTasks(tasks, options);
+  return aggregateGroups(evaluateTasks(harnessFor(model, tokenizer, options), loaded, options), groups);
+}
+
+/** The tasks that task names, tags, groups or .yaml files resolve to, loaded, and the groups they form. */
+export async function loadEvaluationTasks(tasks: readonly string[], options: RunEvaluationOptions = {}): Promise<{ loaded: EvalTask[]; groups: ResolvedGroup[] }> {
   if (tasks.length === 0) throw new TunekitError('E_TASK_CONFIG', 'no tasks given');
   const index = new TaskIndex(options.includePaths ?? []);
   const groups: ResolvedGroup[] = [];
@@ -44,8 +50,12 @@ export async function runEvaluation(model: LanguageModel, tokenizer: Tokenizer |
   const configs = options.dataFiles === undefined ? resolved : resolved.map((config) => withDataFiles(config, options.dataFiles!));
   const loaded: EvalTask[] = [];
   for (const config of configs) loaded.push(await EvalTask.load(config, { hub: options.hub, fewshotSeed: options.fewshotSeed }));
-  const harness = new HarnessModel(model, tokenizer, { batchSize: options.batchSize, maxLength: options.maxLength, generationConfig: options.generationConfig, shareContexts: options.shareContexts });
-  return aggregateGroups(evaluateTasks(harness, loaded, options), groups);
+  return { loaded, groups };
+}
+
+/** The request runner for a model with the run's batch size, context length and generation config. */
+export function harnessFor(model: LanguageModel, tokenizer: Tokenizer, options: RunEvaluationOptions = {}): HarnessModel {
+  return new HarnessModel(model, tokenizer, { batchSize: options.batchSize, maxLength: options.maxLength, generationConfig: options.generationConfig, shareContexts: options.shareContexts });
 }
 
 /** lm-eval's sanitize_model_name: the folder name results go under. */

@@ -14,6 +14,9 @@ import { loadTaskSplit, type LoadSplitOptions, type TaskSplit } from './task-dat
 /** One request of a document: what the model is asked (lm-eval's Instance.arguments). */
 export type RequestArguments = [string, string] | [string] | [string, Record<string, unknown>];
 
+/** A document's input text rewritten, given its index in the evaluation split (and the input's number). */
+export type DocumentInputPerturber = (text: string, docId: number, part: number) => string;
+
 export interface DocumentRequests {
   docId: number;
   doc: Doc;
@@ -111,23 +114,29 @@ export class EvalTask implements DocContext {
     return Math.min(count, this.evalDocs.length);
   }
 
-  /** build_all_requests: the few-shot context of each document in order (the sampler advances), then its requests. */
-  buildRequests(numFewshot: number, limit?: number): DocumentRequests[] {
+  /**
+   * build_all_requests: the few-shot context of each document in order (a sampler seeded afresh for each build,
+   * advancing from document to document), then its requests. `perturbInput` rewrites each document's own input
+   * text (see InputPerturber).
+   */
+  buildRequests(numFewshot: number, limit?: number, perturbInput?: DocumentInputPerturber): DocumentRequests[] {
     if (numFewshot > 0 && this.#poolError !== undefined) throw this.#poolError;
     const documents: DocumentRequests[] = [];
     const count = this.documentCount(limit);
+    const sampler = this.sampler.restarted();
     for (let docId = 0; docId < count; docId++) {
       const doc = this.evalDocs[docId];
+      const perturb = perturbInput === undefined ? undefined : (text: string, part: number) => perturbInput(text, docId, part);
       if (this.multipleInput) {
         const continuation = docToTarget(this, doc);
         if (typeof continuation !== 'string') fail(this.name, `a multiple-input task's doc_to_target must give the continuation text, got ${JSON.stringify(continuation)}`);
-        const contexts = multipleInputContexts(this, this.sampler, doc, numFewshot);
+        const contexts = multipleInputContexts(this, sampler, doc, numFewshot, perturb);
         documents.push({ docId, doc, arguments: contexts.map((context) => [context, `${this.config.targetDelimiter}${continuation}`]) });
         continue;
       }
       // A rolling task scores its target alone; its prompt is built (and the sampler drawn) only when it has one.
       const rollingWithoutText = this.config.outputType === 'loglikelihood_rolling' && this.config.docToText === undefined;
-      const context = rollingWithoutText ? '' : fewshotContext(this, this.sampler, doc, numFewshot);
+      const context = rollingWithoutText ? '' : fewshotContext(this, sampler, doc, numFewshot, perturb);
       documents.push({ docId, doc, arguments: this.#requests(doc, context) });
     }
     return documents;
@@ -186,7 +195,7 @@ export class EvalTask implements DocContext {
       const scored = responses as [number, boolean][];
       const conditional = this.#mutualInfo ? scored.slice(0, choices.length) : scored;
       const unconditional = this.#mutualInfo ? scored.slice(choices.length).map(([ll]) => ll) : [];
-      const values = multipleChoiceMetrics(this.metrics, conditional, choices, this.#goldIndex(doc, choices), unconditional);
+      const values = multipleChoiceMetrics(this.metrics, conditional, choices, this.goldIndex(doc, choices), unconditional);
       for (const metric of this.metrics.filter(isAnswerMetric)) {
         const predictions = docToChoice(this, doc, metric.options.predictions as string);
         const references = docToChoice(this, doc, metric.options.references as string);
@@ -199,7 +208,8 @@ export class EvalTask implements DocContext {
     return this.#generationMetrics(doc, responses[0]);
   }
 
-  #goldIndex(doc: Doc, choices: string[]): number | number[] {
+  /** The gold choice's index (or indices) as process_results compares it; -100 for a gold not among the choices. */
+  goldIndex(doc: Doc, choices: string[] = docToChoice(this, doc)): number | number[] {
     const gold = this.multipleInput ? docToText(this, doc) : this.gold(doc);
     const index = (value: unknown): number => {
       if (typeof value === 'number') return value < choices.length ? value : -100;
