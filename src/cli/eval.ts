@@ -11,6 +11,7 @@ const FLAGS = {
   ...ADAPTER_FLAGS,
   tasks: 'value',
   'include-path': 'value',
+  'data-files': 'value',
   'list-tasks': 'switch',
   'num-fewshot': 'value',
   limit: 'value',
@@ -28,6 +29,20 @@ const FLAGS = {
 function includePaths(args: ParsedArgs): string[] {
   const value = flagString(args, 'include-path');
   return value === undefined ? [] : value.split(',').filter((part) => part !== '');
+}
+
+/** --data-files SPLIT=FILE[,SPLIT=FILE…]: local files every task reads instead of its dataset. */
+function dataFiles(args: ParsedArgs): Record<string, string[]> | undefined {
+  const value = flagString(args, 'data-files');
+  if (value === undefined) return undefined;
+  const bySplit: Record<string, string[]> = {};
+  for (const part of value.split(',').filter((item) => item !== '')) {
+    const match = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(part);
+    if (match === null) throw new TunekitError('E_FLAG', `--data-files expects SPLIT=FILE entries separated by commas (e.g. test=test.jsonl), got "${part}"`);
+    (bySplit[match[1]] ??= []).push(match[2]);
+  }
+  if (Object.keys(bySplit).length === 0) throw new TunekitError('E_FLAG', '--data-files needs at least one SPLIT=FILE');
+  return bySplit;
 }
 
 function listTasks(args: ParsedArgs): number {
@@ -91,18 +106,26 @@ export const evalVerb: Verb = {
   name: 'eval',
   summary: 'evaluate a model on lm-evaluation-harness tasks (its task YAML, its numbers, its results layout)',
   help: [
-    'usage: tunekit eval --model ID|DIR --tasks t1,t2|FILE.yaml [--include-path DIR] [options]',
+    'usage: tunekit eval --model ID|DIR --tasks t1,t2|FILE.yaml|TASK.json [--include-path DIR] [options]',
     '       tunekit eval --model ID|DIR --tasks LIST --holistic [--adapter A1,A2] [--perturbations LIST] [options]',
-    '       tunekit eval --list-tasks --include-path DIR',
+    '       tunekit eval --list-tasks [--include-path DIR]',
     '',
     'Runs lm-evaluation-harness tasks as its hf backend does: the same prompts, few-shot examples, log-likelihoods,',
     'generations, metrics and standard errors. Tasks are lm-eval task YAML files (include:, Jinja doc_to_text /',
-    'doc_to_target / doc_to_choice, metric_list, filter_list, generation_kwargs); !function entries are refused.',
+    'doc_to_target / doc_to_choice with lm-eval\'s regex_replace filter, metric_list, filter_list, generation_kwargs);',
+    '!function entries are refused. Bundled tasks (lm-eval\'s prompts and metrics): mmlu (57 subjects, 4 category',
+    'groups), boolq cb copa multirc record sglue_rte wic wsc (tag super-glue-lm-eval-v1), cola mnli mnli_mismatch mrpc',
+    'qnli qqp rte sst2 wnli (tag glue), hellaswag, arc_easy arc_challenge, gsm8k, and dialogsum samsum (ROUGE). A BIG-bench',
+    'task.json (FILE.json, or FILE.json#multiple_choice / #generate_until) runs as lm-eval\'s bigbench tasks do.',
     ...MODEL_FLAGS_HELP,
     ADAPTER_FLAG_HELP,
-    '  --tasks LIST           comma-separated task, tag or group names from --include-path, or .yaml task files',
-    '  --include-path DIR     folder(s) of task YAML, searched recursively (comma-separated for several)',
-    '  --list-tasks           list the tasks, tags and groups of --include-path',
+    '  --tasks LIST           comma-separated task, tag or group names (bundled or from --include-path), .yaml task',
+    '                         files, or BIG-bench task.json files',
+    '  --include-path DIR     folder(s) of task YAML, searched recursively (comma-separated for several); their names',
+    '                         win over bundled ones',
+    '  --data-files S=F,...   read split S from local file F (.json/.jsonl, .csv, .parquet) instead of each task\'s',
+    '                         dataset, e.g. --tasks gsm8k --data-files test=gsm8k/test.jsonl,train=gsm8k/train.jsonl',
+    '  --list-tasks           list the bundled tasks, tags and groups and those of --include-path',
     '  --num-fewshot K        few-shot examples per prompt (overrides the tasks\' num_fewshot, except a fixed 0)',
     '  --limit N              evaluate the first N documents of each task (a number below 1: that share)',
     '  --batch-size B         requests per forward pass (default 1)',
@@ -129,6 +152,7 @@ export const evalVerb: Verb = {
     const bootstrapIterations = flagNumber(args, 'bootstrap-iters', { integer: true, min: 0, max: 10_000_000 });
     const fewshotSeed = flagNumber(args, 'fewshot-seed', { integer: true, min: 0 });
     const outputPath = flagString(args, 'output-path');
+    const data = dataFiles(args);
     const logSamples = flagBoolean(args, 'log-samples');
     if (logSamples && outputPath === undefined && !json) throw new TunekitError('E_FLAG', '--log-samples needs --output-path DIR (or --json, which prints the samples with the results)');
     const modelId = requireFlag(args, 'model', 'ID|DIR (a model folder or a hub repo id)');
@@ -142,6 +166,7 @@ export const evalVerb: Verb = {
     try {
       const options = {
         includePaths: includePaths(args),
+        dataFiles: data,
         numFewshot,
         limit,
         batchSize,

@@ -160,6 +160,7 @@ function documentGoodness(aggregation: Aggregation, higherIsBetter: boolean, ite
       return ll / weight;
     }
     case 'f1':
+    case 'macro_f1':
     case 'matthews_corrcoef': {
       const [gold, prediction] = item as [number, number];
       return gold === prediction ? 1 : 0;

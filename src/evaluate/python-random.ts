@@ -169,3 +169,37 @@ export class PythonRandom {
     return a + this.randbelow(b - a + 1);
   }
 }
+
+/**
+ * numpy's legacy `RandomState(seed).permutation` for an integer seed: the generator seeded with init_genrand, and
+ * Fisher–Yates from the end, each index drawn below i + 1 by masked rejection on 32-bit outputs.
+ */
+export class NumpyRandomState {
+  readonly #generator: MersenneTwister;
+
+  constructor(seed: number) {
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`a numpy RandomState seed must be an integer in [0, 2**32), got ${seed}`);
+    this.#generator = MersenneTwister.fromState(initGenrand(seed));
+  }
+
+  /** random_interval(max): an integer in [0, max]. */
+  #interval(max: number): number {
+    if (max === 0) return 0;
+    let mask = max;
+    for (const shift of [1, 2, 4, 8, 16]) mask |= mask >>> shift;
+    mask >>>= 0;
+    for (;;) {
+      const value = (this.#generator.next() & mask) >>> 0;
+      if (value <= max) return value;
+    }
+  }
+
+  permutation<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.#interval(i);
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  }
+}

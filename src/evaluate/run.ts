@@ -16,6 +16,7 @@ import { HarnessModel } from './harness-model.js';
 import { aggregateGroups } from './groups.js';
 import { TaskIndex, type ResolvedGroup } from './task-index.js';
 import { EvalTask } from './task.js';
+import { withDataFiles } from './task-data.js';
 
 export interface RunEvaluationOptions extends EvaluateOptions {
   /** Folders of task YAML (lm-eval's --include_path). */
@@ -27,6 +28,8 @@ export interface RunEvaluationOptions extends EvaluateOptions {
   maxLength?: number;
   generationConfig?: Record<string, unknown> | null;
   fewshotSeed?: number;
+  /** Local files (split → files) every task reads instead of its dataset (see withDataFiles). */
+  dataFiles?: Record<string, string[]>;
   /** For hub datasets. */
   hub?: Omit<HubOptions, 'repoType'>;
 }
@@ -43,7 +46,8 @@ export async function loadEvaluationTasks(tasks: readonly string[], options: Run
   if (tasks.length === 0) throw new TunekitError('E_TASK_CONFIG', 'no tasks given');
   const index = new TaskIndex(options.includePaths ?? []);
   const groups: ResolvedGroup[] = [];
-  const configs = index.resolve(tasks, groups);
+  const resolved = index.resolve(tasks, groups);
+  const configs = options.dataFiles === undefined ? resolved : resolved.map((config) => withDataFiles(config, options.dataFiles!));
   const loaded: EvalTask[] = [];
   for (const config of configs) loaded.push(await EvalTask.load(config, { hub: options.hub, fewshotSeed: options.fewshotSeed }));
   return { loaded, groups };
