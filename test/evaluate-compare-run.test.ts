@@ -60,6 +60,15 @@ describe('tunekit compare', { skip: hasShared ? false : 'needs ../shared' }, () 
     assert.deepEqual(report.examples.map((row) => row.outputs.lora), tuned);
   });
 
+  it('runs on ../shared/data: DialogSum validation records through the summarize template', () => {
+    const dialogsum = path.join(sharedDir, 'data', 'dialogsum', 'validation.jsonl');
+    const result = tunekit(['compare', '--model', stories, '--test', dialogsum, '--template', 'summarize_dialogue', '--limit', '3', '--system', 'zero=zero-shot', '--system', `lora=${run}`, '--max-new-tokens', '8', '--bootstrap-samples', '20', '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as { testSize: number; examples: { input: string; reference: string }[] };
+    assert.equal(report.testSize, 3);
+    assert.match(report.examples[0].input, /^Summarize the following conversation\.\n\n#Person1#:/);
+  });
+
   it('names bad systems clearly', () => {
     const missing = tunekit(['compare', '--model', stories, '--test', test, '--system', `x=${path.join(scratch, 'nowhere')}`]);
     assert.equal(missing.status, 1);
