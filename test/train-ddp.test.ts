@@ -3,7 +3,7 @@
 // end the job with errors that name the rank.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -114,6 +114,22 @@ describe('tunekit train --nproc (c10d, Gloo over loopback)', { skip }, () => {
       assert.equal(jsonLines(readFileSync(path.join(scratch, `${method}-two`, 'metrics.jsonl'), 'utf8')).length, 3);
     });
   }
+
+  it('a 2-process run resumed mid-epoch from its checkpoint equals the uninterrupted run (LoRA with dropout: each rank its generator)', async () => {
+    const args = ['--method', 'lora', '--r', '4', '--lora-alpha', '8', '--lora-dropout', '0.2', '--target-modules', '[q_proj, v_proj]', '--per-device-train-batch-size', '1', '--max-steps', '5', '--save-steps', '3', '--nproc', '2'];
+    const whole = train([...args, '--output-dir', 'resume-whole', '--master-port', String(await freePort())]);
+    assert.equal(whole.status, 0, whole.stderr);
+    cpSync(path.join(scratch, 'resume-whole', 'checkpoint-3'), path.join(scratch, 'resume-part', 'checkpoint-3'), { recursive: true });
+    const resumed = train([...args, '--output-dir', 'resume-part', '--resume-from-checkpoint', '--master-port', String(await freePort())]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(losses(resumed.stdout), losses(whole.stdout).slice(3));
+    const file = 'adapter_model.safetensors';
+    assert.equal(await maxWeightDifference(path.join(scratch, 'resume-whole', file), path.join(scratch, 'resume-part', file)), 0);
+    // The same checkpoint resumed by one process is refused, saying why.
+    const single = train(['--method', 'lora', '--r', '4', '--lora-alpha', '8', '--lora-dropout', '0.2', '--target-modules', '[q_proj, v_proj]', '--per-device-train-batch-size', '1', '--max-steps', '5', '--save-steps', '3', '--output-dir', 'resume-part', '--resume-from-checkpoint']);
+    assert.equal(single.status, 1);
+    assert.match(single.stderr, /trained with world_size 2, this run has 1/);
+  });
 
   it("workers started with torchrun's environment (no --nproc) train together", async () => {
     const port = String(await freePort());
