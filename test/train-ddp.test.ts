@@ -131,6 +131,24 @@ describe('tunekit train --nproc (c10d, Gloo over loopback)', { skip }, () => {
     assert.match(single.stderr, /trained with world_size 2, this run has 1/);
   });
 
+  it('--shard-optimizer (ZeRO-1) gives the losses, weights and checkpointed AdamW state of unsharded DDP, and resumes', async () => {
+    const args = ['--method', 'full', '--per-device-train-batch-size', '2', '--max-steps', '4', '--save-steps', '2', '--max-grad-norm', '1', '--nproc', '2'];
+    const plain = train([...args, '--output-dir', 'zero-plain', '--master-port', String(await freePort())]);
+    assert.equal(plain.status, 0, plain.stderr);
+    const sharded = train([...args, '--output-dir', 'zero-sharded', '--shard-optimizer', '--master-port', String(await freePort())]);
+    assert.equal(sharded.status, 0, sharded.stderr);
+    assertClose(losses(sharded.stdout), losses(plain.stdout), 1e-5);
+    const at = (dir: string, ...parts: string[]) => path.join(scratch, dir, ...parts);
+    assert.ok((await maxWeightDifference(at('zero-plain', 'model.safetensors'), at('zero-sharded', 'model.safetensors'))) < 1e-3);
+    // The sharded state is gathered into AdamW's own layout: the same names and (nearly) the same moments.
+    assert.ok((await maxWeightDifference(at('zero-plain', 'checkpoint-2', 'optimizer.safetensors'), at('zero-sharded', 'checkpoint-2', 'optimizer.safetensors'))) < 1e-4);
+    cpSync(at('zero-sharded', 'checkpoint-2'), at('zero-resumed', 'checkpoint-2'), { recursive: true });
+    const resumed = train([...args, '--output-dir', 'zero-resumed', '--shard-optimizer', '--resume-from-checkpoint', '--master-port', String(await freePort())]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(losses(resumed.stdout), losses(sharded.stdout).slice(2));
+    assert.equal(await maxWeightDifference(at('zero-sharded', 'model.safetensors'), at('zero-resumed', 'model.safetensors')), 0);
+  });
+
   it("workers started with torchrun's environment (no --nproc) train together", async () => {
     const port = String(await freePort());
     const workers = [0, 1].map((rank) => start(['--method', 'full', '--per-device-train-batch-size', '2', '--output-dir', 'torchrun'], { RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port }));

@@ -24,6 +24,7 @@ const LAUNCH_FLAGS = ['nproc', 'nnodes', 'node-rank', 'master-addr', 'master-por
 function flagSpec(): FlagSpec {
   const spec: FlagSpec = { config: 'value', json: 'switch', threads: 'value', 'dry-run': 'switch' };
   for (const flag of LAUNCH_FLAGS) spec[flag] = 'value';
+  spec['shard-optimizer'] = 'switch';
   for (const key of runConfigKeys()) spec[flagOf(key)] = SWITCH_KEYS.has(key) ? 'switch' : 'value';
   return spec;
 }
@@ -63,7 +64,7 @@ function workerArgv(argv: readonly string[]): string[] {
   return out;
 }
 
-function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: string; json: boolean; dryRun: boolean; launch: LaunchOptions | null } {
+function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: string; json: boolean; dryRun: boolean; launch: LaunchOptions | null; shardOptimizer: boolean } {
   const args = parseArgs(resumeFlagDefault(argv), flagSpec());
   noExtraPositionals(args);
   const launch = launchOptions(args);
@@ -76,7 +77,7 @@ function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: stri
     if (SWITCH_KEYS.has(key)) raw[key] = flagBoolean(args, flag);
     else raw[key] = parseConfigValue(flagString(args, flag) as string);
   }
-  return { raw, source: file ?? 'the flags', json: flagBoolean(args, 'json') || !process.stdout.isTTY, dryRun: flagBoolean(args, 'dry-run'), launch };
+  return { raw, source: file ?? 'the flags', json: flagBoolean(args, 'json') || !process.stdout.isTTY, dryRun: flagBoolean(args, 'dry-run'), launch, shardOptimizer: flagBoolean(args, 'shard-optimizer') };
 }
 
 /** A worker `tunekit train --nproc` started ends when its launcher is gone (checked whenever the loop yields). */
@@ -129,9 +130,10 @@ export const trainVerb: Verb = {
     '  --nnodes M --node-rank I --master-addr HOST --master-port P   the same over M machines (default 1, 0,',
     '                 127.0.0.1, 29500); per_device_train_batch_size is per process',
     '  --dist-timeout S   seconds a rendezvous or collective may wait for a rank (60); a dead rank ends the job',
+    '  --shard-optimizer  ZeRO stage 1: each rank keeps 1/N of the AdamW state (results equal unsharded DDP)',
   ].join('\n'),
   async run(argv) {
-    const { raw, source, json: jsonFlag, dryRun, launch } = rawConfig(argv);
+    const { raw, source, json: jsonFlag, dryRun, launch, shardOptimizer } = rawConfig(argv);
     const config = parseRunConfig(raw, source);
     if (launch !== null && !dryRun) {
       requireDistributed();
@@ -152,6 +154,7 @@ export const trainVerb: Verb = {
       return 0;
     }
     const group = dryRun ? null : processGroupFromEnvironment();
+    if (shardOptimizer && group === null && !dryRun) throw new TunekitError('E_FLAG', '--shard-optimizer shards the optimizer state over data parallel ranks: give --nproc N (or start the workers with torchrun)');
     watchLauncher();
     // Only rank 0 reports; the other ranks' stdout stays quiet (their errors still reach stderr).
     const quiet = group !== null && group.rank !== 0;
@@ -172,6 +175,7 @@ export const trainVerb: Verb = {
       result = await runTraining(config, {
         signal: stop.signal,
         processGroup: group ?? undefined,
+        shardOptimizer,
         onStart: (start) => {
           if (json) log(JSON.stringify({ event: 'start', mixture: start.mixture, max_steps: start.maxSteps, train_examples: start.trainExamples, eval_examples: start.evalExamples, test_examples: start.testExamples, trainable_parameters: start.trainable, total_parameters: start.total }));
           else {

@@ -263,6 +263,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Data parallel over this c10d group: every rank runs the same config; only rank 0 writes output_dir. */
   processGroup?: ProcessGroup;
+  /** With processGroup: ZeRO stage 1 (each rank keeps its slice of the optimizer state). */
+  shardOptimizer?: boolean;
 }
 
 interface RunData {
@@ -448,7 +450,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
   try {
     if (options.processGroup !== undefined) {
       const { output_dir: _ignored, ...agreed } = resolvedConfig;
-      new DataParallel(options.processGroup, []).checkSameConfig(configHash({ config: agreed, train: data.train.length, eval: data.eval?.length ?? 0, counts }));
+      new DataParallel(options.processGroup, []).checkSameConfig(configHash({ config: agreed, train: data.train.length, eval: data.eval?.length ?? 0, counts, shardOptimizer: options.shardOptimizer === true }));
     }
     options.onStart?.({
       maxSteps: trainingPlan(data.train.length, training).maxSteps,
@@ -481,6 +483,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       paddingFree: run.packing && run.packing_strategy !== 'wrapped',
       signal: options.signal,
       processGroup: options.processGroup,
+      shardOptimizer: options.shardOptimizer,
       earlyStopping: run.early_stopping_patience === null ? undefined : { patience: run.early_stopping_patience, threshold: run.early_stopping_threshold },
       extraMetrics: run.predict_with_generate ? async (trained) => generationMetrics(trained, data.eval ?? [], generationOptions).metrics : undefined,
       onEvent: (event) => {

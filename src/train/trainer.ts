@@ -23,6 +23,7 @@ import { backwardMicroBatch, checkGradientCheckpointing } from './loss.js';
 import { withAutocast } from './precision.js';
 import { DataParallel, distributedSamplerIndices } from './distributed.js';
 import { trainerEpochOrder } from './sampler.js';
+import { ShardedAdamW } from './zero.js';
 
 /** One Trainer log line (`logging_steps`): the loss averaged over the steps since the last one, as Trainer logs it. */
 export interface StepEvent {
@@ -99,6 +100,8 @@ export interface TrainOptions {
    * summed over the ranks and only rank 0 writes checkpoints. Every rank must call train() with the same arguments.
    */
   processGroup?: ProcessGroup;
+  /** With processGroup: ZeRO stage 1, each rank keeping and updating only its slice of the AdamW state. */
+  shardOptimizer?: boolean;
 }
 
 export interface TrainResult {
@@ -276,6 +279,9 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
   let earlyStopped = false;
   let interrupted = false;
   let savedAt = -1;
+  if (options.shardOptimizer === true && ddp === null) throw new TunekitError(TRAIN_ERROR, 'shardOptimizer needs a processGroup (data parallel training)');
+  let sharded: ShardedAdamW | null = null;
+  let pendingOptimizerState: Awaited<ReturnType<typeof readCheckpoint>>['optimizer'] | null = null;
 
   const trainerState = (): TrainerState => ({
     best_global_step: bestGlobalStep,
@@ -308,19 +314,22 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     const full = !args.save_only_model;
     // Every rank's generator state goes into rank 0's checkpoint; the other ranks write nothing.
     const rngStates = full ? (ddp?.gatherBytes(getCpuRngState()) ?? [getCpuRngState()]) : undefined;
+    // ZeRO-1 gathers the slices into the unsharded state, so a checkpoint reads the same either way.
+    const optimizerState = full ? (sharded?.stateDict() ?? optimizer.stateDict()) : undefined;
     let deleted: string[] = [];
     if (rank === 0) {
       await writeCheckpoint(outputDir, {
         model,
         trainerState: trainerState(),
         loop: full ? { ...state } : undefined,
-        optimizer: full ? optimizer.stateDict() : undefined,
+        optimizer: optimizerState,
         schedulerStep: scheduler.currentStep,
         rngState: rngStates?.[0],
         otherRankRngStates: rngStates?.slice(1),
       });
       deleted = rotateCheckpoints(outputDir, args.save_total_limit, bestModelCheckpoint);
     }
+    if (sharded !== null) optimizerState?.tensors.forEach((tensor) => tensor.dispose());
     ddp?.barrier(); // the checkpoint exists for every rank once save() returns
     savedAt = globalStep;
     emit({ event: 'save', step: globalStep, checkpoint: dir, deleted });
@@ -357,8 +366,11 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
       const resume = await readCheckpoint(dir, rank);
       checkFingerprint(resume.loop.fingerprint, fingerprint, dir);
       await loadTrainedWeights(model, dir);
-      optimizer.loadStateDict(resume.optimizer);
-      resume.optimizer.tensors.forEach((tensor) => tensor.dispose());
+      if (options.shardOptimizer === true) pendingOptimizerState = resume.optimizer;
+      else {
+        optimizer.loadStateDict(resume.optimizer);
+        resume.optimizer.tensors.forEach((tensor) => tensor.dispose());
+      }
       scheduler.setStep(resume.schedulerStep);
       setCpuRngState(resume.rngState);
       Object.assign(loop, resume.loop);
@@ -373,6 +385,13 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
       emit({ event: 'resume', step: globalStep, checkpoint: dir });
     }
     ddp?.broadcastParameters();
+    if (ddp !== null && options.shardOptimizer === true) {
+      sharded = new ShardedAdamW(optimizer, ddp.group);
+      if (pendingOptimizerState !== null) {
+        sharded.loadStateDict(pendingOptimizerState);
+        pendingOptimizerState.tensors.forEach((tensor) => tensor.dispose());
+      }
+    }
     model.train();
     optimizer.zeroGrad();
     let stop = globalStep >= plan.maxSteps;
@@ -403,7 +422,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
         }
         if (ddp !== null) {
           // Only after the step's last micro-batch: accumulation micro-steps communicate nothing.
-          ddp.allReduceGradients();
+          if (sharded === null) ddp.allReduceGradients(); // ZeRO-1 reduce-scatters them in its step instead
           const [stepLoss, stepTokens] = ddp.sum([rankLoss, rankTokens]);
           loop.trLoss = Math.fround(loop.trLoss + stepLoss);
           rankTokens = stepTokens;
@@ -411,9 +430,14 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
         windowTokens += rankTokens;
         // Trainer._clip_grad_norm (accelerator.clip_grad_norm_ = torch's clip_grad_norm_ on the total 2-norm) when
         // max_grad_norm > 0, else Trainer._get_grad_norm: the same call with an infinite bound, which only measures.
-        const gradNorm = clipGradNorm(parameters, args.max_grad_norm > 0 ? args.max_grad_norm : Infinity);
+        const maxNorm = args.max_grad_norm > 0 ? args.max_grad_norm : Infinity;
         const learningRate = optimizer.groups[0].options.lr; // _get_learning_rate before lr_scheduler.step()
-        optimizer.step();
+        let gradNorm: number;
+        if (sharded !== null) gradNorm = sharded.step(maxNorm);
+        else {
+          gradNorm = clipGradNorm(parameters, maxNorm);
+          optimizer.step();
+        }
         scheduler.step();
         optimizer.zeroGrad();
         globalStep++;
@@ -459,6 +483,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     if (args.load_best_model_at_end && bestModelCheckpoint !== null && !interrupted) await loadTrainedWeights(model, bestModelCheckpoint);
   } finally {
     optimizer.dispose();
+    sharded?.dispose();
     model.eval();
   }
   const trainLoss = globalStep > 0 ? (loop.totalLoss + loop.trLoss) / globalStep : 0;
