@@ -3,7 +3,7 @@
 // end the job with errors that name the rank.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -169,6 +169,20 @@ describe('tunekit train --nproc (c10d, Gloo over loopback)', { skip }, () => {
       assert.equal(result.status, 1);
       assert.match(result.stderr, /rank 1 started with a different config than rank 0 \(config hash mismatch\)/);
     }
+  });
+
+  it('SIGINT to the launcher stops every rank after the same step, with one checkpoint, exit status 130', async () => {
+    const launcher = start(['--method', 'full', '--per-device-train-batch-size', '2', '--max-steps', '100000', '--save-steps', '100000', '--output-dir', 'interrupted', '--nproc', '2', '--master-port', String(await freePort())], {});
+    await new Promise<void>((resolve) => launcher.child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('"event":"step"') && resolve()));
+    launcher.child.kill('SIGINT');
+    const result = await launcher.done;
+    assert.equal(result.status, 130, result.stderr);
+    const checkpoints = readdirSync(path.join(scratch, 'interrupted')).filter((name) => name.startsWith('checkpoint-'));
+    assert.equal(checkpoints.length, 1);
+    const summary = jsonLines(result.stdout).find((event) => event.event === 'result')!;
+    assert.equal(summary.interrupted, true);
+    assert.equal(checkpoints[0], `checkpoint-${summary.global_step}`);
+    assert.ok(readFileSync(path.join(scratch, 'interrupted', checkpoints[0], 'rng_state_1.bin')).length > 0);
   });
 
   it('kill -9 of one worker ends the job non-zero within the timeout, naming the rank', async () => {
