@@ -4,6 +4,7 @@ import { TunekitError } from '../errors.js';
 import type { LanguageModel } from '../models/types.js';
 import { LayerNorm } from '../nn/layers.js';
 import { AdamW, clipGradNorm, constantSchedule, cosineSchedule, linearSchedule, LRScheduler, type Schedule } from '../optim/index.js';
+import { dtypeByteSize } from '../torch/dtype.js';
 import { getCpuRngState, setCpuRngState } from '../torch/runtime.js';
 import type { ProcessGroup } from '../torch/distributed.js';
 import { Tensor } from '../torch/tensor.js';
@@ -68,6 +69,8 @@ export interface DoneEvent {
   early_stopped: boolean;
   best_metric: number | null;
   best_model_checkpoint: string | null;
+  /** Bytes of optimizer state this process held at the end (with shardOptimizer, its slice only). */
+  optimizer_state_bytes: number;
 }
 export type TrainEvent = StepEvent | EvalEvent | SaveEvent | ResumeEvent | DoneEvent;
 
@@ -279,6 +282,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
   let earlyStopped = false;
   let interrupted = false;
   let savedAt = -1;
+  let optimizerStateBytes = 0;
   if (options.shardOptimizer === true && ddp === null) throw new TunekitError(TRAIN_ERROR, 'shardOptimizer needs a processGroup (data parallel training)');
   let sharded: ShardedAdamW | null = null;
   let pendingOptimizerState: Awaited<ReturnType<typeof readCheckpoint>>['optimizer'] | null = null;
@@ -481,6 +485,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     // An interruption, and a run's end, leave a checkpoint to resume from or to pick the best from.
     if (interrupted && outputDir !== null) await save();
     if (args.load_best_model_at_end && bestModelCheckpoint !== null && !interrupted) await loadTrainedWeights(model, bestModelCheckpoint);
+    optimizerStateBytes = sharded?.stateBytes ?? [...optimizer.stateDict().tensors.values()].reduce((sum, tensor) => sum + tensor.numel * dtypeByteSize[tensor.dtype], 0);
   } finally {
     optimizer.dispose();
     sharded?.dispose();
@@ -497,6 +502,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     early_stopped: earlyStopped,
     best_metric: bestMetric,
     best_model_checkpoint: bestModelCheckpoint,
+    optimizer_state_bytes: optimizerStateBytes,
   };
   emit(done);
   return { globalStep, trainLoss, history, interrupted, earlyStopped, bestMetric, bestModelCheckpoint, resumedFrom, state: trainerState() };

@@ -8,6 +8,7 @@ import { TunekitError } from '../errors.js';
 import { AdamW, type OptimizerState } from '../optim/index.js';
 import { restoreGroups } from '../optim/optimizer.js';
 import { DISTRIBUTED_ERROR, type ProcessGroup } from '../torch/distributed.js';
+import { dtypeByteSize } from '../torch/dtype.js';
 import { cat, zeros } from '../torch/ops.js';
 import { noGrad } from '../torch/runtime.js';
 import { type Tensor, tidy } from '../torch/tensor.js';
@@ -76,7 +77,7 @@ export class ShardedAdamW {
   get stateBytes(): number {
     const state = this.#inner.stateDict();
     let bytes = 0;
-    for (const tensor of state.tensors.values()) bytes += tensor.numel * 4;
+    for (const tensor of state.tensors.values()) bytes += tensor.numel * dtypeByteSize[tensor.dtype];
     return bytes;
   }
 
