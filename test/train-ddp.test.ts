@@ -199,3 +199,50 @@ describe('tunekit train --nproc (c10d, Gloo over loopback)', { skip }, () => {
     assert.match(result.stderr, new RegExp(`rank 1 \\(pid ${rank1}\\) was killed by SIGKILL; stopping the other ranks`));
   });
 });
+
+// Two "hosts": network namespaces joined by a veth pair, made here and removed after (root with CAP_NET_ADMIN only).
+const namespaces = [`tkddp${process.pid}a`, `tkddp${process.pid}b`];
+function makeHosts(): string | false {
+  const sh = (command: string) => spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+  const [a, b] = namespaces;
+  const setup = sh(
+    [`ip netns add ${a}`, `ip netns add ${b}`, `ip link add tkv${process.pid}a netns ${a} type veth peer name tkv${process.pid}b netns ${b}`,
+      `ip -n ${a} addr add 10.231.0.1/24 dev tkv${process.pid}a`, `ip -n ${b} addr add 10.231.0.2/24 dev tkv${process.pid}b`,
+      `ip -n ${a} link set tkv${process.pid}a up`, `ip -n ${b} link set tkv${process.pid}b up`, `ip -n ${a} link set lo up`, `ip -n ${b} link set lo up`].join(' && '),
+  );
+  if (setup.status !== 0) {
+    removeHosts();
+    return `cannot make network namespaces here (${setup.stderr.trim().split('\n')[0]})`;
+  }
+  return false;
+}
+function removeHosts(): void {
+  for (const name of namespaces) spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+}
+
+describe('--nnodes 2 over a non-loopback address (two network namespaces)', { skip: skip || (process.getuid?.() !== 0 ? 'needs root for ip netns' : false) }, () => {
+  it('two single-process nodes train as one process × the global batch', async (t) => {
+    const cannot = makeHosts();
+    if (cannot !== false) return t.skip(cannot);
+    try {
+      const one = train(['--method', 'full', '--per-device-train-batch-size', '4', '--output-dir', 'nodes-one']);
+      assert.equal(one.status, 0, one.stderr);
+      const port = String(await freePort());
+      const nodes = namespaces.map((namespace, node) => {
+        const args = [cli, 'train', ...common, '--method', 'full', '--per-device-train-batch-size', '2', '--output-dir', `nodes-${node}`, '--nproc', '1', '--nnodes', '2', '--node-rank', String(node), '--master-addr', '10.231.0.1', '--master-port', port, '--dist-timeout', '30'];
+        const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, ...args], { cwd: scratch, env: { ...env, GLOO_SOCKET_IFNAME: `tkv${process.pid}${node === 0 ? 'a' : 'b'}` } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk) => (stdout += chunk));
+        child.stderr.on('data', (chunk) => (stderr += chunk));
+        return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+      });
+      const [node0, node1] = await Promise.all(nodes);
+      assert.equal(node0.status, 0, node0.stderr);
+      assert.equal(node1.status, 0, node1.stderr);
+      assertClose(losses(node0.stdout), losses(one.stdout), 1e-5);
+    } finally {
+      removeHosts();
+    }
+  });
+});
