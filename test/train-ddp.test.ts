@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -183,6 +184,27 @@ describe('tunekit train --nproc (c10d, Gloo over loopback)', { skip }, () => {
     assert.equal(summary.interrupted, true);
     assert.equal(checkpoints[0], `checkpoint-${summary.global_step}`);
     assert.ok(readFileSync(path.join(scratch, 'interrupted', checkpoints[0], 'rng_state_1.bin')).length > 0);
+  });
+
+  it('a taken master port and launcher flags without --nproc are one-line errors', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const taken = start(['--method', 'full', '--output-dir', 'taken', '--nproc', '2', '--master-port', String(port), '--dist-timeout', '20'], {});
+      const result = await taken.done;
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, new RegExp(`rank 0 cannot listen on 127\\.0\\.0\\.1:${port}: the port is taken`));
+      assert.match(result.stderr, /tunekit: rank 0 \(pid \d+\) exited with status 1; stopping the other ranks/);
+    } finally {
+      server.close();
+    }
+    const orphan = train(['--method', 'full', '--output-dir', 'orphan', '--nnodes', '2']);
+    assert.equal(orphan.status, 1);
+    assert.match(orphan.stderr, /--nnodes needs --nproc N/);
+    const alone = train(['--method', 'full', '--output-dir', 'alone', '--shard-optimizer']);
+    assert.equal(alone.status, 1);
+    assert.match(alone.stderr, /--shard-optimizer shards the optimizer state over data parallel ranks/);
   });
 
   it('kill -9 of one worker ends the job non-zero within the timeout, naming the rank', async () => {
