@@ -31,11 +31,11 @@ try {
 const libraries = ['-ltorch', '-ltorch_cpu', '-lc10'];
 if (torch.hasCuda) libraries.push('-ltorch_cuda', '-lc10_cuda');
 // c10d's ProcessGroupGloo.hpp includes Gloo's headers, which the torch wheels do not ship (Debian: libgloo-dev).
-// Without them the addon builds without its distributed part.
+// Without them (or with TUNEKIT_DISTRIBUTED=0) the addon builds without its distributed part.
 const glooCandidates = [process.env.GLOO_INCLUDE, torch.include, '/usr/include', '/usr/local/include'].filter(Boolean);
 const glooInclude = glooCandidates.find((dir) => existsSync(path.join(dir, 'gloo', 'algorithm.h')));
 const c10dHeader = path.join(torch.include, 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp');
-const distributed = glooInclude !== undefined && existsSync(c10dHeader);
+const distributed = process.env.TUNEKIT_DISTRIBUTED !== '0' && glooInclude !== undefined && existsSync(c10dHeader);
 const gypi = {
   variables: {
     torch_include: torch.include,
@@ -55,7 +55,9 @@ console.error(`tunekit: building the addon against libtorch ${torch.version} (${
 console.error(
   distributed
     ? `tunekit: with data parallel training (c10d + Gloo, headers in ${glooInclude})`
-    : "tunekit: without data parallel training: Gloo's headers were not found (install libgloo-dev, or set GLOO_INCLUDE)",
+    : process.env.TUNEKIT_DISTRIBUTED === '0'
+      ? 'tunekit: without data parallel training (TUNEKIT_DISTRIBUTED=0)'
+      : "tunekit: without data parallel training: Gloo's headers were not found (install libgloo-dev, or set GLOO_INCLUDE)",
 );
 
 const args = [nodeGypPath(), 'rebuild', `--directory=${nativeDir}`];

@@ -101,9 +101,20 @@ export class DataParallel {
     }
   }
 
-  /** Sums every gradient over the ranks (the loss is already normalized by all ranks' supervised tokens). */
+  /**
+   * Sums every gradient over the ranks (the loss is already normalized by all ranks' supervised tokens). A parameter
+   * no rank produced a gradient for keeps none, as in one process; one some ranks lack counts zero there.
+   */
   allReduceGradients(): void {
-    for (const bucket of this.#buckets) {
+    const produced = tidy(() => {
+      const flags = tensor(this.#buckets.flat().map((parameter) => (parameter.grad === null ? 0 : 1)), { dtype: 'float32' });
+      this.group.allReduce(flags);
+      return flags.toFlatArray();
+    });
+    let index = 0;
+    for (const all of this.#buckets) {
+      const bucket = all.filter(() => produced[index++] > 0);
+      if (bucket.length === 0) continue;
       tidy(() =>
         noGrad(() => {
           const grads = bucket.map((parameter) => parameter.grad);
