@@ -52,5 +52,9 @@ export * from './train/index.js';
 // evaluate: lm-evaluation-harness tasks, requests, metrics and results layout.
 export * as evaluate from './evaluate/index.js';
 
+// demo: `tunekit demo`'s whole pipeline as one call.
+export * as demo from './demo/index.js';
+export type { DemoEvent, DemoMethod, DemoSystemResult } from './demo/index.js';
+
 // serve: the OpenAI-compatible server.
 export * from './serve/index.js';

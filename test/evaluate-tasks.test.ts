@@ -83,7 +83,7 @@ describe('task YAML', () => {
   it('indexes tasks, tags and groups; resolves names in order, each once; suggests the nearest unknown name', () => {
     const task = (name: string, tag: string) => `task: ${name}\ntag: ${tag}\ndataset_path: json\ntest_split: test\ndoc_to_text: q\ndoc_to_target: a\n`;
     const folder = taskFolder({ 'a.yaml': task('alpha', 'letters'), 'sub/b.yaml': task('beta', 'letters'), 'g.yaml': 'group: all\ntask: [letters, alpha]\n', '_base.yaml': 'dataset_path: json\n' });
-    const index = new evaluate.TaskIndex([folder]);
+    const index = new evaluate.TaskIndex([folder], { bundled: false });
     assert.deepEqual(index.list().map((entry) => `${entry.kind}:${entry.name}`), ['group:all', 'task:alpha', 'task:beta', 'tag:letters']);
     const groups: evaluate.ResolvedGroup[] = [];
     assert.deepEqual(index.resolve(['all'], groups).map((config) => config.task), ['alpha', 'beta']);

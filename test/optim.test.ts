@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { countingBatch } from '../src/cli/demo.js';
+import { countingBatch } from './helpers/counting.js';
 import { loadSafetensorsFile, saveSafetensorsFile } from '../src/io/tensors.js';
 import { MiniGPT } from '../src/models/mini-gpt.js';
 import { AdamW, LRScheduler, SGD, clipGradNorm, constantSchedule, cosineSchedule, linearSchedule } from '../src/optim/index.js';

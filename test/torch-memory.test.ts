@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { countingBatch } from '../src/cli/demo.js';
+import { countingBatch } from './helpers/counting.js';
 import { MiniGPT } from '../src/models/mini-gpt.js';
 import { AdamW, clipGradNorm } from '../src/optim/index.js';
 import { manualSeed, memory, tidy } from '../src/torch/index.js';

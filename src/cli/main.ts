@@ -5,16 +5,20 @@ import type { Verb } from './verb.js';
 
 /** Verbs load lazily so `tunekit score` never pays for loading libtorch. */
 const verbs: Record<string, () => Promise<Verb>> = {
+  compare: async () => (await import('./compare.js')).compareVerb,
   data: async () => (await import('./data.js')).dataVerb,
   demo: async () => (await import('./demo.js')).demoVerb,
   eval: async () => (await import('./eval.js')).evalVerb,
   'export-gguf': async () => (await import('./export-gguf.js')).exportGgufVerb,
+  forgetting: async () => (await import('./forgetting.js')).forgettingVerb,
   generate: async () => (await import('./generate.js')).generateVerb,
   info: async () => (await import('./info.js')).infoVerb,
   inspect: async () => (await import('./inspect.js')).inspectVerb,
   merge: async () => (await import('./merge.js')).mergeVerb,
+  report: async () => (await import('./report.js')).reportVerb,
   score: async () => (await import('./score.js')).scoreVerb,
   serve: async () => (await import('./serve.js')).serveVerb,
+  sweep: async () => (await import('./sweep.js')).sweepVerb,
   train: async () => (await import('./train.js')).trainVerb,
 };
 

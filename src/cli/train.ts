@@ -1,5 +1,6 @@
-import { dryRunTraining, type DryRunReport, type MemoryEstimate, parseConfigValue, parseRunConfig, processGroupFromEnvironment, readRunConfigFile, requireDistributed, runConfigKeys, runTraining, TunekitError } from '../index.js';
+import { dryRunTraining, evaluate, type DryRunReport, type MemoryEstimate, parseConfigValue, parseRunConfig, processGroupFromEnvironment, readRunConfigFile, requireDistributed, runConfigKeys, runTraining, TunekitError } from '../index.js';
 import { type FlagSpec, flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, type ParsedArgs } from './args.js';
+import { forgettingTable } from './forgetting.js';
 import { launchWorkers, type LaunchOptions } from './launch.js';
 import { threadsFromFlags } from './model-options.js';
 import { Progress } from './progress.js';
@@ -101,8 +102,12 @@ export const trainVerb: Verb = {
     '  of dataset), shuffle (default true), dataset_split / eval_dataset_split / test_dataset_split (hub or folder',
     '  splits; default train, validation, test), dataset_config (a hub dataset\'s configuration), template (file or',
     '  bundled name; absent: TRL records), overwrite_output_dir, early_stopping_patience, early_stopping_threshold,',
-    '  generation_samples, mixture ({tasks: [{name, dataset, template, split}], method: proportional | temperature,',
-    '  cap, temperature, count}: a FLAN-style multitask mixture as the training data).',
+    '  generation_samples, max_train_samples (train on the first N training examples), mixture ({tasks: [{name,',
+    '  dataset, template, split}], method: proportional | temperature, cap, temperature, count}: a FLAN-style',
+    '  multitask mixture as the training data).',
+    'Forgetting: forgetting_tasks ([t1, t2]: lm-eval tasks scored on the base model and the trained one at the end),',
+    '  forgetting_include_path (task YAML folders), forgetting_text (general text for perplexity), forgetting_limit',
+    '  (documents per task); writes output_dir/forgetting.json with each delta and its paired bootstrap interval.',
     "Seq2SeqTrainingArguments': predict_with_generate (evaluate by generating + ROUGE), generation_max_length,",
     '  generation_num_beams.',
     "TRL's: max_length (1024), completion_only_loss, assistant_only_loss, dataset_text_field.",
@@ -171,8 +176,9 @@ export const trainVerb: Verb = {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     let result: Awaited<ReturnType<typeof runTraining>>;
+    let forgetting: Awaited<ReturnType<typeof evaluate.trainWithForgetting>> | null = null;
     try {
-      result = await runTraining(config, {
+      const runOptions: Parameters<typeof runTraining>[1] = {
         signal: stop.signal,
         processGroup: group ?? undefined,
         shardOptimizer,
@@ -196,7 +202,12 @@ export const trainVerb: Verb = {
           } else if (event.event === 'save') console.error(`\nsaved ${event.checkpoint}${event.deleted.length > 0 ? ` (deleted ${event.deleted.length} older)` : ''}`);
           else if (event.event === 'resume') console.log(`resuming from ${event.checkpoint} at step ${event.step}`);
         },
-      });
+      };
+      if (evaluate.measuresForgetting(config)) {
+        if (group !== null) throw new TunekitError('E_FLAG', 'forgetting_tasks is not measured under data parallel training yet: train with --nproc, then score forgetting with `tunekit eval`');
+        forgetting = await evaluate.trainWithForgetting(config, { ...runOptions, onForgettingEvent: (event) => (event.type === 'system' && !json ? console.error(`forgetting: scoring ${event.system} (${event.index + 1}/${event.systems})`) : undefined) });
+        result = forgetting.run;
+      } else result = await runTraining(config, runOptions);
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -221,12 +232,16 @@ export const trainVerb: Verb = {
       memory_estimate: result.memoryEstimate,
       peak_rss_bytes: result.peakRssBytes,
     };
-    if (json) log(JSON.stringify(summary));
-    else if (result.interrupted) console.log(`stopped at step ${result.globalStep}; resume with --resume-from-checkpoint (output_dir ${result.outputDir})`);
+    const measured = forgetting?.forgetting ?? null;
+    if (json) {
+      log(JSON.stringify(summary));
+      if (measured !== null) log(JSON.stringify({ event: 'forgetting', file: forgetting?.forgettingFile, rows: measured.forgetting }));
+    } else if (result.interrupted) console.log(`stopped at step ${result.globalStep}; resume with --resume-from-checkpoint (output_dir ${result.outputDir})`);
     else {
       console.log(`trained ${result.globalStep} steps (train_loss ${result.trainLoss.toFixed(4)}${result.earlyStopped ? ', stopped early' : ''}) into ${result.outputDir}`);
       console.log(`peak memory ${mib(result.peakRssBytes)} measured, ${mib(result.memoryEstimate.total)} estimated`);
       if (result.testMetrics !== null) console.log(`test: ${Object.entries(result.testMetrics).map(([key, value]) => `${key} ${Number.isInteger(value) ? value : value.toFixed(4)}`).join(', ')}`);
+      if (measured !== null) console.log(`forgetting (${forgetting?.forgettingFile}):\n${forgettingTable(measured.forgetting ?? [])}`);
     }
     return result.interrupted ? 130 : 0;
   },

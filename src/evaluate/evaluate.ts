@@ -9,7 +9,7 @@ import type { Response } from './filters.js';
 import { HarnessModel, type GenerationRequest, type LoglikelihoodRequest } from './harness-model.js';
 import { aggregateMetric, type MetricValue } from './task-metrics.js';
 import type { TaskConfig } from './task-config.js';
-import type { DocumentRequests, EvalTask } from './task.js';
+import type { DocumentInputPerturber, DocumentRequests, EvalTask } from './task.js';
 
 export interface EvaluateOptions {
   /** Overrides every task's num_fewshot (except tasks that fix it to 0, as lm-eval). */
@@ -19,6 +19,8 @@ export interface EvaluateOptions {
   /** lm-eval's bootstrap_iters (default 100000); 0 gives no standard errors. */
   bootstrapIterations?: number;
   logSamples?: boolean;
+  /** Rewrites each document's own input text (holistic robustness runs); the documents stay the same. */
+  perturbInput?: DocumentInputPerturber;
   /** Progress of the model's work. */
   onEvent?: (event: EvaluateEvent) => void;
 }
@@ -140,7 +142,7 @@ export function evaluateTasks(model: HarnessModel, tasks: readonly EvalTask[], o
   const emit = options.onEvent ?? (() => {});
   const runs: TaskRun[] = tasks.map((task) => {
     const numFewshot = effectiveFewshot(task.config, options.numFewshot);
-    const documents = task.buildRequests(numFewshot, options.limit);
+    const documents = task.buildRequests(numFewshot, options.limit, options.perturbInput);
     emit({ type: 'requests', task: task.name, documents: documents.length, requests: documents.reduce((sum, doc) => sum + doc.arguments.length, 0), numFewshot });
     return { task, numFewshot, documents, responses: documents.map((doc) => doc.arguments.map(() => [])) };
   });

@@ -32,9 +32,14 @@ export class FewshotSampler {
   constructor(
     readonly docs: readonly Doc[],
     readonly kind: 'default' | 'first_n',
-    seed: number = DEFAULT_FEWSHOT_SEED,
+    readonly seed: number = DEFAULT_FEWSHOT_SEED,
   ) {
     this.#random = new PythonRandom(seed);
+  }
+
+  /** A sampler over the same documents, seeded afresh (the draws start again). */
+  restarted(): FewshotSampler {
+    return new FewshotSampler(this.docs, this.kind, this.seed);
   }
 
   /** ContextSampler.sample / FirstNSampler.sample. */
@@ -124,12 +129,21 @@ export function docPrefix(context: DocContext, doc: Doc): string | undefined {
   return context.features.has(genPrefix) ? String(doc[genPrefix]) : resolveField(context, doc, genPrefix);
 }
 
+/**
+ * Rewrites the document's own input text: never the description, the few-shot examples or the continuations
+ * scored. A multiple-input document's inputs are its choices (the shared continuation is scored): each is
+ * rewritten, `part` numbering them.
+ */
+export type InputPerturber = (text: string, part: number) => string;
+
 const render = (turns: Turn[]) => turns.map((turn) => turn.content + turn.delimiter).join('');
 
 /** ConfigurableTask.fewshot_context for plain text (no chat template, no system instruction). */
-export function fewshotContext(context: DocContext, sampler: FewshotSampler, doc: Doc, numFewshot: number): string {
+export function fewshotContext(context: DocContext, sampler: FewshotSampler, doc: Doc, numFewshot: number, perturbInput?: InputPerturber): string {
   const turns = fewshotTurns(context, sampler, doc, numFewshot, false);
-  turns.push(...qaTurn(context.config.task, docToText(context, doc), null, undefined, docPrefix(context, doc), context.config.targetDelimiter, ''));
+  const text = docToText(context, doc);
+  const question = perturbInput !== undefined && typeof text === 'string' ? perturbInput(text, 0) : text;
+  turns.push(...qaTurn(context.config.task, question, null, undefined, docPrefix(context, doc), context.config.targetDelimiter, ''));
   return render(turns);
 }
 
@@ -137,8 +151,8 @@ export function fewshotContext(context: DocContext, sampler: FewshotSampler, doc
  * multiple_input_context (Winogrande-style tasks, where doc_to_text gives the gold index): one prompt per choice,
  * the shared examples (each showing its chosen input) then that choice as the question.
  */
-export function multipleInputContexts(context: DocContext, sampler: FewshotSampler, doc: Doc, numFewshot: number): string[] {
+export function multipleInputContexts(context: DocContext, sampler: FewshotSampler, doc: Doc, numFewshot: number, perturbInput?: InputPerturber): string[] {
   const shared = fewshotTurns(context, sampler, doc, numFewshot, true);
   const prefix = docPrefix(context, doc);
-  return docToChoice(context, doc).map((choice) => render([...shared, ...qaTurn(context.config.task, choice, null, undefined, prefix, '', '')]));
+  return docToChoice(context, doc).map((choice, i) => render([...shared, ...qaTurn(context.config.task, perturbInput === undefined ? choice : perturbInput(choice, i), null, undefined, prefix, '', '')]));
 }

@@ -4,6 +4,7 @@
  * CPython seeds its Mersenne Twister from an int with init_by_array over the int's 32-bit words (least significant
  * first), draws below n by rejection on `getrandbits(n.bit_length())`, and builds floats from 27 + 26 bits.
  */
+import { createHash } from 'node:crypto';
 import { MersenneTwister } from '../train/sampler.js';
 
 const N = 624;
@@ -64,12 +65,19 @@ function bitLength(n: number): number {
   return n === 0 ? 0 : n.toString(2).length;
 }
 
+/** The int `random.seed(text)` (version 2) seeds with: the UTF-8 bytes then their SHA-512, read big-endian. */
+export function pythonStringSeed(text: string): bigint {
+  const bytes = Buffer.from(text, 'utf8');
+  const digest = createHash('sha512').update(bytes).digest();
+  return BigInt(`0x${Buffer.concat([bytes, digest]).toString('hex')}`);
+}
+
 export class PythonRandom {
   readonly #generator: MersenneTwister;
 
-  /** `random.Random(seed)` for an integer seed. */
-  constructor(seed: number | bigint) {
-    this.#generator = MersenneTwister.fromState(initByArray(seedWords(seed)));
+  /** `random.Random(seed)` for an integer or a text seed. */
+  constructor(seed: number | bigint | string) {
+    this.#generator = MersenneTwister.fromState(initByArray(seedWords(typeof seed === 'string' ? pythonStringSeed(seed) : seed)));
   }
 
   /** random.random(): a float in [0, 1) with 53 random bits. */
@@ -148,5 +156,50 @@ export class PythonRandom {
   choices<T>(population: readonly T[], k: number): T[] {
     const n = population.length;
     return Array.from({ length: k }, () => population[Math.floor(this.random() * n)]);
+  }
+
+  /** random.choice(sequence). */
+  choice<T>(sequence: readonly T[]): T {
+    if (sequence.length === 0) throw new RangeError('Cannot choose from an empty sequence');
+    return sequence[this.randbelow(sequence.length)];
+  }
+
+  /** random.randint(a, b): an integer in [a, b]. */
+  randint(a: number, b: number): number {
+    return a + this.randbelow(b - a + 1);
+  }
+}
+
+/**
+ * numpy's legacy `RandomState(seed).permutation` for an integer seed: the generator seeded with init_genrand, and
+ * Fisher–Yates from the end, each index drawn below i + 1 by masked rejection on 32-bit outputs.
+ */
+export class NumpyRandomState {
+  readonly #generator: MersenneTwister;
+
+  constructor(seed: number) {
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`a numpy RandomState seed must be an integer in [0, 2**32), got ${seed}`);
+    this.#generator = MersenneTwister.fromState(initGenrand(seed));
+  }
+
+  /** random_interval(max): an integer in [0, max]. */
+  #interval(max: number): number {
+    if (max === 0) return 0;
+    let mask = max;
+    for (const shift of [1, 2, 4, 8, 16]) mask |= mask >>> shift;
+    mask >>>= 0;
+    for (;;) {
+      const value = (this.#generator.next() & mask) >>> 0;
+      if (value <= max) return value;
+    }
+  }
+
+  permutation<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.#interval(i);
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
   }
 }

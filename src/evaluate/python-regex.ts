@@ -141,3 +141,54 @@ export function pythonRemove(regex: RegExp, text: string): string {
   regex.lastIndex = 0;
   return text.replace(regex, '');
 }
+
+const TEMPLATE_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', a: '\x07', b: '\b', '\\': '\\' };
+
+/** re.sub(regex, repl, text, count): `repl` as Python's replacement template (\1, \g<1>, \g<name>, \n, \\). */
+export function pythonSub(regex: RegExp, repl: string, text: string, count = 0, where = 're.sub'): string {
+  const parts: (string | number | { name: string })[] = [];
+  let literal = '';
+  for (let i = 0; i < repl.length; i++) {
+    const c = repl[i];
+    if (c !== '\\' || i + 1 >= repl.length) {
+      literal += c;
+      continue;
+    }
+    const next = repl[++i];
+    const digits = /^\d{1,2}/.exec(repl.slice(i));
+    if (digits !== null && next !== '0') {
+      parts.push(literal, Number(digits[0]));
+      literal = '';
+      i += digits[0].length - 1;
+    } else if (next === 'g') {
+      const group = /^g<([^>]+)>/.exec(repl.slice(i));
+      if (group === null) throw new TunekitError('E_TASK_CONFIG', `${where}: bad group reference in the replacement ${JSON.stringify(repl)}`);
+      parts.push(literal, /^\d+$/.test(group[1]) ? Number(group[1]) : { name: group[1] });
+      literal = '';
+      i += group[0].length - 1;
+    } else if (next in TEMPLATE_ESCAPES) literal += TEMPLATE_ESCAPES[next];
+    else if (/[A-Za-z]/.test(next)) throw new TunekitError('E_TASK_CONFIG', `${where}: bad escape \\${next} in the replacement ${JSON.stringify(repl)}`);
+    else literal += '\\' + next;
+  }
+  parts.push(literal);
+  let done = 0;
+  regex.lastIndex = 0;
+  return text.replace(regex, (...args: unknown[]) => {
+    const hasNames = typeof args[args.length - 1] === 'object';
+    const groups = (hasNames ? args[args.length - 1] : {}) as Record<string, string | undefined>;
+    const match = args.slice(0, hasNames ? -3 : -2) as (string | undefined)[];
+    if (count > 0 && done >= count) return match[0] as string;
+    done++;
+    return parts
+      .map((part) => {
+        if (typeof part === 'string') return part;
+        if (typeof part === 'number') {
+          if (part >= match.length) throw new TunekitError('E_TASK_CONFIG', `${where}: the replacement refers to group ${part}, which the pattern does not have`);
+          return match[part] ?? '';
+        }
+        if (!(part.name in groups)) throw new TunekitError('E_TASK_CONFIG', `${where}: the replacement refers to group "${part.name}", which the pattern does not have`);
+        return groups[part.name] ?? '';
+      })
+      .join('');
+  });
+}

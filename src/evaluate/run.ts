@@ -16,6 +16,7 @@ import { HarnessModel } from './harness-model.js';
 import { aggregateGroups } from './groups.js';
 import { TaskIndex, type ResolvedGroup } from './task-index.js';
 import { EvalTask } from './task.js';
+import { withDataFiles } from './task-data.js';
 
 export interface RunEvaluationOptions extends EvaluateOptions {
   /** Folders of task YAML (lm-eval's --include_path). */
@@ -27,6 +28,8 @@ export interface RunEvaluationOptions extends EvaluateOptions {
   maxLength?: number;
   generationConfig?: Record<string, unknown> | null;
   fewshotSeed?: number;
+  /** Local files (split → files) every task reads instead of its dataset (see withDataFiles). */
+  dataFiles?: Record<string, string[]>;
   /** For hub datasets. */
   hub?: Omit<HubOptions, 'repoType'>;
 }
@@ -34,14 +37,25 @@ export interface RunEvaluationOptions extends EvaluateOptions {
 /** Evaluates `model` on tasks, tags, groups or .yaml files, as `lm_eval --tasks …` does. */
 export async function runEvaluation(model: LanguageModel, tokenizer: Tokenizer | null, tasks: readonly string[], options: RunEvaluationOptions = {}): Promise<EvaluationResults> {
   if (tokenizer === null) throw new TunekitError('E_NO_TOKENIZER', 'evaluation needs the model\'s tokenizer.json (this model folder has none)');
+  const { loaded, groups } = await loadEvaluationTasks(tasks, options);
+  return aggregateGroups(evaluateTasks(harnessFor(model, tokenizer, options), loaded, options), groups);
+}
+
+/** The tasks that task names, tags, groups or .yaml files resolve to, loaded, and the groups they form. */
+export async function loadEvaluationTasks(tasks: readonly string[], options: RunEvaluationOptions = {}): Promise<{ loaded: EvalTask[]; groups: ResolvedGroup[] }> {
   if (tasks.length === 0) throw new TunekitError('E_TASK_CONFIG', 'no tasks given');
   const index = new TaskIndex(options.includePaths ?? []);
   const groups: ResolvedGroup[] = [];
-  const configs = index.resolve(tasks, groups);
+  const resolved = index.resolve(tasks, groups);
+  const configs = options.dataFiles === undefined ? resolved : resolved.map((config) => withDataFiles(config, options.dataFiles!));
   const loaded: EvalTask[] = [];
   for (const config of configs) loaded.push(await EvalTask.load(config, { hub: options.hub, fewshotSeed: options.fewshotSeed }));
-  const harness = new HarnessModel(model, tokenizer, { batchSize: options.batchSize, maxLength: options.maxLength, generationConfig: options.generationConfig, shareContexts: options.shareContexts });
-  return aggregateGroups(evaluateTasks(harness, loaded, options), groups);
+  return { loaded, groups };
+}
+
+/** The request runner for a model with the run's batch size, context length and generation config. */
+export function harnessFor(model: LanguageModel, tokenizer: Tokenizer, options: RunEvaluationOptions = {}): HarnessModel {
+  return new HarnessModel(model, tokenizer, { batchSize: options.batchSize, maxLength: options.maxLength, generationConfig: options.generationConfig, shareContexts: options.shareContexts });
 }
 
 /** lm-eval's sanitize_model_name: the folder name results go under. */

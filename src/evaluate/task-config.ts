@@ -92,6 +92,8 @@ export interface TaskConfig {
   source: string | null;
   /** The merged keys as written (include resolved), for the results' `configs`. */
   raw: Record<string, unknown>;
+  /** Splits given in code instead of loaded from the dataset (a converted BIG-bench task.json). */
+  inlineSplits?: Record<string, Record<string, unknown>[]>;
 }
 
 /** One entry of a group's aggregate_metric_list. */

@@ -96,6 +96,12 @@ export async function loadTaskSplit(config: TaskConfig, split: string, options: 
   for (const key of Object.keys(config.datasetKwargs)) {
     if (!DATASET_KWARGS.includes(key)) fail(config, `dataset_kwargs.${key} is not supported (tunekit reads ${DATASET_KWARGS.join(', ')})`);
   }
+  if (config.inlineSplits !== undefined) {
+    const docs = config.inlineSplits[split];
+    if (docs === undefined) fail(config, `split "${split}" is not among its splits (${Object.keys(config.inlineSplits).join(', ')})`);
+    if (docs.length === 0) fail(config, `split "${split}" has no records`);
+    return withAllColumns(docs);
+  }
   const field = typeof config.datasetKwargs.field === 'string' ? config.datasetKwargs.field : undefined;
   const records: Doc[] = [];
   const format = FILE_BUILDERS[config.datasetPath];
@@ -114,4 +120,22 @@ export async function loadTaskSplit(config: TaskConfig, split: string, options: 
   }
   if (records.length === 0) fail(config, `split "${split}" has no records`);
   return withAllColumns(records);
+}
+
+const FORMAT_BY_EXTENSION: [RegExp, string][] = [[/\.jsonl?$/i, 'json'], [/\.csv$/i, 'csv'], [/\.parquet$/i, 'parquet']];
+
+/**
+ * The task pointed at local files instead of its dataset: `dataset_path` becomes the files' builder (json for
+ * .json/.jsonl, csv, parquet), `dataset_kwargs` {data_files: split → files}, and `dataset_name` goes. Everything
+ * else (prompts, splits, metrics) stays, so the files need the dataset's field names and split names.
+ */
+export function withDataFiles(config: TaskConfig, dataFiles: Readonly<Record<string, readonly string[]>>): TaskConfig {
+  const files = Object.values(dataFiles).flat();
+  if (files.length === 0) fail(config, 'no data files given');
+  const formats = new Set(files.map((file) => FORMAT_BY_EXTENSION.find(([pattern]) => pattern.test(file))?.[1] ?? file));
+  const [format] = formats;
+  if (formats.size !== 1 || !(format in FILE_BUILDERS)) fail(config, `data files must all be .json/.jsonl, .csv or .parquet files, got ${files.join(', ')}`);
+  const datasetKwargs = { data_files: Object.fromEntries(Object.entries(dataFiles).map(([split, list]) => [split, [...list]])) };
+  const { dataset_name: _name, ...raw } = config.raw;
+  return { ...config, datasetPath: format, datasetName: undefined, datasetKwargs, raw: { ...raw, dataset_path: format, dataset_kwargs: datasetKwargs } };
 }

@@ -5,8 +5,10 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TunekitError } from '../errors.js';
 import { nearestName } from '../nearest.js';
+import { loadBigbenchTask, parseBigbenchName } from './bigbench.js';
 import { parseGroupConfig, parseTaskConfig, readTaskFile, readTaskYaml, TASK_CONFIG_ERROR, type GroupConfig, type TaskConfig } from './task-config.js';
 
 export interface TaskIndexEntry {
@@ -39,15 +41,27 @@ export interface ResolvedGroup {
   leaves: string[];
 }
 
+/** The task definitions tunekit ships (MMLU, SuperGLUE, GLUE, HellaSwag, ARC, GSM8K, DialogSum, SAMSum). */
+export const BUNDLED_TASKS_DIR = fileURLToPath(new URL('../../../tasks/', import.meta.url));
+
+export interface TaskIndexOptions {
+  /** Index the bundled tasks after the include paths (default true). */
+  bundled?: boolean;
+}
+
 export class TaskIndex {
   readonly entries = new Map<string, TaskIndexEntry>();
 
-  /** Indexes the task YAML files under each folder of `includePaths`. */
-  constructor(includePaths: readonly string[] = []) {
+  /**
+   * Indexes the task YAML files under each folder of `includePaths`, then the bundled tasks: a name defined in an
+   * include path wins over a bundled one, as lm-eval's include paths override its own tasks.
+   */
+  constructor(includePaths: readonly string[] = [], options: TaskIndexOptions = {}) {
     for (const folder of includePaths) {
       if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new TunekitError(TASK_CONFIG_ERROR, `${folder}: not a folder of task YAML files`);
       for (const file of yamlFiles(folder)) this.#add(file);
     }
+    if ((options.bundled ?? true) && existsSync(BUNDLED_TASKS_DIR)) for (const file of yamlFiles(BUNDLED_TASKS_DIR)) this.#add(file);
   }
 
   #add(file: string): void {
@@ -60,7 +74,9 @@ export class TaskIndex {
     }
     if (typeof raw.task !== 'string' || this.entries.get(raw.task)?.kind === 'task') return;
     this.entries.set(raw.task, { name: raw.task, kind: 'task', file, members: [] });
-    const tags = typeof raw.tag === 'string' ? [raw.tag] : Array.isArray(raw.tag) ? raw.tag.filter((item): item is string => typeof item === 'string') : [];
+    // A task's tags may come from the file it includes, as lm-eval reads them.
+    const tag = 'tag' in raw || !('include' in raw) ? raw.tag : readTaskFile(file).tag;
+    const tags = typeof tag === 'string' ? [tag] : Array.isArray(tag) ? tag.filter((item): item is string => typeof item === 'string') : [];
     for (const tag of tags) {
       const entry = this.entries.get(tag) ?? { name: tag, kind: 'tag' as const, file: null, members: [] };
       if (entry.kind === 'tag') {
@@ -75,11 +91,13 @@ export class TaskIndex {
     return [...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** The task config a name (a task, or a .yaml file path) stands for. */
+  /** The task config a name (a task, a .yaml file path, or a BIG-bench task.json) stands for. */
   loadTask(nameOrFile: string): TaskConfig {
     const entry = this.entries.get(nameOrFile);
     if (entry?.kind === 'task' && entry.file !== null) return parseTaskConfig(readTaskFile(entry.file), entry.file);
     if (nameOrFile.endsWith('.yaml') && existsSync(nameOrFile)) return parseTaskConfig(readTaskFile(nameOrFile), path.resolve(nameOrFile));
+    const bigbench = parseBigbenchName(nameOrFile);
+    if (bigbench !== null && existsSync(bigbench.file)) return loadBigbenchTask(bigbench.file, bigbench.variant);
     return this.#unknown(nameOrFile);
   }
 

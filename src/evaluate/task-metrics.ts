@@ -10,11 +10,12 @@
 import { TunekitError } from '../errors.js';
 import { corpusBleu } from '../metrics/bleu.js';
 import { corpusChrf } from '../metrics/chrf.js';
-import { pythonRegex, pythonRemove } from './python-regex.js';
+import { RougeScorer } from '../metrics/rouge.js';
+import { pythonRegex, pythonRemove, pythonSub } from './python-regex.js';
 import { PythonRandom } from './python-random.js';
 import { TASK_CONFIG_ERROR, type MetricConfig, type OutputType } from './task-config.js';
 
-export const AGGREGATIONS = ['mean', 'median', 'nanmean', 'perplexity', 'weighted_perplexity', 'bits_per_byte', 'bleu', 'chrf', 'chrf++', 'f1', 'matthews_corrcoef', 'brier_score'] as const;
+export const AGGREGATIONS = ['mean', 'median', 'nanmean', 'perplexity', 'weighted_perplexity', 'bits_per_byte', 'bleu', 'chrf', 'chrf++', 'f1', 'macro_f1', 'matthews_corrcoef', 'brier_score'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 interface MetricInfo {
@@ -33,6 +34,8 @@ const METRICS: Record<string, MetricInfo> = {
   mcc: { outputTypes: ['multiple_choice'], aggregation: 'matthews_corrcoef', higherIsBetter: true },
   brier_score: { outputTypes: ['multiple_choice'], aggregation: 'brier_score', higherIsBetter: false },
   exact_match: { outputTypes: ['generate_until', 'multiple_choice'], aggregation: 'mean', higherIsBetter: true },
+  // Only with `predictions` and `references` (answerMetric): SQuAD's exact match of the chosen answer.
+  em: { outputTypes: ['multiple_choice'], aggregation: 'mean', higherIsBetter: true },
   perplexity: { outputTypes: ['loglikelihood'], aggregation: 'perplexity', higherIsBetter: false },
   word_perplexity: { outputTypes: ['loglikelihood_rolling'], aggregation: 'weighted_perplexity', higherIsBetter: false },
   byte_perplexity: { outputTypes: ['loglikelihood_rolling'], aggregation: 'weighted_perplexity', higherIsBetter: false },
@@ -41,7 +44,23 @@ const METRICS: Record<string, MetricInfo> = {
   bleu: { outputTypes: ['generate_until'], aggregation: 'bleu', higherIsBetter: true },
   chrf: { outputTypes: ['generate_until'], aggregation: 'chrf', higherIsBetter: true },
   'chrf++': { outputTypes: ['generate_until'], aggregation: 'chrf++', higherIsBetter: true },
+  // rouge-score's F-measure (Porter stemmer on) per document, best over several references; the mean over documents.
+  rouge1: { outputTypes: ['generate_until'], aggregation: 'mean', higherIsBetter: true },
+  rouge2: { outputTypes: ['generate_until'], aggregation: 'mean', higherIsBetter: true },
+  rougeL: { outputTypes: ['generate_until'], aggregation: 'mean', higherIsBetter: true },
+  rougeLsum: { outputTypes: ['generate_until'], aggregation: 'mean', higherIsBetter: true },
 };
+
+/** The ROUGE metrics a generate_until task can list. */
+export const ROUGE_METRICS = new Set(['rouge1', 'rouge2', 'rougeL', 'rougeLsum']);
+
+let rougeScorer: RougeScorer | undefined;
+
+/** One document's ROUGE F-measure (0–1): rouge-score with use_stemmer, the best reference as its score_multi. */
+export function rougeScore(metric: string, prediction: string, references: readonly string[]): number {
+  rougeScorer ??= new RougeScorer({ types: [...ROUGE_METRICS], useStemmer: true });
+  return rougeScorer.scoreMulti(prediction, references)[metric].fmeasure;
+}
 
 /** Metrics whose per-document value is the (reference, prediction) pair their aggregation scores as a corpus. */
 export const CORPUS_METRICS = new Set(['bleu', 'chrf', 'chrf++']);
@@ -55,6 +74,58 @@ const DEFAULT_METRICS: Record<OutputType, string[]> = {
 };
 
 const EXACT_MATCH_OPTIONS = ['regexes_to_ignore', 'ignore_case', 'ignore_punctuation', 'ignore_numbers'];
+
+/**
+ * multiple_choice metrics that can score the chosen answer against references (tunekit's declarative form of a
+ * process_results such as ReCoRD's): `predictions` (a field or template giving one answer per choice) and
+ * `references` (the gold answers); the document's value is the best over the references of SQuAD's token F1 (f1)
+ * or exact match (em) between the reference and the answer of the highest-likelihood choice.
+ */
+const ANSWER_METRICS = new Set(['f1', 'em']);
+const ANSWER_OPTIONS = ['predictions', 'references'];
+
+/** Whether a metric scores the chosen answer (it has `references`). */
+export function isAnswerMetric(metric: TaskMetric): boolean {
+  return ANSWER_METRICS.has(metric.name) && typeof metric.options.references === 'string';
+}
+
+const SQUAD_PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
+
+/** SQuAD v2's normalize_answer: lower case, no punctuation, no articles, single spaces. */
+function normalizeAnswer(text: string): string {
+  const lowered = [...text.toLowerCase()].filter((c) => !SQUAD_PUNCTUATION.has(c)).join('');
+  return pythonSub(pythonRegex('\\b(a|an|the)\\b', 'squad normalize_answer'), ' ', lowered).split(/\s+/u).filter((token) => token !== '').join(' ');
+}
+
+/** SQuAD v2's compute_exact and compute_f1 (gold first, as transformers' squad_metrics). */
+export function squadScore(kind: 'em' | 'f1', gold: string, prediction: string): number {
+  const a = normalizeAnswer(gold);
+  const b = normalizeAnswer(prediction);
+  if (kind === 'em') return Number(a === b);
+  const goldTokens = a === '' ? [] : a.split(' ');
+  const predTokens = b === '' ? [] : b.split(' ');
+  if (goldTokens.length === 0 || predTokens.length === 0) return Number(goldTokens.length === predTokens.length);
+  const counts = new Map<string, number>();
+  for (const token of goldTokens) counts.set(token, (counts.get(token) ?? 0) + 1);
+  let same = 0;
+  for (const token of predTokens) {
+    const left = counts.get(token) ?? 0;
+    if (left > 0) {
+      same++;
+      counts.set(token, left - 1);
+    }
+  }
+  if (same === 0) return 0;
+  const precision = same / predTokens.length;
+  const recall = same / goldTokens.length;
+  return (2 * precision * recall) / (precision + recall);
+}
+
+/** The answer metric of one document: the best over the references for the highest-likelihood choice's answer. */
+export function answerMetric(kind: 'em' | 'f1', lls: readonly number[], predictions: readonly string[], references: readonly string[]): number {
+  const prediction = predictions[argmax(lls)];
+  return Math.max(...references.map((reference) => squadScore(kind, reference, prediction)));
+}
 
 /** A metric of a task, checked and with its aggregation resolved. */
 export interface TaskMetric {
@@ -76,7 +147,11 @@ export function resolveMetrics(task: string, outputType: OutputType, metricList:
     if (!info.outputTypes.includes(outputType)) fail(task, `metric "${entry.metric}" does not apply to output_type ${outputType}`);
     const aggregation = entry.aggregation ?? info.aggregation;
     if (!(AGGREGATIONS as readonly string[]).includes(aggregation)) fail(task, `aggregation "${aggregation}" of ${entry.metric} is not supported (tunekit has ${AGGREGATIONS.join(', ')})`);
-    const allowed = entry.metric === 'exact_match' && outputType === 'generate_until' ? EXACT_MATCH_OPTIONS : [];
+    const allowed = entry.metric === 'exact_match' && outputType === 'generate_until' ? EXACT_MATCH_OPTIONS : ANSWER_METRICS.has(entry.metric) && outputType === 'multiple_choice' ? ANSWER_OPTIONS : [];
+    if (entry.metric === 'em' && !('references' in entry.options)) fail(task, 'metric em scores a chosen answer: it needs predictions and references (see answerMetric)');
+    if (ANSWER_OPTIONS.some((key) => key in entry.options) && !ANSWER_OPTIONS.every((key) => typeof entry.options[key] === 'string')) {
+      fail(task, `metric ${entry.metric} needs both predictions and references, each a field name or a Jinja template`);
+    }
     for (const key of Object.keys(entry.options)) if (!allowed.includes(key)) fail(task, `metric ${entry.metric} has no option "${key}"${allowed.length > 0 ? ` (it takes ${allowed.join(', ')})` : ''}`);
     const regexes = entry.options.regexes_to_ignore;
     if (regexes !== undefined && !(Array.isArray(regexes) && regexes.every((item) => typeof item === 'string'))) fail(task, 'exact_match regexes_to_ignore must be a list of regexes');
@@ -127,7 +202,7 @@ function argmax(values: readonly number[]): number {
  * A per-document value: a number; (log-likelihood, weight) for weighted aggregations; (reference, prediction) for
  * corpus metrics; (gold, prediction) for f1 / mcc; (gold, choice probabilities) for the Brier score.
  */
-export type MetricValue = number | [number, number] | [string, string] | [number, number[]];
+export type MetricValue = number | [number, number] | [number, number, number] | [string, string] | [number, number[]];
 
 /** lm-eval's utils.softmax over a question's log-likelihoods. */
 function softmax(values: readonly number[]): number[] {
@@ -156,6 +231,8 @@ export function multipleChoiceMetrics(metrics: readonly TaskMetric[], results: r
     else if (metric.name === 'acc_bytes') values.acc_bytes = hit(predBytes);
     else if (metric.name === 'exact_match') values.exact_match = exact;
     else if (metric.name === 'acc_mutual_info') values.acc_mutual_info = hit(argmax(lls.map((ll, i) => ll - unconditional[i])));
+    else if (isAnswerMetric(metric)) continue;
+    else if (metric.name === 'f1' && metric.aggregation === 'macro_f1') values.f1 = [golds[0], pred, choices.length];
     else if (metric.name === 'f1' || metric.name === 'mcc') values[metric.name] = [golds[0], pred] as [number, number];
     else if (metric.name === 'brier_score') values.brier_score = [golds[0], softmax(lls)];
   }
@@ -200,6 +277,17 @@ function f1Score(items: readonly [number, number][]): number {
   const { tp, fp, fn } = binaryCounts(items);
   const denominator = 2 * tp + fp + fn;
   return denominator === 0 ? 0 : (2 * tp) / denominator;
+}
+
+/**
+ * The mean over the classes 0…k−1 (k: the document's choice count) of each class's one-vs-rest binary F1, as
+ * lm-eval's CB aggregation (super_glue/cb/aggregate.py cb_multi_fi) computes it with scikit-learn's f1_score.
+ */
+function macroF1(items: readonly [number, number, number][]): number {
+  const classes = Math.max(...items.map(([, , count]) => count));
+  let total = 0;
+  for (let label = 0; label < classes; label++) total += f1Score(items.map(([gold, pred]) => [Number(gold === label), Number(pred === label)]));
+  return total / classes;
 }
 
 /** sklearn.metrics.matthews_corrcoef, from the confusion matrix as it computes it. */
@@ -262,6 +350,8 @@ function aggregate(aggregation: Aggregation, items: readonly MetricValue[]): num
       return -weightedMean(items as [number, number][]) / Math.log(2);
     case 'f1':
       return f1Score(items as [number, number][]);
+    case 'macro_f1':
+      return macroF1(items as [number, number, number][]);
     case 'matthews_corrcoef':
       return matthewsCorrcoef(items as [number, number][]);
     case 'brier_score':

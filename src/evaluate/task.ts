@@ -7,12 +7,15 @@ import { TunekitError } from '../errors.js';
 import { docToChoice, docToTarget, docToText, type Doc, type DocContext } from './doc-fields.js';
 import { DEFAULT_FEWSHOT_SEED, fewshotContext, FewshotSampler, multipleInputContexts } from './fewshot.js';
 import { compileFilters, type CompiledFilter } from './filters.js';
-import { CORPUS_METRICS, exactMatch, multipleChoiceMetrics, resolveMetrics, type MetricValue, type TaskMetric } from './task-metrics.js';
+import { answerMetric, CORPUS_METRICS, exactMatch, isAnswerMetric, multipleChoiceMetrics, resolveMetrics, ROUGE_METRICS, rougeScore, type MetricValue, type TaskMetric } from './task-metrics.js';
 import { TASK_CONFIG_ERROR, type TaskConfig } from './task-config.js';
 import { loadTaskSplit, type LoadSplitOptions, type TaskSplit } from './task-data.js';
 
 /** One request of a document: what the model is asked (lm-eval's Instance.arguments). */
 export type RequestArguments = [string, string] | [string] | [string, Record<string, unknown>];
+
+/** A document's input text rewritten, given its index in the evaluation split (and the input's number). */
+export type DocumentInputPerturber = (text: string, docId: number, part: number) => string;
 
 export interface DocumentRequests {
   docId: number;
@@ -59,11 +62,19 @@ export class EvalTask implements DocContext {
     const evalSplit = (config.testSplit ?? config.validationSplit) as string;
     const evaluated = await split(evalSplit);
     const fewshot = config.fewshotConfig;
-    let pool: Doc[];
-    if (fewshot.split !== undefined) pool = (await split(fewshot.split)).docs;
-    else if (fewshot.samples !== undefined) pool = fewshot.samples;
-    else pool = (await split(config.trainingSplit ?? config.validationSplit ?? evalSplit)).docs;
+    let pool: Doc[] = [];
+    let poolError: unknown;
+    try {
+      if (fewshot.split !== undefined) pool = (await split(fewshot.split)).docs;
+      else if (fewshot.samples !== undefined) pool = fewshot.samples;
+      else pool = (await split(config.trainingSplit ?? config.validationSplit ?? evalSplit)).docs;
+    } catch (error) {
+      // Local data files may hold only the evaluated split: that is enough for a zero-shot run.
+      if (!(error instanceof TunekitError)) throw error;
+      poolError = error;
+    }
     const task = new EvalTask(config, evaluated.docs, evaluated.features, new FewshotSampler(pool, fewshot.sampler, options.fewshotSeed ?? DEFAULT_FEWSHOT_SEED));
+    task.#poolError = poolError;
     task.#checkFirstDocument();
     return task;
   }
@@ -81,6 +92,8 @@ export class EvalTask implements DocContext {
     if (this.config.outputType !== 'multiple_choice') fail(this.name, 'doc_to_text gives an index (a multiple-input task), which needs output_type multiple_choice');
     this.multipleInput = true;
   }
+
+  #poolError: unknown;
 
   /** Each choice is an input and the target the one continuation (doc_to_text gives the gold index). */
   multipleInput = false;
@@ -101,22 +114,29 @@ export class EvalTask implements DocContext {
     return Math.min(count, this.evalDocs.length);
   }
 
-  /** build_all_requests: the few-shot context of each document in order (the sampler advances), then its requests. */
-  buildRequests(numFewshot: number, limit?: number): DocumentRequests[] {
+  /**
+   * build_all_requests: the few-shot context of each document in order (a sampler seeded afresh for each build,
+   * advancing from document to document), then its requests. `perturbInput` rewrites each document's own input
+   * text (see InputPerturber).
+   */
+  buildRequests(numFewshot: number, limit?: number, perturbInput?: DocumentInputPerturber): DocumentRequests[] {
+    if (numFewshot > 0 && this.#poolError !== undefined) throw this.#poolError;
     const documents: DocumentRequests[] = [];
     const count = this.documentCount(limit);
+    const sampler = this.sampler.restarted();
     for (let docId = 0; docId < count; docId++) {
       const doc = this.evalDocs[docId];
+      const perturb = perturbInput === undefined ? undefined : (text: string, part: number) => perturbInput(text, docId, part);
       if (this.multipleInput) {
         const continuation = docToTarget(this, doc);
         if (typeof continuation !== 'string') fail(this.name, `a multiple-input task's doc_to_target must give the continuation text, got ${JSON.stringify(continuation)}`);
-        const contexts = multipleInputContexts(this, this.sampler, doc, numFewshot);
+        const contexts = multipleInputContexts(this, sampler, doc, numFewshot, perturb);
         documents.push({ docId, doc, arguments: contexts.map((context) => [context, `${this.config.targetDelimiter}${continuation}`]) });
         continue;
       }
       // A rolling task scores its target alone; its prompt is built (and the sampler drawn) only when it has one.
       const rollingWithoutText = this.config.outputType === 'loglikelihood_rolling' && this.config.docToText === undefined;
-      const context = rollingWithoutText ? '' : fewshotContext(this, this.sampler, doc, numFewshot);
+      const context = rollingWithoutText ? '' : fewshotContext(this, sampler, doc, numFewshot, perturb);
       documents.push({ docId, doc, arguments: this.#requests(doc, context) });
     }
     return documents;
@@ -175,12 +195,21 @@ export class EvalTask implements DocContext {
       const scored = responses as [number, boolean][];
       const conditional = this.#mutualInfo ? scored.slice(0, choices.length) : scored;
       const unconditional = this.#mutualInfo ? scored.slice(choices.length).map(([ll]) => ll) : [];
-      return multipleChoiceMetrics(this.metrics, conditional, choices, this.#goldIndex(doc, choices), unconditional);
+      const values = multipleChoiceMetrics(this.metrics, conditional, choices, this.goldIndex(doc, choices), unconditional);
+      for (const metric of this.metrics.filter(isAnswerMetric)) {
+        const predictions = docToChoice(this, doc, metric.options.predictions as string);
+        const references = docToChoice(this, doc, metric.options.references as string);
+        if (predictions.length !== choices.length) fail(this.name, `metric ${metric.name}: predictions gives ${predictions.length} answers for ${choices.length} choices`);
+        if (references.length === 0) fail(this.name, `metric ${metric.name}: references gives no answers`);
+        values[metric.name] = answerMetric(metric.name as 'em' | 'f1', conditional.map(([ll]) => ll), predictions, references);
+      }
+      return values;
     }
     return this.#generationMetrics(doc, responses[0]);
   }
 
-  #goldIndex(doc: Doc, choices: string[]): number | number[] {
+  /** The gold choice's index (or indices) as process_results compares it; -100 for a gold not among the choices. */
+  goldIndex(doc: Doc, choices: string[] = docToChoice(this, doc)): number | number[] {
     const gold = this.multipleInput ? docToText(this, doc) : this.gold(doc);
     const index = (value: unknown): number => {
       if (typeof value === 'number') return value < choices.length ? value : -100;
@@ -202,6 +231,10 @@ export class EvalTask implements DocContext {
       if (CORPUS_METRICS.has(metric.name)) {
         if (multiple) fail(this.name, `metric ${metric.name} scores one reference per document; doc_to_target gives several`);
         values[metric.name] = [asText(golds[0]), result];
+        continue;
+      }
+      if (ROUGE_METRICS.has(metric.name)) {
+        values[metric.name] = rougeScore(metric.name, result, golds.map(asText));
         continue;
       }
       const scores = golds.map((reference) => exactMatch(result, asText(reference), metric.options, `task "${this.name}" exact_match`));

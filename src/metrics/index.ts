@@ -38,6 +38,7 @@ export {
   type AggregateScore,
   type BootstrapOptions,
 } from './aggregate.js';
+export { meanInterval, pairedDifference, pairedMeanDifference, statisticsInterval, type DifferenceInterval, type IntervalOptions, type ScoreInterval } from './intervals.js';
 export {
   approximateRandomizationTest,
   bleuStatisticsMetric,

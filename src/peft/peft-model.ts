@@ -211,6 +211,15 @@ export class PeftModel extends Module {
     return this.entry(name).copies;
   }
 
+  /** Elements the adapter trains (its own tensors, trained biases and parameter copies), frozen or not. */
+  adapterParameterCount(name: string): number {
+    let count = 0;
+    for (const tensor of this.adapterParameters(name).values()) count += tensor.numel;
+    for (const tensor of this.trainedBiases(name).values()) count += tensor.numel;
+    for (const copy of this.parameterCopies(name)) count += copy.parameter.numel;
+    return count;
+  }
+
   /** Runs `fn` with another adapter active (or none with null), then restores the previous one. */
   withAdapter<T>(name: string | null, fn: () => T): T {
     const previous = this.#active;

@@ -74,6 +74,17 @@ const RUN_DEFAULTS = {
   generation_num_beams: null as number | null,
   /** Generate for only the first this many eval (and test) examples. */
   generation_samples: null as number | null,
+  /** Train on only the first this many training examples (of the train split), as transformers' examples' max_train_samples. */
+  max_train_samples: null as number | null,
+  // Catastrophic forgetting measured at the end of the run (by the evaluate layer: see trainWithForgetting)
+  /** lm-eval task names (or .yaml files) scored on the base model and the trained one. */
+  forgetting_tasks: null as string[] | null,
+  /** Folders of task YAML the names are found in (lm-eval's --include_path). */
+  forgetting_include_path: null as string[] | null,
+  /** General text whose perplexity is compared: .jsonl with "text", a .json list, or plain text. */
+  forgetting_text: null as string | null,
+  /** Documents per task (and of the text). */
+  forgetting_limit: null as number | null,
 };
 
 /** PEFT's adapter keys, by the method they configure (snake_case as in adapter_config.json). */
@@ -191,7 +202,8 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   for (const key of ['eval_dataset', 'test_dataset', 'template', 'adapter', 'dataset_config'] as const) if (run[key] !== null && typeof run[key] !== 'string') fail(source, `'${key}' must be a string`);
   for (const key of ['dataset_split', 'eval_dataset_split', 'test_dataset_split'] as const) if (typeof run[key] !== 'string' || run[key] === '') fail(source, `'${key}' must be a split name`);
   if (run.split !== null && typeof run.split !== 'string' && !(Array.isArray(run.split) && run.split.every((value) => typeof value === 'number'))) fail(source, `'split' must be sizes such as "0.8,0.1,0.1" or [0.9, 0.1], got ${JSON.stringify(run.split)}`);
-  for (const key of ['early_stopping_patience', 'generation_max_length', 'generation_num_beams', 'generation_samples'] as const) {
+  parseForgettingKeys(run, source);
+  for (const key of ['early_stopping_patience', 'generation_max_length', 'generation_num_beams', 'generation_samples', 'max_train_samples', 'forgetting_limit'] as const) {
     if (run[key] !== null && !(Number.isInteger(run[key]) && (run[key] as number) >= 1)) fail(source, `'${key}' must be a positive integer, got ${JSON.stringify(run[key])}`);
   }
   if (!(typeof run.early_stopping_threshold === 'number' && run.early_stopping_threshold >= 0)) fail(source, `'early_stopping_threshold' must be a non-negative number`);
@@ -208,6 +220,23 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   if (run.early_stopping_patience !== null && args.metric_for_best_model === null) fail(source, `'early_stopping_patience' needs metric_for_best_model (or load_best_model_at_end) and evaluations`);
   if (run.early_stopping_patience !== null && args.eval_strategy === 'no') fail(source, `'early_stopping_patience' needs evaluations: set eval_strategy`);
   return { run: run as RunSettings, training: args as TrainingArguments & { output_dir: string }, peft };
+}
+
+/** A list of names: a YAML list of strings, or one string of comma-separated names. */
+function nameList(value: unknown, key: string, source: string): string[] | null {
+  if (value === null) return null;
+  const list = typeof value === 'string' ? value.split(',').map((name) => name.trim()).filter((name) => name !== '') : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((name) => typeof name === 'string' && name !== '')) fail(source, `'${key}' must be a list of names, such as [task_a, task_b], got ${JSON.stringify(value)}`);
+  return list as string[];
+}
+
+/** forgetting_*: checked and normalized in place (lists of names; the others need something to measure). */
+function parseForgettingKeys(run: Record<string, unknown>, source: string): void {
+  run.forgetting_tasks = nameList(run.forgetting_tasks, 'forgetting_tasks', source);
+  run.forgetting_include_path = nameList(run.forgetting_include_path, 'forgetting_include_path', source);
+  if (run.forgetting_text !== null && (typeof run.forgetting_text !== 'string' || run.forgetting_text === '')) fail(source, `'forgetting_text' must be a file of general text`);
+  const measured = run.forgetting_tasks !== null || run.forgetting_text !== null;
+  for (const key of ['forgetting_include_path', 'forgetting_limit'] as const) if (run[key] !== null && !measured) fail(source, `'${key}' does nothing without forgetting_tasks or forgetting_text`);
 }
 
 /** The adapter config of a method from PEFT-named settings, PEFT's defaults for the rest. */
@@ -286,6 +315,43 @@ async function mixtureRecords(mixture: MixtureSettings, seed: number, onMixture?
   return result.records.map(({ task: _task, ...record }) => record);
 }
 
+/** A part of the run's data as records, and how messages name it. */
+interface RecordSet {
+  records: Record<string, unknown>[];
+  what: string;
+}
+
+export interface RunRecords {
+  train: RecordSet;
+  eval?: RecordSet;
+  test?: RecordSet;
+}
+
+/** The train, eval and test records (rendered with the template): their own datasets, or the splits of `dataset`. */
+async function readRunRecords(run: RunSettings, seed: number, onMixture?: (result: MixtureResult) => void): Promise<RunRecords> {
+  const read = async (source: string, split: string) => (await readInstructionRecords(source, { template: run.template, seed, split, config: run.dataset_config ?? undefined })).records;
+  const records = run.mixture !== null ? (await mixtureRecords(run.mixture, seed, onMixture)) : await read(run.dataset as string, run.dataset_split);
+  const trainRecords = (list: Record<string, unknown>[]) => (run.max_train_samples === null ? list : list.slice(0, run.max_train_samples));
+  const name = run.dataset ?? 'the mixture';
+  let data: RunRecords;
+  if (run.split === null) {
+    data = { train: { records: trainRecords(records), what: name } };
+  } else {
+    const { splits } = splitRecords(records, { sizes: run.split, seed });
+    data = { train: { records: trainRecords(splits.train), what: `${name} (split train)` } };
+    if (splits.validation !== undefined) data.eval = { records: splits.validation, what: `${name} (split validation)` };
+    if (splits.test !== undefined) data.test = { records: splits.test, what: `${name} (split test)` };
+  }
+  if (run.eval_dataset !== null) data.eval = { records: await read(run.eval_dataset, run.eval_dataset_split), what: run.eval_dataset };
+  if (run.test_dataset !== null) data.test = { records: await read(run.test_dataset, run.test_dataset_split), what: run.test_dataset };
+  return data;
+}
+
+/** The run's records before tokenization, split as the run splits them (same seed): for evaluating what it trains. */
+export async function runConfigRecords(config: RunConfig): Promise<RunRecords> {
+  return readRunRecords(config.run, config.training.seed);
+}
+
 async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer, seq2seq: boolean, onMixture?: (result: MixtureResult) => void): Promise<RunData> {
   const tokenization = {
     maxLength: run.max_length,
@@ -294,25 +360,16 @@ async function readRunData(run: RunSettings, seed: number, tokenizer: Tokenizer,
     datasetTextField: run.dataset_text_field,
     seq2seq,
   };
-  const read = async (source: string, split: string) => (await readInstructionRecords(source, { template: run.template, seed, split, config: run.dataset_config ?? undefined })).records;
-  const tokenize = (records: Record<string, unknown>[], what: string): TrainExample[] => {
+  const tokenize = ({ records, what }: RecordSet): TrainExample[] => {
     if (records.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: the split is empty`);
     const result = tokenizeSftDataset(tokenizer, records, tokenization);
     if (result.examples.length === 0) throw new TunekitError(RUN_CONFIG_ERROR, `${what}: no example has a supervised token left (max_length ${run.max_length})`);
     return result.examples;
   };
-  const records = run.mixture !== null ? (await mixtureRecords(run.mixture, seed, onMixture)) : await read(run.dataset as string, run.dataset_split);
-  const data: RunData = { train: [] };
-  if (run.split === null) {
-    data.train = tokenize(records, run.dataset ?? 'the mixture');
-  } else {
-    const { splits } = splitRecords(records, { sizes: run.split, seed });
-    data.train = tokenize(splits.train, `${run.dataset ?? 'the mixture'} (split train)`);
-    if (splits.validation !== undefined) data.eval = tokenize(splits.validation, `${run.dataset ?? 'the mixture'} (split validation)`);
-    if (splits.test !== undefined) data.test = tokenize(splits.test, `${run.dataset ?? 'the mixture'} (split test)`);
-  }
-  if (run.eval_dataset !== null) data.eval = tokenize(await read(run.eval_dataset, run.eval_dataset_split), run.eval_dataset);
-  if (run.test_dataset !== null) data.test = tokenize(await read(run.test_dataset, run.test_dataset_split), run.test_dataset);
+  const records = await readRunRecords(run, seed, onMixture);
+  const data: RunData = { train: tokenize(records.train) };
+  if (records.eval !== undefined) data.eval = tokenize(records.eval);
+  if (records.test !== undefined) data.test = tokenize(records.test);
   return data;
 }
 
@@ -476,6 +533,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
     const metricsFile = path.join(outputDir, 'metrics.jsonl');
     const padTokenId = sftPadTokenId(tokenizer).padTokenId;
     const generationOptions = { tokenizer, maxNewTokens: run.generation_max_length ?? undefined, numBeams: run.generation_num_beams ?? undefined, samples: run.generation_samples ?? undefined };
+    const trainStarted = performance.now();
     const result = await train(model, data.train, { ...training, output_dir: outputDir }, {
       padTokenId,
       evalExamples: data.eval,
@@ -506,7 +564,9 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
         testMetrics = prefixed('test', { ...measured, samples: data.test.length });
         await writeFileAtomic(path.join(outputDir, 'test_results.json'), JSON.stringify(testMetrics, null, 2) + '\n');
       }
-      const trainResults = { epoch: result.history.at(-1)?.epoch ?? 0, train_loss: result.trainLoss, train_samples: data.train.length, global_step: result.globalStep };
+      // Trainer's train_runtime (seconds of the training loop, this process's part of a resumed run), and our peak memory.
+      const trainRuntime = (performance.now() - trainStarted) / 1000;
+      const trainResults = { epoch: result.history.at(-1)?.epoch ?? 0, train_loss: result.trainLoss, train_runtime: trainRuntime, train_samples: data.train.length, global_step: result.globalStep, peak_rss_bytes: process.resourceUsage().maxRSS * 1024 };
       await writeFileAtomic(path.join(outputDir, 'train_results.json'), JSON.stringify(trainResults, null, 2) + '\n');
       await writeFileAtomic(path.join(outputDir, 'all_results.json'), JSON.stringify({ ...trainResults, ...(testMetrics ?? {}) }, null, 2) + '\n');
       await writeFileAtomic(path.join(outputDir, TRAINER_STATE_FILE), JSON.stringify(result.state, null, 2) + '\n');
