@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { distributedAvailable, distributedSamplerIndices, gradientBuckets, loadSafetensorsFile, tensor, tidy, trainerEpochOrder, zeros } from '../src/index.js';
+import { distributedAvailable, distributedSamplerIndices, gradientBuckets, loadSafetensorsFile, tensor, tidy, trainerEpochOrder, workerEnvironment, zeros } from '../src/index.js';
 import { modelWithCharTokenizer } from './helpers/char-tokenizer.js';
 import { freePort } from './helpers/free-port.js';
 import { repoRoot } from './helpers/paths.js';
@@ -82,6 +82,16 @@ print(json.dumps(out))`;
       const order = trainerEpochOrder(n, seed, epoch);
       assert.deepEqual(Array.from({ length: world }, (_, rank) => distributedSamplerIndices(order, rank, world)), expected[i], `n ${n}, world ${world}`);
     });
+  });
+
+  it("reads torchrun's environment, and says which variable is wrong", () => {
+    assert.equal(workerEnvironment({}), null);
+    assert.equal(workerEnvironment({ WORLD_SIZE: '1', RANK: '0' }), null);
+    assert.deepEqual(workerEnvironment({ WORLD_SIZE: '4', RANK: '3', LOCAL_RANK: '1', MASTER_ADDR: 'node0', MASTER_PORT: '29501', TUNEKIT_DIST_TIMEOUT: '2.5' }), { rank: 3, localRank: 1, worldSize: 4, masterAddr: 'node0', masterPort: 29501, timeoutMs: 2500 });
+    assert.throws(() => workerEnvironment({ WORLD_SIZE: '2', MASTER_ADDR: 'a', MASTER_PORT: '1' }), /RANK is not set/);
+    assert.throws(() => workerEnvironment({ WORLD_SIZE: '2', RANK: '2', MASTER_ADDR: 'a', MASTER_PORT: '1' }), /RANK 2 is not below WORLD_SIZE 2/);
+    assert.throws(() => workerEnvironment({ WORLD_SIZE: '2', RANK: '1', MASTER_PORT: '1' }), /MASTER_ADDR is not set/);
+    assert.throws(() => workerEnvironment({ WORLD_SIZE: 'two', RANK: '1' }), /WORLD_SIZE must be a non-negative integer, got "two"/);
   });
 
   it('buckets gradients in reverse parameter order up to the cap, one dtype a bucket', () => {
