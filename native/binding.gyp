@@ -14,7 +14,14 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++20", "-frtti", "-fexceptions", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "ldflags": ["-Wl,--no-as-needed", "-L<(torch_lib)", "-Wl,-rpath,<(torch_lib)"],
-      "libraries": ["<@(torch_libraries)"]
+      "libraries": ["<@(torch_libraries)"],
+      "conditions": [
+        ["tunekit_distributed==1", {
+          "sources": ["src/distributed.cc"],
+          "include_dirs": ["<(gloo_include)"],
+          "defines": ["TUNEKIT_DISTRIBUTED"]
+        }]
+      ]
     }
   ]
 }

@@ -30,6 +30,12 @@ try {
 
 const libraries = ['-ltorch', '-ltorch_cpu', '-lc10'];
 if (torch.hasCuda) libraries.push('-ltorch_cuda', '-lc10_cuda');
+// c10d's ProcessGroupGloo.hpp includes Gloo's headers, which the torch wheels do not ship (Debian: libgloo-dev).
+// Without them (or with TUNEKIT_DISTRIBUTED=0) the addon builds without its distributed part.
+const glooCandidates = [process.env.GLOO_INCLUDE, torch.include, '/usr/include', '/usr/local/include'].filter(Boolean);
+const glooInclude = glooCandidates.find((dir) => existsSync(path.join(dir, 'gloo', 'algorithm.h')));
+const c10dHeader = path.join(torch.include, 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp');
+const distributed = process.env.TUNEKIT_DISTRIBUTED !== '0' && glooInclude !== undefined && existsSync(c10dHeader);
 const gypi = {
   variables: {
     torch_include: torch.include,
@@ -37,12 +43,22 @@ const gypi = {
     torch_lib: torch.lib,
     torch_cxx11_abi: torch.cxx11Abi ? 1 : 0,
     torch_libraries: libraries.join(' '),
+    tunekit_distributed: distributed ? 1 : 0,
+    gloo_include: glooInclude ?? '',
   },
 };
 const gypiPath = path.join(nativeDir, 'libtorch.gypi');
 writeFileSync(gypiPath + '.tmp', JSON.stringify(gypi, null, 2));
 renameSync(gypiPath + '.tmp', gypiPath);
 console.error(`tunekit: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.root}${torch.hasCuda ? ', CUDA' : ''})`);
+
+console.error(
+  distributed
+    ? `tunekit: with data parallel training (c10d + Gloo, headers in ${glooInclude})`
+    : process.env.TUNEKIT_DISTRIBUTED === '0'
+      ? 'tunekit: without data parallel training (TUNEKIT_DISTRIBUTED=0)'
+      : "tunekit: without data parallel training: Gloo's headers were not found (install libgloo-dev, or set GLOO_INCLUDE)",
+);
 
 const args = [nodeGypPath(), 'rebuild', `--directory=${nativeDir}`];
 const headers = nodeHeadersDir();

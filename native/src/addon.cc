@@ -23,6 +23,9 @@
 #endif
 
 #include "nf4.h"
+#if defined(TUNEKIT_DISTRIBUTED)
+#include "distributed.h"
+#endif
 
 #include <atomic>
 #include <cstdlib>
@@ -663,6 +666,63 @@ Napi::Value Nf4Levels(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// ---------------------------------------------------------------- c10d (data parallel)
+
+// distributedBackends() -> the process group backends this build has ([] when built without Gloo's headers).
+Napi::Value DistributedBackends(const Napi::CallbackInfo& info) {
+  auto result = Napi::Array::New(info.Env());
+#if defined(TUNEKIT_DISTRIBUTED)
+  result.Set(0u, Napi::String::New(info.Env(), "gloo"));
+#endif
+  return result;
+}
+
+#if defined(TUNEKIT_DISTRIBUTED)
+// distCreateGroup({masterAddr, masterPort, rank, worldSize, timeoutMs}) -> group id. Blocks until every rank joined.
+Napi::Value DistCreateGroup(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto options = info[0].As<Napi::Object>();
+    tunekit::distributed::GroupOptions group;
+    group.masterAddr = options.Get("masterAddr").As<Napi::String>().Utf8Value();
+    group.masterPort = options.Get("masterPort").As<Napi::Number>().Int32Value();
+    group.rank = options.Get("rank").As<Napi::Number>().Int32Value();
+    group.worldSize = options.Get("worldSize").As<Napi::Number>().Int32Value();
+    group.timeoutMs = options.Get("timeoutMs").As<Napi::Number>().Int64Value();
+    return Napi::Number::New(info.Env(), tunekit::distributed::createGroup(group));
+  });
+}
+
+Napi::Value DistDestroyGroup(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    tunekit::distributed::destroyGroup(info[0].As<Napi::Number>().Int32Value());
+    return info.Env().Undefined();
+  });
+}
+
+// distCollective(group, op, tensor, other | root): allreduce (sum, in place), broadcast (root), allgather (tensor =
+// output, other = input), reduceScatter (tensor = output, other = input), barrier.
+Napi::Value DistCollective(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const int group = info[0].As<Napi::Number>().Int32Value();
+    const std::string op = info[1].As<Napi::String>().Utf8Value();
+    if (op == "barrier") {
+      tunekit::distributed::barrier(group);
+      return info.Env().Undefined();
+    }
+    at::Tensor tensor = unwrapTensor(info[2], op.c_str());
+    if (op == "allreduce") tunekit::distributed::allreduceSum(group, tensor);
+    else if (op == "broadcast") tunekit::distributed::broadcast(group, tensor, info[3].As<Napi::Number>().Int32Value());
+    else {
+      at::Tensor other = unwrapTensor(info[3], op.c_str());
+      if (op == "allgather") tunekit::distributed::allgather(group, tensor, other);
+      else if (op == "reduceScatter") tunekit::distributed::reduceScatterSum(group, tensor, other);
+      else throw Napi::TypeError::New(info.Env(), "unknown collective " + op);
+    }
+    return info.Env().Undefined();
+  });
+}
+#endif
+
 // Training allocates and frees the same large activation buffers every step. glibc serves blocks above its mmap
 // threshold with fresh mmap()s (page faults and zeroing each time) and trims freed heap back to the OS; keeping
 // them in the heap instead measured ~7% faster per training step. TUNEKIT_MALLOC=default keeps glibc's settings.
@@ -718,6 +778,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   set("nf4Dequantize", Nf4Dequantize);
   set("nf4Linear", Nf4Linear);
   set("nf4Levels", Nf4Levels);
+  set("distributedBackends", DistributedBackends);
+#if defined(TUNEKIT_DISTRIBUTED)
+  set("distCreateGroup", DistCreateGroup);
+  set("distDestroyGroup", DistDestroyGroup);
+  set("distCollective", DistCollective);
+#endif
   return exports;
 }
 

@@ -1,6 +1,7 @@
-import { dryRunTraining, evaluate, type DryRunReport, type MemoryEstimate, parseConfigValue, parseRunConfig, readRunConfigFile, runConfigKeys, runTraining } from '../index.js';
-import { type FlagSpec, flagBoolean, flagString, noExtraPositionals, parseArgs } from './args.js';
+import { dryRunTraining, evaluate, type DryRunReport, type MemoryEstimate, parseConfigValue, parseRunConfig, processGroupFromEnvironment, readRunConfigFile, requireDistributed, runConfigKeys, runTraining, TunekitError } from '../index.js';
+import { type FlagSpec, flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, type ParsedArgs } from './args.js';
 import { forgettingTable } from './forgetting.js';
+import { launchWorkers, type LaunchOptions } from './launch.js';
 import { threadsFromFlags } from './model-options.js';
 import { Progress } from './progress.js';
 import type { Verb } from './verb.js';
@@ -19,8 +20,12 @@ function formatMemory(estimate: MemoryEstimate): string {
 }
 const SWITCH_KEYS = new Set(['overwrite_output_dir', 'predict_with_generate']);
 
+const LAUNCH_FLAGS = ['nproc', 'nnodes', 'node-rank', 'master-addr', 'master-port', 'dist-timeout'];
+
 function flagSpec(): FlagSpec {
   const spec: FlagSpec = { config: 'value', json: 'switch', threads: 'value', 'dry-run': 'switch' };
+  for (const flag of LAUNCH_FLAGS) spec[flag] = 'value';
+  spec['shard-optimizer'] = 'switch';
   for (const key of runConfigKeys()) spec[flagOf(key)] = SWITCH_KEYS.has(key) ? 'switch' : 'value';
   return spec;
 }
@@ -31,9 +36,39 @@ function resumeFlagDefault(argv: string[]): string[] {
   return argv.map((arg, index) => (arg === '--resume-from-checkpoint' && (index === argv.length - 1 || argv[index + 1].startsWith('--')) ? '--resume-from-checkpoint=true' : arg));
 }
 
-function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: string; json: boolean; dryRun: boolean } {
+/** --nproc and its companions, as torchrun's --nproc-per-node, --nnodes, --node-rank, --master-addr, --master-port. */
+function launchOptions(args: ParsedArgs): LaunchOptions | null {
+  const given = LAUNCH_FLAGS.filter((flag) => args.flags.has(flag));
+  if (given.length === 0) return null;
+  const nproc = flagNumber(args, 'nproc', { integer: true, min: 1, max: 1024 });
+  if (nproc === undefined) throw new TunekitError('E_FLAG', `--${given[0]} needs --nproc N (the processes to start on this machine)`);
+  const nnodes = flagNumber(args, 'nnodes', { integer: true, min: 1, max: 65536 }) ?? 1;
+  const nodeRank = flagNumber(args, 'node-rank', { integer: true, min: 0, max: nnodes - 1 }) ?? 0;
+  return {
+    nproc,
+    nnodes,
+    nodeRank,
+    masterAddr: flagString(args, 'master-addr') ?? '127.0.0.1',
+    masterPort: flagNumber(args, 'master-port', { integer: true, min: 1, max: 65535 }) ?? 29500,
+    timeoutSeconds: flagNumber(args, 'dist-timeout', { min: 0, exclusiveMin: true }) ?? 60,
+  };
+}
+
+/** argv without the launcher's flags: what each worker runs. */
+function workerArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2).split('=')[0] : '';
+    if (!LAUNCH_FLAGS.includes(name)) out.push(argv[i]);
+    else if (!argv[i].includes('=')) i++;
+  }
+  return out;
+}
+
+function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: string; json: boolean; dryRun: boolean; launch: LaunchOptions | null; shardOptimizer: boolean } {
   const args = parseArgs(resumeFlagDefault(argv), flagSpec());
   noExtraPositionals(args);
+  const launch = launchOptions(args);
   threadsFromFlags(args);
   const file = flagString(args, 'config');
   const raw = file === undefined ? {} : readRunConfigFile(file);
@@ -43,7 +78,16 @@ function rawConfig(argv: string[]): { raw: Record<string, unknown>; source: stri
     if (SWITCH_KEYS.has(key)) raw[key] = flagBoolean(args, flag);
     else raw[key] = parseConfigValue(flagString(args, flag) as string);
   }
-  return { raw, source: file ?? 'the flags', json: flagBoolean(args, 'json') || !process.stdout.isTTY, dryRun: flagBoolean(args, 'dry-run') };
+  return { raw, source: file ?? 'the flags', json: flagBoolean(args, 'json') || !process.stdout.isTTY, dryRun: flagBoolean(args, 'dry-run'), launch, shardOptimizer: flagBoolean(args, 'shard-optimizer') };
+}
+
+/** A worker `tunekit train --nproc` started ends when its launcher is gone (checked whenever the loop yields). */
+function watchLauncher(): void {
+  const launcher = Number(process.env.TUNEKIT_LAUNCHER_PID);
+  if (!Number.isInteger(launcher) || launcher <= 0) return;
+  setInterval(() => {
+    if (process.ppid !== launcher) process.exit(1);
+  }, 1000).unref();
 }
 
 export const trainVerb: Verb = {
@@ -85,13 +129,24 @@ export const trainVerb: Verb = {
     '  --dry-run      print the resolved config, dataset statistics, parameters and estimated peak memory; train nothing',
     '  --json         JSON lines on stdout (the default when stdout is not a terminal)',
     '  --threads T    libtorch threads',
+    'Data parallel (DDP on torch.distributed\'s c10d: Gloo over TCP; rank 0 writes output_dir):',
+    '  --nproc N      start N worker processes on this machine (each gets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,',
+    '                 MASTER_PORT as torchrun sets them; workers started by torchrun or any launcher need no flag)',
+    '  --nnodes M --node-rank I --master-addr HOST --master-port P   the same over M machines (default 1, 0,',
+    '                 127.0.0.1, 29500); per_device_train_batch_size is per process',
+    '  --dist-timeout S   seconds a rendezvous or collective may wait for a rank (60); a dead rank ends the job',
+    '  --shard-optimizer  ZeRO stage 1: each rank keeps 1/N of the AdamW state (results equal unsharded DDP)',
   ].join('\n'),
   async run(argv) {
-    const { raw, source, json, dryRun } = rawConfig(argv);
+    const { raw, source, json: jsonFlag, dryRun, launch, shardOptimizer } = rawConfig(argv);
     const config = parseRunConfig(raw, source);
+    if (launch !== null && !dryRun) {
+      requireDistributed();
+      return launchWorkers(workerArgv(argv), launch);
+    }
     if (dryRun) {
       const report = await dryRunTraining(config);
-      if (json) console.log(JSON.stringify({ event: 'dry_run', ...report }));
+      if (jsonFlag) console.log(JSON.stringify({ event: 'dry_run', ...report }));
       else {
         for (const [key, value] of Object.entries(report.config)) console.log(`${key}: ${JSON.stringify(value)}`);
         for (const [name, stats] of Object.entries(report.datasets)) {
@@ -103,6 +158,13 @@ export const trainVerb: Verb = {
       }
       return 0;
     }
+    const group = dryRun ? null : processGroupFromEnvironment();
+    if (shardOptimizer && group === null && !dryRun) throw new TunekitError('E_FLAG', '--shard-optimizer shards the optimizer state over data parallel ranks: give --nproc N (or start the workers with torchrun)');
+    watchLauncher();
+    // Only rank 0 reports; the other ranks' stdout stays quiet (their errors still reach stderr).
+    const quiet = group !== null && group.rank !== 0;
+    const json = jsonFlag || quiet;
+    const log = quiet ? () => {} : (line: string) => console.log(line);
     let bar: Progress | undefined;
     // The first Ctrl-C (or SIGTERM) ends the run after the current step with a checkpoint; a second one ends it now.
     const stop = new AbortController();
@@ -118,8 +180,10 @@ export const trainVerb: Verb = {
     try {
       const runOptions: Parameters<typeof runTraining>[1] = {
         signal: stop.signal,
+        processGroup: group ?? undefined,
+        shardOptimizer,
         onStart: (start) => {
-          if (json) console.log(JSON.stringify({ event: 'start', mixture: start.mixture, max_steps: start.maxSteps, train_examples: start.trainExamples, eval_examples: start.evalExamples, test_examples: start.testExamples, trainable_parameters: start.trainable, total_parameters: start.total }));
+          if (json) log(JSON.stringify({ event: 'start', mixture: start.mixture, max_steps: start.maxSteps, train_examples: start.trainExamples, eval_examples: start.evalExamples, test_examples: start.testExamples, trainable_parameters: start.trainable, total_parameters: start.total }));
           else {
             console.log(`${start.trainExamples} training, ${start.evalExamples} evaluation and ${start.testExamples} test examples, ${start.maxSteps} optimizer steps, ${start.trainable.toLocaleString('en-US')} of ${start.total.toLocaleString('en-US')} parameters trainable`);
             printMixture(start.mixture);
@@ -128,7 +192,7 @@ export const trainVerb: Verb = {
         },
         onEvent: (event) => {
           if (json) {
-            console.log(JSON.stringify(event));
+            log(JSON.stringify(event));
             return;
           }
           if (event.event === 'step') bar?.update(event.step, { loss: Number(event.loss.toFixed(4)), lr: event.learning_rate, 'tokens/s': Math.round(event.tokens_per_second) });
@@ -140,12 +204,14 @@ export const trainVerb: Verb = {
         },
       };
       if (evaluate.measuresForgetting(config)) {
+        if (group !== null) throw new TunekitError('E_FLAG', 'forgetting_tasks is not measured under data parallel training yet: train with --nproc, then score forgetting with `tunekit eval`');
         forgetting = await evaluate.trainWithForgetting(config, { ...runOptions, onForgettingEvent: (event) => (event.type === 'system' && !json ? console.error(`forgetting: scoring ${event.system} (${event.index + 1}/${event.systems})`) : undefined) });
         result = forgetting.run;
       } else result = await runTraining(config, runOptions);
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      group?.destroy();
     }
     bar?.finish();
     const summary = {
@@ -168,8 +234,8 @@ export const trainVerb: Verb = {
     };
     const measured = forgetting?.forgetting ?? null;
     if (json) {
-      console.log(JSON.stringify(summary));
-      if (measured !== null) console.log(JSON.stringify({ event: 'forgetting', file: forgetting?.forgettingFile, rows: measured.forgetting }));
+      log(JSON.stringify(summary));
+      if (measured !== null) log(JSON.stringify({ event: 'forgetting', file: forgetting?.forgettingFile, rows: measured.forgetting }));
     } else if (result.interrupted) console.log(`stopped at step ${result.globalStep}; resume with --resume-from-checkpoint (output_dir ${result.outputDir})`);
     else {
       console.log(`trained ${result.globalStep} steps (train_loss ${result.trainLoss.toFixed(4)}${result.earlyStopped ? ', stopped early' : ''}) into ${result.outputDir}`);

@@ -67,6 +67,11 @@ export interface NativeAddon {
     scaleBlockSize: number,
   ): TensorHandle;
   nf4Levels(): number[];
+  /** The process group backends this build has: ['gloo'], or [] when it was built without Gloo's headers. */
+  distributedBackends(): string[];
+  distCreateGroup?(options: { masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): number;
+  distDestroyGroup?(group: number): void;
+  distCollective?(group: number, op: 'allreduce' | 'broadcast' | 'allgather' | 'reduceScatter' | 'barrier', tensor?: TensorHandle, other?: TensorHandle | number): void;
 }
 
 function findAddon(): string {

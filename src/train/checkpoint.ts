@@ -70,6 +70,13 @@ export interface CheckpointContents {
   optimizer?: OptimizerState;
   schedulerStep?: number;
   rngState?: Uint8Array;
+  /** Data parallel: ranks 1… CPU generator states (rank 0's is rngState), as rng_state_<rank>.bin. */
+  otherRankRngStates?: Uint8Array[];
+}
+
+/** The file a rank's generator state is kept in: rank 0's keeps the single-process name. */
+function rngFile(rank: number): string {
+  return rank === 0 ? RNG_FILE : `rng_state_${rank}.bin`;
 }
 
 export function checkpointName(step: number): string {
@@ -92,6 +99,7 @@ export async function writeCheckpoint(outputDir: string, contents: CheckpointCon
       await saveSafetensorsFile(path.join(folder, OPTIMIZER_FILE), tensors as Map<string, Tensor>, { optimizer: JSON.stringify(rest), scheduler_step: String(contents.schedulerStep ?? 0) });
     }
     if (contents.rngState !== undefined) await writeFileAtomic(path.join(folder, RNG_FILE), contents.rngState);
+    for (const [index, state] of (contents.otherRankRngStates ?? []).entries()) await writeFileAtomic(path.join(folder, rngFile(index + 1)), state);
     if (contents.loop !== undefined) await writeFileAtomic(path.join(folder, LOOP_STATE_FILE), JSON.stringify(contents.loop, null, 2) + '\n');
     // Last, as Trainer does: a checkpoint with trainer_state.json is one whose other files are written.
     await writeFileAtomic(path.join(folder, TRAINER_STATE_FILE), JSON.stringify(contents.trainerState, null, 2) + '\n');
@@ -159,11 +167,17 @@ export interface ResumeState {
   rngState: Uint8Array;
 }
 
-/** Reads what a resume needs from a checkpoint; a checkpoint written with save_only_model cannot be resumed. */
-export async function readCheckpoint(dir: string): Promise<ResumeState> {
+/**
+ * Reads what a resume needs from a checkpoint (for data parallel `rank`, its own generator state); a checkpoint
+ * written with save_only_model cannot be resumed.
+ */
+export async function readCheckpoint(dir: string, rank = 0): Promise<ResumeState> {
   const loopFile = path.join(dir, LOOP_STATE_FILE);
   if (!existsSync(loopFile) || !existsSync(path.join(dir, OPTIMIZER_FILE))) {
     throw new TunekitError(CHECKPOINT_ERROR, `${dir}: holds only the model (save_only_model), not the optimizer and loop state a resume needs`);
+  }
+  if (!existsSync(path.join(dir, rngFile(rank)))) {
+    throw new TunekitError(CHECKPOINT_ERROR, `${dir}: holds no generator state for rank ${rank}: it was written by a run with fewer processes; resume with the world size it was trained with`);
   }
   const { tensors, metadata } = await loadSafetensorsFile(path.join(dir, OPTIMIZER_FILE));
   const rest = JSON.parse(metadata.optimizer ?? '{}') as Omit<OptimizerState, 'tensors'>;
@@ -173,7 +187,7 @@ export async function readCheckpoint(dir: string): Promise<ResumeState> {
     loop: readJson<LoopState>(loopFile),
     optimizer: { ...rest, tensors },
     schedulerStep: Number(metadata.scheduler_step ?? 0),
-    rngState: new Uint8Array(readFileSync(path.join(dir, RNG_FILE))),
+    rngState: new Uint8Array(readFileSync(path.join(dir, rngFile(rank)))),
   };
 }
 

@@ -16,6 +16,7 @@ import { checkDestination } from '../io/destination.js';
 import { cleanUpInterruptedWrites, writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../models/load.js';
 import type { LanguageModel } from '../models/types.js';
+import type { ProcessGroup } from '../torch/distributed.js';
 import { manualSeed } from '../torch/runtime.js';
 import { bottleneckConfig, getPeftModel, ia3Config, loraConfig, PeftModel, promptTuningConfig, qloraConfig, selectiveConfig, type AdapterConfigBase } from '../peft/index.js';
 import type { Tokenizer } from '../tokenize/index.js';
@@ -24,6 +25,7 @@ import { saveTrainedModel, TRAINER_STATE_FILE } from './checkpoint.js';
 import { evaluateModel, type TrainExample } from './evaluation.js';
 import { generationMetrics } from './generation-eval.js';
 import { estimateTrainingMemory, type MemoryEstimate } from './memory.js';
+import { configHash, DataParallel } from './distributed.js';
 import { train, type TrainEvent, trainingPlan, type TrainResult } from './trainer.js';
 
 export const RUN_CONFIG_ERROR = 'E_RUN_CONFIG';
@@ -288,6 +290,10 @@ export interface RunOptions {
   onStart?: (start: RunStart) => void;
   /** Abort (SIGINT, SIGTERM) to stop after the current step with a checkpoint to resume from. */
   signal?: AbortSignal;
+  /** Data parallel over this c10d group: every rank runs the same config; only rank 0 writes output_dir. */
+  processGroup?: ProcessGroup;
+  /** With processGroup: ZeRO stage 1 (each rank keeps its slice of the optimizer state). */
+  shardOptimizer?: boolean;
 }
 
 interface RunData {
@@ -484,8 +490,9 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
   const { run, training } = config;
   const resuming = training.resume_from_checkpoint !== null && training.resume_from_checkpoint !== false;
   const inputs = [run.model, run.dataset, run.eval_dataset, run.test_dataset, run.adapter, ...(run.mixture?.tasks.map((task) => task.dataset) ?? [])].filter((input): input is string => input !== null);
+  const writer = (options.processGroup?.rank ?? 0) === 0;
   let outputDir: string;
-  if (resuming) {
+  if (resuming || !writer) {
     outputDir = path.resolve(training.output_dir);
   } else {
     try {
@@ -498,6 +505,10 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
   const { base, model, tokenizer, data, counts, resolvedConfig, mixture } = await prepareRun(config);
   const memoryEstimate = estimateTrainingMemory(model, data.train, training);
   try {
+    if (options.processGroup !== undefined) {
+      const { output_dir: _ignored, ...agreed } = resolvedConfig;
+      new DataParallel(options.processGroup, []).checkSameConfig(configHash({ config: agreed, train: data.train.length, eval: data.eval?.length ?? 0, counts, shardOptimizer: options.shardOptimizer === true }));
+    }
     options.onStart?.({
       maxSteps: trainingPlan(data.train.length, training).maxSteps,
       trainExamples: data.train.length,
@@ -509,14 +520,16 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       memoryEstimate,
       mixture,
     });
-    if (!resuming && existsSync(outputDir)) rmSync(outputDir, { recursive: true, force: true }); // overwrite_output_dir
-    mkdirSync(outputDir, { recursive: true });
-    // What a killed run was writing (a half checkpoint, the final files' staging folder) goes before the resume.
-    for (const name of readdirSync(outputDir)) {
-      const interrupted = /^(checkpoint-\d+|\.final)\.(?:tmp|old)-/.exec(name);
-      if (interrupted !== null) cleanUpInterruptedWrites(path.join(outputDir, interrupted[1]));
+    if (writer) {
+      if (!resuming && existsSync(outputDir)) rmSync(outputDir, { recursive: true, force: true }); // overwrite_output_dir
+      mkdirSync(outputDir, { recursive: true });
+      // What a killed run was writing (a half checkpoint, the final files' staging folder) goes before the resume.
+      for (const name of readdirSync(outputDir)) {
+        const interrupted = /^(checkpoint-\d+|\.final)\.(?:tmp|old)-/.exec(name);
+        if (interrupted !== null) cleanUpInterruptedWrites(path.join(outputDir, interrupted[1]));
+      }
+      await writeFileAtomic(path.join(outputDir, 'config.yaml'), stringify(resolvedConfig));
     }
-    await writeFileAtomic(path.join(outputDir, 'config.yaml'), stringify(resolvedConfig));
     const metricsFile = path.join(outputDir, 'metrics.jsonl');
     const padTokenId = sftPadTokenId(tokenizer).padTokenId;
     const generationOptions = { tokenizer, maxNewTokens: run.generation_max_length ?? undefined, numBeams: run.generation_num_beams ?? undefined, samples: run.generation_samples ?? undefined };
@@ -527,17 +540,19 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       shuffle: run.shuffle,
       paddingFree: run.packing && run.packing_strategy !== 'wrapped',
       signal: options.signal,
+      processGroup: options.processGroup,
+      shardOptimizer: options.shardOptimizer,
       earlyStopping: run.early_stopping_patience === null ? undefined : { patience: run.early_stopping_patience, threshold: run.early_stopping_threshold },
       extraMetrics: run.predict_with_generate ? async (trained) => generationMetrics(trained, data.eval ?? [], generationOptions).metrics : undefined,
       onEvent: (event) => {
         // Appended as it happens, so a run that dies keeps its log; rewritten whole when the run ends.
-        if (event.event === 'step' || event.event === 'eval') appendFileSync(metricsFile, JSON.stringify(event) + '\n');
+        if (writer && (event.event === 'step' || event.event === 'eval')) appendFileSync(metricsFile, JSON.stringify(event) + '\n');
         options.onEvent?.(event);
       },
     });
-    await writeFileAtomic(metricsFile, result.history.map((event) => JSON.stringify(event) + '\n').join(''));
     let testMetrics: Record<string, number> | null = null;
-    if (!result.interrupted) {
+    if (writer) await writeFileAtomic(metricsFile, result.history.map((event) => JSON.stringify(event) + '\n').join(''));
+    if (writer && !result.interrupted) {
       // Trainer.save_model: the final model or adapter in output_dir itself.
       const staging = path.join(outputDir, `.final.tmp-${process.pid}`);
       rmSync(staging, { recursive: true, force: true });

@@ -4,7 +4,9 @@ import { TunekitError } from '../errors.js';
 import type { LanguageModel } from '../models/types.js';
 import { LayerNorm } from '../nn/layers.js';
 import { AdamW, clipGradNorm, constantSchedule, cosineSchedule, linearSchedule, LRScheduler, type Schedule } from '../optim/index.js';
+import { dtypeByteSize } from '../torch/dtype.js';
 import { getCpuRngState, setCpuRngState } from '../torch/runtime.js';
+import type { ProcessGroup } from '../torch/distributed.js';
 import { Tensor } from '../torch/tensor.js';
 import { parseTrainingArguments, type TrainingArguments } from './arguments.js';
 import {
@@ -20,7 +22,9 @@ import {
 import { checkExamples, collateFor, evaluateModel, supervisedTokens, TRAIN_ERROR, type TrainExample } from './evaluation.js';
 import { backwardMicroBatch, checkGradientCheckpointing } from './loss.js';
 import { withAutocast } from './precision.js';
+import { DataParallel, distributedSamplerIndices } from './distributed.js';
 import { trainerEpochOrder } from './sampler.js';
+import { ShardedAdamW } from './zero.js';
 
 /** One Trainer log line (`logging_steps`): the loss averaged over the steps since the last one, as Trainer logs it. */
 export interface StepEvent {
@@ -65,6 +69,8 @@ export interface DoneEvent {
   early_stopped: boolean;
   best_metric: number | null;
   best_model_checkpoint: string | null;
+  /** Bytes of optimizer state this process held at the end (with shardOptimizer, its slice only). */
+  optimizer_state_bytes: number;
 }
 export type TrainEvent = StepEvent | EvalEvent | SaveEvent | ResumeEvent | DoneEvent;
 
@@ -92,6 +98,13 @@ export interface TrainOptions {
   paddingFree?: boolean;
   /** Aborting it stops training after the current optimizer step, with a checkpoint when output_dir is set. */
   signal?: AbortSignal;
+  /**
+   * Data parallel training over this c10d group (DDP): this rank trains on its DistributedSampler shard, gradients are
+   * summed over the ranks and only rank 0 writes checkpoints. Every rank must call train() with the same arguments.
+   */
+  processGroup?: ProcessGroup;
+  /** With processGroup: ZeRO stage 1, each rank keeping and updating only its slice of the AdamW state. */
+  shardOptimizer?: boolean;
 }
 
 export interface TrainResult {
@@ -193,8 +206,9 @@ function tokensIn(batch: CollatedBatch): number {
 }
 
 /** What must be the same for a checkpoint to continue this run: the data, its order and the step plan. */
-function runFingerprint(examples: number, args: TrainingArguments, plan: TrainingPlan, shuffle: boolean, paddingFree: boolean): Record<string, number | string> {
+function runFingerprint(examples: number, args: TrainingArguments, plan: TrainingPlan, shuffle: boolean, paddingFree: boolean, worldSize: number): Record<string, number | string> {
   return {
+    world_size: worldSize,
     shuffle: String(shuffle),
     padding_free: String(paddingFree),
     train_examples: examples,
@@ -207,7 +221,7 @@ function runFingerprint(examples: number, args: TrainingArguments, plan: Trainin
 
 function checkFingerprint(saved: Record<string, number | string>, current: Record<string, number | string>, dir: string): void {
   for (const [key, value] of Object.entries(current)) {
-    if (saved[key] !== value) {
+    if ((saved[key] ?? (key === 'world_size' ? 1 : undefined)) !== value) {
       throw new TunekitError(TRAIN_ERROR, `cannot resume from ${dir}: it was trained with ${key} ${saved[key]}, this run has ${value}; resume with the same data and settings, or start a new run`);
     }
   }
@@ -232,7 +246,10 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
   const args = parseTrainingArguments(rawArgs, 'train() arguments');
   checkExamples(trainExamples, 'training');
   const emit = options.onEvent ?? (() => {});
-  const plan = trainingPlan(trainExamples.length, args);
+  const worldSize = options.processGroup?.worldSize ?? 1;
+  const rank = options.processGroup?.rank ?? 0;
+  // DistributedSampler: each rank's epoch is ceil(examples / world size) of them.
+  const plan = trainingPlan(Math.ceil(trainExamples.length / worldSize), args);
   const loggingSteps = intervalSteps(args.logging_steps, plan.maxSteps);
   const evalSteps = intervalSteps(args.eval_steps ?? args.logging_steps, plan.maxSteps);
   const saveSteps = intervalSteps(args.save_steps, plan.maxSteps);
@@ -246,8 +263,10 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     throw new TunekitError(TRAIN_ERROR, 'early stopping needs evaluations (eval_strategy) and a metric_for_best_model (or load_best_model_at_end)');
   }
   if (args.gradient_checkpointing) checkGradientCheckpointing(model);
-  const fingerprint = runFingerprint(trainExamples.length, args, plan, options.shuffle !== false, options.paddingFree === true);
+  const fingerprint = runFingerprint(trainExamples.length, args, plan, options.shuffle !== false, options.paddingFree === true, worldSize);
   const { optimizer, parameters } = createOptimizer(model, args);
+  const trainable = model.namedParameters().filter(([, parameter]) => parameter.requiresGrad).map(([, parameter]) => parameter);
+  const ddp = options.processGroup === undefined ? null : new DataParallel(options.processGroup, trainable);
   const scheduler = new LRScheduler(optimizer, trainerSchedule(args, plan));
   const history: (StepEvent | EvalEvent)[] = [];
   const loop: LoopState = { fingerprint, epoch: 0, updatesInEpoch: 0, trLoss: 0, totalLoss: 0, lastLogged: 0, patience: 0, optimizerSteps: 0 };
@@ -263,6 +282,10 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
   let earlyStopped = false;
   let interrupted = false;
   let savedAt = -1;
+  let optimizerStateBytes = 0;
+  if (options.shardOptimizer === true && ddp === null) throw new TunekitError(TRAIN_ERROR, 'shardOptimizer needs a processGroup (data parallel training)');
+  let sharded: ShardedAdamW | null = null;
+  let pendingOptimizerState: Awaited<ReturnType<typeof readCheckpoint>>['optimizer'] | null = null;
 
   const trainerState = (): TrainerState => ({
     best_global_step: bestGlobalStep,
@@ -272,8 +295,8 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     eval_steps: evalSteps,
     global_step: globalStep,
     is_hyper_param_search: false,
-    is_local_process_zero: true,
-    is_world_process_zero: true,
+    is_local_process_zero: rank === 0,
+    is_world_process_zero: rank === 0,
     log_history: history.map(({ event: _event, ...entry }) => entry as Record<string, number>),
     logging_steps: loggingSteps,
     max_steps: plan.maxSteps,
@@ -293,16 +316,26 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     const dir = path.join(outputDir, checkpointName(globalStep));
     if (bestGlobalStep === globalStep) bestModelCheckpoint = dir;
     const full = !args.save_only_model;
-    await writeCheckpoint(outputDir, {
-      model,
-      trainerState: trainerState(),
-      loop: full ? { ...state } : undefined,
-      optimizer: full ? optimizer.stateDict() : undefined,
-      schedulerStep: scheduler.currentStep,
-      rngState: full ? getCpuRngState() : undefined,
-    });
+    // Every rank's generator state goes into rank 0's checkpoint; the other ranks write nothing.
+    const rngStates = full ? (ddp?.gatherBytes(getCpuRngState()) ?? [getCpuRngState()]) : undefined;
+    // ZeRO-1 gathers the slices into the unsharded state, so a checkpoint reads the same either way.
+    const optimizerState = full ? (sharded?.stateDict() ?? optimizer.stateDict()) : undefined;
+    let deleted: string[] = [];
+    if (rank === 0) {
+      await writeCheckpoint(outputDir, {
+        model,
+        trainerState: trainerState(),
+        loop: full ? { ...state } : undefined,
+        optimizer: optimizerState,
+        schedulerStep: scheduler.currentStep,
+        rngState: rngStates?.[0],
+        otherRankRngStates: rngStates?.slice(1),
+      });
+      deleted = rotateCheckpoints(outputDir, args.save_total_limit, bestModelCheckpoint);
+    }
+    if (sharded !== null) optimizerState?.tensors.forEach((tensor) => tensor.dispose());
+    ddp?.barrier(); // the checkpoint exists for every rank once save() returns
     savedAt = globalStep;
-    const deleted = rotateCheckpoints(outputDir, args.save_total_limit, bestModelCheckpoint);
     emit({ event: 'save', step: globalStep, checkpoint: dir, deleted });
   };
 
@@ -334,11 +367,14 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
   try {
     if (args.resume_from_checkpoint !== null && args.resume_from_checkpoint !== false) {
       const dir = resolveResumeCheckpoint(args.resume_from_checkpoint, outputDir);
-      const resume = await readCheckpoint(dir);
+      const resume = await readCheckpoint(dir, rank);
       checkFingerprint(resume.loop.fingerprint, fingerprint, dir);
       await loadTrainedWeights(model, dir);
-      optimizer.loadStateDict(resume.optimizer);
-      resume.optimizer.tensors.forEach((tensor) => tensor.dispose());
+      if (options.shardOptimizer === true) pendingOptimizerState = resume.optimizer;
+      else {
+        optimizer.loadStateDict(resume.optimizer);
+        resume.optimizer.tensors.forEach((tensor) => tensor.dispose());
+      }
       scheduler.setStep(resume.schedulerStep);
       setCpuRngState(resume.rngState);
       Object.assign(loop, resume.loop);
@@ -352,11 +388,20 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
       savedAt = globalStep;
       emit({ event: 'resume', step: globalStep, checkpoint: dir });
     }
+    ddp?.broadcastParameters();
+    if (ddp !== null && options.shardOptimizer === true) {
+      sharded = new ShardedAdamW(optimizer, ddp.group);
+      if (pendingOptimizerState !== null) {
+        sharded.loadStateDict(pendingOptimizerState);
+        pendingOptimizerState.tensors.forEach((tensor) => tensor.dispose());
+      }
+    }
     model.train();
     optimizer.zeroGrad();
     let stop = globalStep >= plan.maxSteps;
     for (; loop.epoch < plan.epochs && !stop; loop.epoch++, loop.updatesInEpoch = 0) {
-      const order = options.shuffle === false ? trainExamples.map((_, index) => index) : trainerEpochOrder(trainExamples.length, args.data_seed ?? args.seed, loop.epoch);
+      const epochOrder = options.shuffle === false ? trainExamples.map((_, index) => index) : trainerEpochOrder(trainExamples.length, args.data_seed ?? args.seed, loop.epoch);
+      const order = ddp === null ? epochOrder : distributedSamplerIndices(epochOrder, rank, worldSize);
       const batches: number[][] = [];
       for (let start = 0; start < order.length; start += args.per_device_train_batch_size) batches.push(order.slice(start, start + args.per_device_train_batch_size));
       let microStep = Math.min(loop.updatesInEpoch * args.gradient_accumulation_steps, batches.length) - 1;
@@ -366,19 +411,37 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
           .slice(update * args.gradient_accumulation_steps, (update + 1) * args.gradient_accumulation_steps)
           .map((indices) => collateFor(model, indices.map((i) => trainExamples[i]), { padTokenId: options.padTokenId, paddingFree: options.paddingFree }));
         if (stepBatches.length === 0) break;
-        const items = stepBatches.reduce((sum, batch) => sum + supervisedTokens(model, batch), 0);
+        const localItems = stepBatches.reduce((sum, batch) => sum + supervisedTokens(model, batch), 0);
+        // The loss is normalized by every rank's supervised tokens, so that summed gradients equal one big batch's.
+        const items = ddp === null ? localItems : ddp.sum([localItems])[0];
         if (items === 0) throw new TunekitError(TRAIN_ERROR, `step ${globalStep + 1}: no example in the step has a supervised label (all are -100)`);
+        let rankLoss = 0;
+        let rankTokens = 0;
         for (const batch of stepBatches) {
           microStep++;
           const loss = backwardMicroBatch(model, batch, items, { autocast: (work) => withAutocast(args.bf16, model, work), gradientCheckpointing: args.gradient_checkpointing });
-          loop.trLoss = Math.fround(loop.trLoss + loss); // Trainer._tr_loss: a float32 tensor
-          windowTokens += tokensIn(batch);
+          if (ddp === null) loop.trLoss = Math.fround(loop.trLoss + loss); // Trainer._tr_loss: a float32 tensor
+          else rankLoss += loss;
+          rankTokens += tokensIn(batch);
         }
+        if (ddp !== null) {
+          // Only after the step's last micro-batch: accumulation micro-steps communicate nothing.
+          if (sharded === null) ddp.allReduceGradients(); // ZeRO-1 reduce-scatters them in its step instead
+          const [stepLoss, stepTokens] = ddp.sum([rankLoss, rankTokens]);
+          loop.trLoss = Math.fround(loop.trLoss + stepLoss);
+          rankTokens = stepTokens;
+        }
+        windowTokens += rankTokens;
         // Trainer._clip_grad_norm (accelerator.clip_grad_norm_ = torch's clip_grad_norm_ on the total 2-norm) when
         // max_grad_norm > 0, else Trainer._get_grad_norm: the same call with an infinite bound, which only measures.
-        const gradNorm = clipGradNorm(parameters, args.max_grad_norm > 0 ? args.max_grad_norm : Infinity);
+        const maxNorm = args.max_grad_norm > 0 ? args.max_grad_norm : Infinity;
         const learningRate = optimizer.groups[0].options.lr; // _get_learning_rate before lr_scheduler.step()
-        optimizer.step();
+        let gradNorm: number;
+        if (sharded !== null) gradNorm = sharded.step(maxNorm);
+        else {
+          gradNorm = clipGradNorm(parameters, maxNorm);
+          optimizer.step();
+        }
         scheduler.step();
         optimizer.zeroGrad();
         globalStep++;
@@ -409,6 +472,8 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
         if (saving && (globalStep % saveSteps === 0 || last) && args.save_strategy === 'steps') await save();
         await yieldToEventLoop(); // lets a SIGINT handler abort options.signal
         if (options.signal?.aborted) interrupted = true;
+        // A stop request reaching any rank stops them all after the same step.
+        if (ddp !== null) interrupted = ddp.sum([interrupted ? 1 : 0])[0] > 0;
         if (last || earlyStopped || interrupted) stop = true;
       }
       if (interrupted) break;
@@ -420,8 +485,10 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     // An interruption, and a run's end, leave a checkpoint to resume from or to pick the best from.
     if (interrupted && outputDir !== null) await save();
     if (args.load_best_model_at_end && bestModelCheckpoint !== null && !interrupted) await loadTrainedWeights(model, bestModelCheckpoint);
+    optimizerStateBytes = sharded?.stateBytes ?? [...optimizer.stateDict().tensors.values()].reduce((sum, tensor) => sum + tensor.numel * dtypeByteSize[tensor.dtype], 0);
   } finally {
     optimizer.dispose();
+    sharded?.dispose();
     model.eval();
   }
   const trainLoss = globalStep > 0 ? (loop.totalLoss + loop.trLoss) / globalStep : 0;
@@ -435,6 +502,7 @@ export async function train(model: LanguageModel, trainExamples: readonly TrainE
     early_stopped: earlyStopped,
     best_metric: bestMetric,
     best_model_checkpoint: bestModelCheckpoint,
+    optimizer_state_bytes: optimizerStateBytes,
   };
   emit(done);
   return { globalStep, trainLoss, history, interrupted, earlyStopped, bestMetric, bestModelCheckpoint, resumedFrom, state: trainerState() };
