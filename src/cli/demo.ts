@@ -57,7 +57,7 @@ export const demoVerb: Verb = {
     '  --seed S            seed of the data, the split and training (default 0)',
     '  --output DIR        the report folder (default ./tunekit-demo)',
     '  --device D          cpu (default); cuda is refused: the loops build batches on the CPU in this version',
-    '  --nproc N           processes for data parallel training (1 here: this build trains in one process)',
+    '  --nproc N           1: the demo trains in one process (data parallel training: tunekit train --nproc N)',
     '  --threads T         libtorch threads (default: 1 on machines with 2 cores or fewer, else the cores)',
     '  --json              JSON lines on stdout (the last: {"event":"done","report":…,"results":…})',
     '',
@@ -76,7 +76,7 @@ export const demoVerb: Verb = {
     // Models move to CUDA (loadModel's device), but the training and decoding loops still build batches on the CPU.
     if (device !== 'cpu') throw new TunekitError('E_FLAG', `--device ${device}: the demo's training and decoding loops build their batches on the CPU in this version, so they cannot drive a CUDA model yet`);
     const nproc = flagNumber(args, 'nproc', { integer: true, min: 1, max: 1024 }) ?? 1;
-    if (nproc > 1) throw new TunekitError('E_FLAG', `--nproc ${nproc}: data parallel training is not part of this build yet; run with --nproc 1`);
+    if (nproc > 1) throw new TunekitError('E_FLAG', `--nproc ${nproc}: the demo trains its small model in one process; data parallel training is tunekit train --nproc N`);
     const methods = flagString(args, 'methods')?.split(',').map((name) => name.trim()) as DemoMethod[] | undefined;
     const output = path.resolve(flagString(args, 'output') ?? 'tunekit-demo');
 
