@@ -108,3 +108,28 @@ export function flagBoolean(args: ParsedArgs, name: string): boolean {
 export function noExtraPositionals(args: ParsedArgs, allowed = 0): void {
   if (args.positional.length > allowed) throw new TunekitError('E_FLAG', `unexpected argument "${args.positional[allowed]}"; see --help`);
 }
+
+/**
+ * Takes every occurrence of the repeatable flags `names` (`--name VALUE` or `--name=VALUE`) out of argv, in order,
+ * so the rest can be parsed strictly; everything after `--` stays in the rest.
+ */
+export function takeRepeatedFlags(argv: readonly string[], names: readonly string[]): { rest: string[]; taken: { flag: string; value: string }[] } {
+  const rest: string[] = [];
+  const taken: { flag: string; value: string }[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    if (arg === '--') {
+      rest.push(...argv.slice(index));
+      break;
+    }
+    const flag = names.find((name) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+    if (flag === undefined) {
+      rest.push(arg);
+      continue;
+    }
+    const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++index];
+    if (value === undefined || value === '' || (!arg.includes('=') && value.startsWith('--'))) throw new TunekitError('E_FLAG', `--${flag} needs a value`);
+    taken.push({ flag, value });
+  }
+  return { rest, taken };
+}

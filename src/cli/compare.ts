@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { evaluate, readInstructionRecords, report, TunekitError } from '../index.js';
-import { flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, requireFlag } from './args.js';
+import { flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, requireFlag, takeRepeatedFlags } from './args.js';
 import { threadsFromFlags } from './model-options.js';
 import { Progress } from './progress.js';
 import type { Verb } from './verb.js';
@@ -25,23 +25,6 @@ const FLAGS = {
   threads: 'value',
   json: 'switch',
 } as const;
-
-/** `--system` may repeat, so it is taken out of argv before the strict parse. */
-function takeSystems(argv: string[]): { rest: string[]; specs: string[] } {
-  const rest: string[] = [];
-  const specs: string[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index];
-    if (arg !== '--system' && !arg.startsWith('--system=')) {
-      rest.push(arg);
-      continue;
-    }
-    const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++index];
-    if (value === undefined || value === '' || value.startsWith('--')) throw new TunekitError('E_FLAG', '--system needs a value: NAME=zero-shot, NAME=few-shot:K or NAME=DIR');
-    specs.push(value);
-  }
-  return { rest, specs };
-}
 
 /** NAME=zero-shot | NAME=few-shot:K | NAME=DIR (a model folder, an adapter folder or a training output_dir). */
 export function parseSystem(spec: string): evaluate.CompareSystem {
@@ -96,7 +79,9 @@ export const compareVerb: Verb = {
     '  --json                 print the report JSON on stdout',
   ].join('\n'),
   async run(argv) {
-    const { rest, specs } = takeSystems(argv);
+    // --system may repeat, so it is taken out before the strict parse.
+    const { rest, taken } = takeRepeatedFlags(argv, ['system']);
+    const specs = taken.map(({ value }) => value);
     const args = parseArgs(rest, FLAGS);
     noExtraPositionals(args);
     threadsFromFlags(args);

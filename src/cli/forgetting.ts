@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkDestination, evaluate, loadModel, PeftModel, type DType, type report, TunekitError } from '../index.js';
-import { flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, requireFlag, type ParsedArgs } from './args.js';
+import { flagBoolean, flagNumber, flagString, noExtraPositionals, parseArgs, requireFlag, takeRepeatedFlags, type ParsedArgs } from './args.js';
 import { threadsFromFlags } from './model-options.js';
 import { Progress } from './progress.js';
 import type { Verb } from './verb.js';
@@ -37,20 +37,8 @@ interface TunedSpec {
 
 /** Takes every --tuned / --adapter out of argv (they may repeat); the rest is parsed strictly. */
 function takeSystems(argv: string[]): { rest: string[]; specs: TunedSpec[] } {
-  const rest: string[] = [];
-  const specs: TunedSpec[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index];
-    const kind = SYSTEM_FLAGS.find((flag) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
-    if (kind === undefined) {
-      rest.push(arg);
-      continue;
-    }
-    const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++index];
-    if (value === undefined || value === '' || (!arg.includes('=') && value.startsWith('--'))) throw new TunekitError('E_FLAG', `--${kind} needs a value: DIR or NAME=DIR`);
-    specs.push({ kind, ...systemName(value) });
-  }
-  return { rest, specs };
+  const { rest, taken } = takeRepeatedFlags(argv, SYSTEM_FLAGS);
+  return { rest, specs: taken.map(({ flag, value }) => ({ kind: flag as TunedSpec['kind'], ...systemName(value) })) };
 }
 
 /** NAME=DIR names a system; a bare DIR (or hub id) is named by its last path part. */

@@ -1,5 +1,5 @@
 import { type AdapterInfo, startServer, TunekitError } from '../index.js';
-import { flagNumber, flagString, noExtraPositionals, parseArgs, requireFlag } from './args.js';
+import { flagNumber, flagString, noExtraPositionals, parseArgs, requireFlag, takeRepeatedFlags } from './args.js';
 import type { Verb } from './verb.js';
 
 const FLAGS = {
@@ -18,23 +18,9 @@ const FLAGS = {
 
 /** Takes every `--adapter name=DIR` out of argv (the flag repeats, which the shared parser does not allow). */
 function takeAdapters(argv: string[]): { adapters: AdapterInfo[]; rest: string[] } {
+  const { rest, taken } = takeRepeatedFlags(argv, ['adapter']);
   const adapters: AdapterInfo[] = [];
-  const rest: string[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index];
-    if (arg === '--') {
-      rest.push(...argv.slice(index));
-      break;
-    }
-    let value: string | undefined;
-    if (arg === '--adapter') {
-      value = argv[++index];
-      if (value === undefined) throw new TunekitError('E_FLAG', '--adapter needs a value: --adapter name=DIR');
-    } else if (arg.startsWith('--adapter=')) value = arg.slice('--adapter='.length);
-    else {
-      rest.push(arg);
-      continue;
-    }
+  for (const { value } of taken) {
     const equals = value.indexOf('=');
     const name = value.slice(0, equals);
     const dir = value.slice(equals + 1);

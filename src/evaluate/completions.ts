@@ -3,7 +3,7 @@
  * transformers' batched generate pads them, the text cut at the first end-of-sequence token and, optionally, at the
  * first stop string. Used by compare, sweep and the demo so every system is decoded the same way.
  */
-import { generate } from '../generate/index.js';
+import { generate, padRows } from '../generate/index.js';
 import type { LanguageModel } from '../models/types.js';
 import type { Tokenizer } from '../tokenize/index.js';
 
@@ -36,22 +36,6 @@ function cutAtStop(text: string, stop: readonly string[]): string {
   return text.slice(0, end);
 }
 
-function leftPadded(rows: number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
-  const width = Math.max(...rows.map((row) => row.length));
-  return {
-    inputIds: rows.map((row) => [...new Array<number>(width - row.length).fill(pad), ...row]),
-    attentionMask: rows.map((row) => [...new Array<number>(width - row.length).fill(0), ...row.map(() => 1)]),
-  };
-}
-
-function rightPadded(rows: number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
-  const width = Math.max(...rows.map((row) => row.length));
-  return {
-    inputIds: rows.map((row) => [...row, ...new Array<number>(width - row.length).fill(pad)]),
-    attentionMask: rows.map((row) => [...row.map(() => 1), ...new Array<number>(width - row.length).fill(0)]),
-  };
-}
-
 /** Decodes every prompt; the model is put in eval mode for the call and restored after. */
 export function generateCompletions(model: LanguageModel, tokenizer: Tokenizer, prompts: readonly string[], options: CompletionOptions = {}): Completions {
   const started = performance.now();
@@ -69,7 +53,7 @@ export function generateCompletions(model: LanguageModel, tokenizer: Tokenizer, 
         const ids = tokenizer.encode(prompt);
         return options.maxPromptTokens !== undefined && ids.length > options.maxPromptTokens ? ids.slice(ids.length - options.maxPromptTokens) : ids;
       });
-      const inputs = model.kind === 'causal' ? leftPadded(rows, pad) : rightPadded(rows, pad);
+      const inputs = padRows(rows, pad, model.kind === 'causal' ? 'left' : 'right');
       const { sequences } = generate(model, inputs, { maxNewTokens, numBeams: options.numBeams ?? 1, doSample: false, padTokenId: pad });
       sequences.forEach((sequence, row) => {
         const fresh = model.kind === 'causal' ? sequence.slice(inputs.inputIds[row].length) : sequence.slice(1);

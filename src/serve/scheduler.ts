@@ -1,6 +1,7 @@
 import { processLogits } from '../generate/logits.js';
 import { resolveGenerationOptions, type ResolvedGenerationOptions } from '../generate/options.js';
 import { openSession, type DecodingSession } from '../generate/session.js';
+import { padRows } from '../generate/padding.js';
 import type { CausalLM, LanguageModel } from '../models/types.js';
 import type { PeftModel } from '../peft/peft-model.js';
 import type { Decoding } from '../tokenize/decode-stream.js';
@@ -67,21 +68,6 @@ interface Batch {
 /** The batch key of rows that apply their LoRA adapter (or none) per row: one batch for them all. */
 const PER_ROW = '*';
 
-function leftPad(rows: number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
-  const width = Math.max(...rows.map((row) => row.length));
-  return {
-    inputIds: rows.map((row) => [...new Array<number>(width - row.length).fill(pad), ...row]),
-    attentionMask: rows.map((row) => [...new Array<number>(width - row.length).fill(0), ...row.map(() => 1)]),
-  };
-}
-
-function rightPad(rows: number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
-  const width = Math.max(...rows.map((row) => row.length));
-  return {
-    inputIds: rows.map((row) => [...row, ...new Array<number>(width - row.length).fill(pad)]),
-    attentionMask: rows.map((row) => [...row.map(() => 1), ...new Array<number>(width - row.length).fill(0)]),
-  };
-}
 
 /**
  * A token drawn from `probabilities` with JavaScript's generator: unseeded sampling rows of a shared batch leave
@@ -260,7 +246,7 @@ export class Scheduler {
     const pad = this.padTokenId;
     const prompts = rows.map((row) => row.promptIds);
     const sameLength = prompts.every((ids) => ids.length === prompts[0].length);
-    const inputs = sameLength ? { inputIds: prompts } : this.model.kind === 'causal' ? leftPad(prompts, pad) : rightPad(prompts, pad);
+    const inputs = sameLength ? { inputIds: prompts } : padRows(prompts, pad, this.model.kind === 'causal' ? 'left' : 'right');
     return this.model.withAdapter(adapter, () => openSession(this.model, inputs));
   }
 
