@@ -11,12 +11,12 @@ import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { applyTemplate, bundledTemplate, openDataset, sftPadTokenId, splitRecords, syntheticDialogues, templatesFrom, tokenizeSftDataset, type TemplateSet } from '../data/index.js';
 import { comparisonReport, generateCompletions, inContextPrompts, measureForgetting, type InstructionPair, type SystemOutputs } from '../evaluate/index.js';
-import { loadModel, type LanguageModel } from '../models/index.js';
-import { bottleneckConfig, getPeftModel, ia3Config, loraConfig, PeftModel, promptTuningConfig, qloraConfig, type AdapterConfigBase } from '../peft/index.js';
+import { loadModel, type Batch, type LanguageModel } from '../models/index.js';
+import { getPeftModel, PeftModel } from '../peft/index.js';
 import type { ComparisonReport, ForgettingRow, LossCurve, ReportCheck } from '../report/index.js';
 import type { Tokenizer } from '../tokenize/index.js';
-import { manualSeed, memory, noGrad, tensor, tidy, type Device } from '../torch/index.js';
-import { train, type TrainExample, type TrainingArguments, type TrainResult } from '../train/index.js';
+import { manualSeed, memory, noGrad, tidy, type Device } from '../torch/index.js';
+import { adapterConfigFor, train, type TrainExample, type TrainingArguments, type TrainResult } from '../train/index.js';
 import { DEMO_BASE_RECIPE, demoBaseModel } from './base-model.js';
 import { writeBaseTask } from './base-task.js';
 
@@ -91,23 +91,6 @@ function queryValueTargets(model: LanguageModel): string[] {
   return ['q_proj', 'v_proj', 'q', 'v', 'c_attn'].filter((name) => names.has(name));
 }
 
-function adapterConfig(method: Exclude<DemoMethod, 'full'>, model: LanguageModel): AdapterConfigBase {
-  const taskType = model.kind === 'causal' ? 'CAUSAL_LM' : 'SEQ_2_SEQ_LM';
-  const lora = { taskType, r: 8, loraAlpha: 16, loraDropout: 0.05, targetModules: queryValueTargets(model) } as const;
-  switch (method) {
-    case 'lora':
-      return loraConfig(lora);
-    case 'qlora':
-      return qloraConfig(lora);
-    case 'prompt_tuning':
-      return promptTuningConfig({ taskType, numVirtualTokens: 20 });
-    case 'ia3':
-      return ia3Config({ taskType });
-    case 'adapter':
-      return bottleneckConfig({ taskType });
-  }
-}
-
 function stage(options: DemoOptions, name: string, message: string, data: Record<string, unknown> = {}): void {
   options.onEvent?.({ event: 'stage', stage: name, message, ...data });
 }
@@ -142,15 +125,21 @@ function modelFor(method: DemoMethod, base: LanguageModel): { model: LanguageMod
     const counts = base.parameterCount();
     return { model: base, trainable: counts.trainable, total: counts.total };
   }
-  const peft = getPeftModel(base, adapterConfig(method, base));
+  const settings = method === 'prompt_tuning' ? { numVirtualTokens: 20 } : ['lora', 'qlora'].includes(method) ? { r: 8, loraAlpha: 16, loraDropout: 0.05, targetModules: queryValueTargets(base) } : {};
+  const peft = getPeftModel(base, adapterConfigFor(method, settings, base));
   const summary = peft.trainableSummary();
   return { model: peft, trainable: summary.trainable, total: summary.total };
 }
 
-/** Logits of the LoRA model before and after merging the adapter into the base weights, on the same prompts. */
-function mergeCheck(peft: PeftModel, tokenizer: Tokenizer, prompts: readonly string[]): ReportCheck {
-  const rows = prompts.map((prompt) => tokenizer.encode(prompt));
-  const logits = () => noGrad(() => rows.map((ids) => tidy(() => peft.forward(tensor([ids], { dtype: 'int64' })).toFloat32Array())));
+/** Logits (over prompt and reference) and greedy outputs of the LoRA model before and after merging the adapter. */
+function mergeCheck(peft: PeftModel, tokenizer: Tokenizer, pairs: readonly InstructionPair[]): ReportCheck {
+  const batches = pairs.map((pair): Batch => {
+    const prompt = tokenizer.encode(pair.prompt);
+    if (peft.kind === 'seq2seq') return { inputIds: [prompt], labels: [tokenizer.encode(pair.completion)] };
+    return { inputIds: [[...prompt, ...tokenizer.encode(pair.completion, { addSpecialTokens: false })]] };
+  });
+  const logits = () => noGrad(() => batches.map((batch) => tidy(() => peft.logits(batch).toFloat32Array())));
+  const prompts = pairs.map((pair) => pair.prompt);
   peft.eval();
   const before = logits();
   const generatedBefore = generateCompletions(peft, tokenizer, prompts, { maxNewTokens: 24 }).texts;
@@ -162,7 +151,7 @@ function mergeCheck(peft: PeftModel, tokenizer: Tokenizer, prompts: readonly str
   before.forEach((values, row) => values.forEach((value, index) => (largest = Math.max(largest, Math.abs(value - after[row][index])))));
   const same = generatedBefore.every((text, index) => text === generatedAfter[index]);
   const passed = largest < 1e-4 && same;
-  return { name: 'merged LoRA equals unmerged', passed, detail: `largest logit difference ${largest.toExponential(2)} over ${prompts.length} prompts; greedy outputs ${same ? 'identical' : 'differ'}` };
+  return { name: 'merged LoRA equals unmerged', passed, detail: `largest logit difference ${largest.toExponential(2)} over ${pairs.length} examples; greedy outputs ${same ? 'identical' : 'differ'}` };
 }
 
 /** Runs the pipeline up to the comparison report (see the module comment). */
@@ -276,7 +265,7 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
 
   const checks: ReportCheck[] = [];
   const lora = tuned.get('lora');
-  if (lora instanceof PeftModel) checks.push(mergeCheck(lora, tokenizer, testPairs.slice(0, 4).map((pair) => pair.prompt)));
+  if (lora instanceof PeftModel) checks.push(mergeCheck(lora, tokenizer, testPairs.slice(0, 4)));
 
   const report = comparisonReport(systems, {
     title: 'tunekit demo: dialogue summarization, prompting vs fine-tuning',

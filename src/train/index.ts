@@ -29,6 +29,6 @@ export { CHECKPOINT_ERROR, listCheckpoints, loadTrainedWeights, saveTrainedModel
 export { estimateTrainingMemory, type MemoryEstimate } from './memory.js';
 export { dryRunTraining, type DatasetStatistics, type DryRunReport, type RunOptions, type RunStart } from './run.js';
 export { generationMetrics, type GenerationEvalOptions, type GenerationEvalResult } from './generation-eval.js';
-export { METHODS, parseConfigValue, parseRunConfig, readRunConfigFile, RUN_CONFIG_ERROR, runConfigKeys, runConfigRecords, runTraining, type RunRecords, type Method, type RunConfig, type RunResult, type RunSettings } from './run.js';
+export { adapterConfigFor, METHODS, parseConfigValue, parseRunConfig, readRunConfigFile, RUN_CONFIG_ERROR, runConfigKeys, runConfigRecords, runTraining, type RunRecords, type Method, type RunConfig, type RunResult, type RunSettings } from './run.js';
 export { backwardMicroBatch, supervisedPositions, type BackwardOptions } from './loss.js';
 export { BUCKET_BYTES, configHash, DataParallel, distributedSamplerIndices, gradientBuckets, processGroupFromEnvironment, workerEnvironment, type WorkerEnvironment } from './distributed.js';

@@ -239,8 +239,8 @@ function parseForgettingKeys(run: Record<string, unknown>, source: string): void
   for (const key of ['forgetting_include_path', 'forgetting_limit'] as const) if (run[key] !== null && !measured) fail(source, `'${key}' does nothing without forgetting_tasks or forgetting_text`);
 }
 
-/** The adapter config of a method from PEFT-named settings, PEFT's defaults for the rest. */
-function adapterConfigFor(method: Exclude<Method, 'full'>, settings: Record<string, unknown>, model: LanguageModel): AdapterConfigBase {
+/** The adapter config of a method from PEFT's settings (camelCase), PEFT's defaults for the rest. */
+export function adapterConfigFor(method: Exclude<Method, 'full'>, settings: Record<string, unknown>, model: LanguageModel): AdapterConfigBase {
   const taskType = model.kind === 'causal' ? 'CAUSAL_LM' : 'SEQ_2_SEQ_LM';
   const common = { taskType, ...settings } as never;
   switch (method) {
