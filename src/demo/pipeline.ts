@@ -15,7 +15,7 @@ import { loadModel, type Batch, type LanguageModel } from '../models/index.js';
 import { getPeftModel, PeftModel } from '../peft/index.js';
 import type { ComparisonReport, ForgettingRow, LossCurve, ReportCheck } from '../report/index.js';
 import type { Tokenizer } from '../tokenize/index.js';
-import { manualSeed, memory, noGrad, tidy, type Device } from '../torch/index.js';
+import { manualSeed, noGrad, tidy, type Device } from '../torch/index.js';
 import { adapterConfigFor, train, type TrainExample, type TrainingArguments, type TrainResult } from '../train/index.js';
 import { DEMO_BASE_RECIPE, demoBaseModel } from './base-model.js';
 import { writeBaseTask } from './base-task.js';
@@ -227,20 +227,18 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
       max_steps: steps, per_device_train_batch_size: 8, learning_rate: settings.learningRate, weight_decay: 0.01, warmup_steps: Math.min(10, steps), lr_scheduler_type: 'cosine',
       logging_steps: 5, eval_strategy: 'steps', eval_steps: Math.max(1, Math.floor(steps / 5)), per_device_eval_batch_size: 16, seed, save_strategy: 'no',
     };
-    let peak = memory().liveBytes;
     const started = performance.now();
     const result = await train(model, trainExamples, args, {
       padTokenId,
       evalExamples: validationExamples,
       onEvent: (event) => {
         if (event.event !== 'step') return;
-        peak = Math.max(peak, memory().liveBytes);
         options.onEvent?.({ event: 'progress', stage: `train ${method}`, done: event.step, total: steps, loss: event.loss });
       },
     });
     const trainSeconds = (performance.now() - started) / 1000;
     const outputs = completions(model, testPairs.map((pair) => pair.prompt), method);
-    systems.push({ name: method, label: settings.label, method, outputs, trainableParameters: trainable, totalParameters: total, trainSeconds, peakMemoryBytes: peak, loss: lossCurve(result.history), details: { steps, learning_rate: settings.learningRate } });
+    systems.push({ name: method, label: settings.label, method, outputs, trainableParameters: trainable, totalParameters: total, trainSeconds, loss: lossCurve(result.history), details: { steps, learning_rate: settings.learningRate } });
     tuned.set(method, model);
     stage(options, 'train', `${settings.label}: ${trainable} of ${total} parameters trained (${((100 * trainable) / total).toFixed(2)}%) in ${trainSeconds.toFixed(1)} s, final loss ${result.trainLoss.toFixed(3)}`, { system: method, trainable_parameters: trainable, total_parameters: total, train_seconds: trainSeconds });
   }
