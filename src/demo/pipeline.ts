@@ -185,105 +185,111 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
     };
   }
   const { model: base, tokenizer } = await load();
-
-  // Raw records → template → instruction dataset → split.
-  const raw = await rawRecords(options, trainSize + validationSize + testSize);
-  const { set, name: templateName } = await templateSet(options);
-  const pairs = raw.map((record, index) => applyTemplate(set, record, index, { seed, templateName }) as unknown as InstructionPair);
-  const { splits } = splitRecords(pairs, { sizes: { counts: [trainSize, validationSize, testSize] }, seed, names: ['train', 'validation', 'test'] });
-  const [trainPairs, validationPairs, testPairs] = [splits.train, splits.validation, splits.test];
-  stage(options, 'data', `${raw.length} raw records → "${set.name}" template → ${trainPairs.length} train / ${validationPairs.length} validation / ${testPairs.length} test`, { records: raw.length, template: set.name, train: trainPairs.length, validation: validationPairs.length, test: testPairs.length, example: testPairs[0] });
-
-  const seq2seq = base.kind === 'seq2seq';
-  const tokenize = (list: readonly InstructionPair[]) => tokenizeSftDataset(tokenizer, list, { maxLength: base.contextLength ?? 512, seq2seq }).examples as TrainExample[];
-  const trainExamples = tokenize(trainPairs);
-  const validationExamples = tokenize(validationPairs);
-  const { padTokenId } = sftPadTokenId(tokenizer);
-  const maxNewTokens = Math.max(...testPairs.map((pair) => tokenizer.encode(pair.completion).length)) + 8;
-  const references = testPairs.map((pair) => pair.completion);
-  const completions = (model: LanguageModel, prompts: string[], label: string) =>
-    generateCompletions(model, tokenizer, prompts, { maxNewTokens, batchSize: 16, stop: ['\n\n'], onProgress: (done, total) => options.onEvent?.({ event: 'progress', stage: `generate ${label}`, done, total }) }).texts;
-
-  const systems: SystemOutputs[] = [];
-  const baseCounts = base.parameterCount();
-  // In-context baselines: the base model prompted with the template alone, and with solved training examples first.
-  const contextLength = base.contextLength ?? 512;
-  const shots = options.shots ?? 2;
-  for (const [name, label, k] of [['zero_shot', 'Zero-shot prompt', 0], ['few_shot', `${shots}-shot prompt`, shots]] as const) {
-    const prompts = inContextPrompts(trainPairs, testPairs, { shots: k, maxLength: contextLength - maxNewTokens, length: (text) => tokenizer.encode(text).length });
-    const outputs = completions(base, prompts.map((prompt) => prompt.prompt), name);
-    systems.push({ name, label, method: 'prompting', outputs, trainableParameters: 0, totalParameters: baseCounts.total, trainSeconds: 0, details: { shots: k } });
-    stage(options, 'baseline', `${label}: ${outputs.length} test outputs`, { system: name });
-  }
-
   const tuned = new Map<string, LanguageModel>();
-  const steps = options.steps ?? Math.ceil(trainExamples.length / 8);
-  for (const method of methods) {
-    manualSeed(seed);
-    const { model: fresh } = await load();
-    const { model, trainable, total } = modelFor(method, fresh);
-    const settings = METHOD_SETTINGS[method];
-    const args: Partial<TrainingArguments> = {
-      max_steps: steps, per_device_train_batch_size: 8, learning_rate: settings.learningRate, weight_decay: 0.01, warmup_steps: Math.min(10, steps), lr_scheduler_type: 'cosine',
-      logging_steps: 5, eval_strategy: 'steps', eval_steps: Math.max(1, Math.floor(steps / 5)), per_device_eval_batch_size: 16, seed, save_strategy: 'no',
-    };
-    const started = performance.now();
-    const result = await train(model, trainExamples, args, {
-      padTokenId,
-      evalExamples: validationExamples,
-      onEvent: (event) => {
-        if (event.event !== 'step') return;
-        options.onEvent?.({ event: 'progress', stage: `train ${method}`, done: event.step, total: steps, loss: event.loss });
-      },
-    });
-    const trainSeconds = (performance.now() - started) / 1000;
-    const outputs = completions(model, testPairs.map((pair) => pair.prompt), method);
-    systems.push({ name: method, label: settings.label, method, outputs, trainableParameters: trainable, totalParameters: total, trainSeconds, loss: lossCurve(result.history), details: { steps, learning_rate: settings.learningRate } });
-    tuned.set(method, model);
-    stage(options, 'train', `${settings.label}: ${trainable} of ${total} parameters trained (${((100 * trainable) / total).toFixed(2)}%) in ${trainSeconds.toFixed(1)} s, final loss ${result.trainLoss.toFixed(3)}`, { system: method, trainable_parameters: trainable, total_parameters: total, train_seconds: trainSeconds });
-  }
-
-  // Catastrophic forgetting: the base task and held-out pre-training text, before and after each method.
-  const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-demo-'));
-  let forgetting: ForgettingRow[];
   try {
-    const baseTask = writeBaseTask(workDir, seed);
-    const started = performance.now();
-    forgetting = await measureForgetting({
-      base: { model: base, tokenizer, name: 'base' },
-      tuned: [...tuned].map(([name, model]) => ({ name, model, method: name, label: METHOD_SETTINGS[name as DemoMethod].label })),
-      tasks: [baseTask.taskFile],
-      generalText: baseTask.generalText,
-      options: { samples: options.bootstrapSamples ?? 1000, seed, batchSize: 16 },
+
+    // Raw records → template → instruction dataset → split.
+    const raw = await rawRecords(options, trainSize + validationSize + testSize);
+    const { set, name: templateName } = await templateSet(options);
+    const pairs = raw.map((record, index) => applyTemplate(set, record, index, { seed, templateName }) as unknown as InstructionPair);
+    const { splits } = splitRecords(pairs, { sizes: { counts: [trainSize, validationSize, testSize] }, seed, names: ['train', 'validation', 'test'] });
+    const [trainPairs, validationPairs, testPairs] = [splits.train, splits.validation, splits.test];
+    stage(options, 'data', `${raw.length} raw records → "${set.name}" template → ${trainPairs.length} train / ${validationPairs.length} validation / ${testPairs.length} test`, { records: raw.length, template: set.name, train: trainPairs.length, validation: validationPairs.length, test: testPairs.length, example: testPairs[0] });
+
+    const seq2seq = base.kind === 'seq2seq';
+    const tokenize = (list: readonly InstructionPair[]) => tokenizeSftDataset(tokenizer, list, { maxLength: base.contextLength ?? 512, seq2seq }).examples as TrainExample[];
+    const trainExamples = tokenize(trainPairs);
+    const validationExamples = tokenize(validationPairs);
+    const { padTokenId } = sftPadTokenId(tokenizer);
+    const maxNewTokens = Math.max(...testPairs.map((pair) => tokenizer.encode(pair.completion).length)) + 8;
+    const references = testPairs.map((pair) => pair.completion);
+    const completions = (model: LanguageModel, prompts: string[], label: string) =>
+      generateCompletions(model, tokenizer, prompts, { maxNewTokens, batchSize: 16, stop: ['\n\n'], onProgress: (done, total) => options.onEvent?.({ event: 'progress', stage: `generate ${label}`, done, total }) }).texts;
+
+    const systems: SystemOutputs[] = [];
+    const baseCounts = base.parameterCount();
+    // In-context baselines: the base model prompted with the template alone, and with solved training examples first.
+    const contextLength = base.contextLength ?? 512;
+    const shots = options.shots ?? 2;
+    for (const [name, label, k] of [['zero_shot', 'Zero-shot prompt', 0], ['few_shot', `${shots}-shot prompt`, shots]] as const) {
+      const prompts = inContextPrompts(trainPairs, testPairs, { shots: k, maxLength: contextLength - maxNewTokens, length: (text) => tokenizer.encode(text).length });
+      const outputs = completions(base, prompts.map((prompt) => prompt.prompt), name);
+      systems.push({ name, label, method: 'prompting', outputs, trainableParameters: 0, totalParameters: baseCounts.total, trainSeconds: 0, details: { shots: k } });
+      stage(options, 'baseline', `${label}: ${outputs.length} test outputs`, { system: name });
+    }
+
+    const steps = options.steps ?? Math.ceil(trainExamples.length / 8);
+    for (const method of methods) {
+      manualSeed(seed);
+      const { model: fresh } = await load();
+      const { model, trainable, total } = modelFor(method, fresh);
+      const settings = METHOD_SETTINGS[method];
+      const args: Partial<TrainingArguments> = {
+        max_steps: steps, per_device_train_batch_size: 8, learning_rate: settings.learningRate, weight_decay: 0.01, warmup_steps: Math.min(10, steps), lr_scheduler_type: 'cosine',
+        logging_steps: 5, eval_strategy: 'steps', eval_steps: Math.max(1, Math.floor(steps / 5)), per_device_eval_batch_size: 16, seed, save_strategy: 'no',
+      };
+      const started = performance.now();
+      const result = await train(model, trainExamples, args, {
+        padTokenId,
+        evalExamples: validationExamples,
+        onEvent: (event) => {
+          if (event.event !== 'step') return;
+          options.onEvent?.({ event: 'progress', stage: `train ${method}`, done: event.step, total: steps, loss: event.loss });
+        },
+      });
+      const trainSeconds = (performance.now() - started) / 1000;
+      const outputs = completions(model, testPairs.map((pair) => pair.prompt), method);
+      systems.push({ name: method, label: settings.label, method, outputs, trainableParameters: trainable, totalParameters: total, trainSeconds, loss: lossCurve(result.history), details: { steps, learning_rate: settings.learningRate } });
+      tuned.set(method, model);
+      stage(options, 'train', `${settings.label}: ${trainable} of ${total} parameters trained (${((100 * trainable) / total).toFixed(2)}%) in ${trainSeconds.toFixed(1)} s, final loss ${result.trainLoss.toFixed(3)}`, { system: method, trainable_parameters: trainable, total_parameters: total, train_seconds: trainSeconds });
+    }
+
+    // Catastrophic forgetting: the base task and held-out pre-training text, before and after each method.
+    const workDir = mkdtempSync(path.join(tmpdir(), 'tunekit-demo-'));
+    let forgetting: ForgettingRow[];
+    try {
+      const baseTask = writeBaseTask(workDir, seed);
+      const started = performance.now();
+      forgetting = await measureForgetting({
+        base: { model: base, tokenizer, name: 'base' },
+        tuned: [...tuned].map(([name, model]) => ({ name, model, method: name, label: METHOD_SETTINGS[name as DemoMethod].label })),
+        tasks: [baseTask.taskFile],
+        generalText: baseTask.generalText,
+        options: { samples: options.bootstrapSamples ?? 1000, seed, batchSize: 16 },
+      });
+      stage(options, 'forgetting', `base task (${baseTask.task}) and held-out text before and after each method, in ${((performance.now() - started) / 1000).toFixed(1)} s`, { rows: forgetting });
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+
+    const checks: ReportCheck[] = [];
+    const lora = tuned.get('lora');
+    if (lora instanceof PeftModel) checks.push(mergeCheck(lora, tokenizer, testPairs.slice(0, 4)));
+
+    const report = comparisonReport(systems, {
+      title: 'tunekit demo: dialogue summarization, prompting vs fine-tuning',
+      baseline: 'zero_shot',
+      references,
+      inputs: testPairs.map((pair) => pair.prompt),
+      bootstrap: { samples: options.bootstrapSamples ?? 1000, seed },
+      checks,
+      forgetting,
+      notes: [
+        `Base model: ${baseName}, ${baseCounts.total} parameters.`,
+        `Data: ${options.dataset ?? 'synthetic planning dialogues with rule-written summaries (tunekit\'s own generator)'}; template "${set.name}"; ${trainPairs.length} train, ${validationPairs.length} validation, ${testPairs.length} test examples (seed ${seed}).`,
+        `Each method trained ${steps} steps at batch 8; outputs decoded greedily; ROUGE with the Porter stemmer, BLEU as sacreBLEU; 95% bootstrap intervals over test documents; p-values from the paired bootstrap against zero-shot.`,
+      ],
     });
-    stage(options, 'forgetting', `base task (${baseTask.task}) and held-out text before and after each method, in ${((performance.now() - started) / 1000).toFixed(1)} s`, { rows: forgetting });
-  } finally {
-    rmSync(workDir, { recursive: true, force: true });
+    const results: Record<string, DemoSystemResult> = {};
+    for (const system of report.systems) {
+      const value = (metric: string) => system.metrics[metric]?.value ?? NaN;
+      results[system.name] = { rouge1: value('rouge1'), rouge2: value('rouge2'), rougeL: value('rougeL'), rougeLsum: value('rougeLsum'), bleu: value('bleu'), trainable_parameters: system.trainableParameters ?? 0, train_seconds: system.trainSeconds ?? 0 };
+      options.onEvent?.({ event: 'system', system: system.name, metrics: Object.fromEntries(Object.entries(system.metrics).map(([metric, interval]) => [metric, interval.value])), trainable_parameters: system.trainableParameters ?? 0, train_seconds: system.trainSeconds ?? 0 });
+    }
+    return { report, results, base, tokenizer, tuned, test: testPairs };
+  } catch (error) {
+    base.dispose();
+    for (const model of tuned.values()) model.dispose();
+    throw error;
   }
-
-  const checks: ReportCheck[] = [];
-  const lora = tuned.get('lora');
-  if (lora instanceof PeftModel) checks.push(mergeCheck(lora, tokenizer, testPairs.slice(0, 4)));
-
-  const report = comparisonReport(systems, {
-    title: 'tunekit demo: dialogue summarization, prompting vs fine-tuning',
-    baseline: 'zero_shot',
-    references,
-    inputs: testPairs.map((pair) => pair.prompt),
-    bootstrap: { samples: options.bootstrapSamples ?? 1000, seed },
-    checks,
-    forgetting,
-    notes: [
-      `Base model: ${baseName}, ${baseCounts.total} parameters.`,
-      `Data: ${options.dataset ?? 'synthetic planning dialogues with rule-written summaries (tunekit\'s own generator)'}; template "${set.name}"; ${trainPairs.length} train, ${validationPairs.length} validation, ${testPairs.length} test examples (seed ${seed}).`,
-      `Each method trained ${steps} steps at batch 8; outputs decoded greedily; ROUGE with the Porter stemmer, BLEU as sacreBLEU; 95% bootstrap intervals over test documents; p-values from the paired bootstrap against zero-shot.`,
-    ],
-  });
-  const results: Record<string, DemoSystemResult> = {};
-  for (const system of report.systems) {
-    const value = (metric: string) => system.metrics[metric]?.value ?? NaN;
-    results[system.name] = { rouge1: value('rouge1'), rouge2: value('rouge2'), rougeL: value('rougeL'), rougeLsum: value('rougeLsum'), bleu: value('bleu'), trainable_parameters: system.trainableParameters ?? 0, train_seconds: system.trainSeconds ?? 0 };
-    options.onEvent?.({ event: 'system', system: system.name, metrics: Object.fromEntries(Object.entries(system.metrics).map(([metric, interval]) => [metric, interval.value])), trainable_parameters: system.trainableParameters ?? 0, train_seconds: system.trainSeconds ?? 0 });
-  }
-  return { report, results, base, tokenizer, tuned, test: testPairs };
 }
