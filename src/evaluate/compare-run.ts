@@ -5,18 +5,21 @@
  * (trainer_state.json's log_history), train_runtime and peak memory (train_results.json), and the size of the saved
  * weights.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { loadModel, type LanguageModel } from '../models/index.js';
-import { PeftModel } from '../peft/index.js';
-import type { ComparisonReport, ForgettingRow, LossCurve } from '../report/index.js';
+import { readJsonFileSync } from '../io/json-file.js';
+import { methodName, PeftModel } from '../peft/index.js';
+import type { ComparisonReport, ForgettingRow } from '../report/index.js';
 import type { Tokenizer } from '../tokenize/index.js';
 import type { Device } from '../torch/index.js';
 import { comparisonReport, type ComparisonMetric, type SystemOutputs } from './compare.js';
 import { generateCompletions } from './completions.js';
 import { inContextPrompts, type InstructionPair } from './in-context.js';
 import type { IntervalOptions } from '../metrics/index.js';
+import { TRAINER_STATE_FILE, type TrainerState } from '../train/index.js';
+import { lossCurveFromState } from './train-forgetting.js';
 
 export const COMPARE_ERROR = 'E_COMPARE';
 
@@ -55,43 +58,28 @@ function folderKind(dir: string): FolderKind {
   throw new TunekitError(COMPARE_ERROR, `${dir}: neither adapter_config.json nor config.json is here, so it is no model or adapter`);
 }
 
-function readJson(file: string): Record<string, unknown> | null {
-  if (!existsSync(file)) return null;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new TunekitError(COMPARE_ERROR, `${file}: not valid JSON (${(error as Error).message})`);
-  }
+/** Bytes of the safetensors weights saved in a folder (an adapter's or a model's). */
+export function safetensorsBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) if (name.endsWith('.safetensors')) total += statSync(path.join(dir, name)).size;
+  return total;
 }
 
 /** What a training output_dir says about the run that made it. */
 function trainingRecord(dir: string): Pick<SystemOutputs, 'loss' | 'trainSeconds' | 'peakMemoryBytes' | 'artifactBytes'> {
   const record: Pick<SystemOutputs, 'loss' | 'trainSeconds' | 'peakMemoryBytes' | 'artifactBytes'> = {};
-  const state = readJson(path.join(dir, 'trainer_state.json'));
+  const readIfThere = (name: string) => (existsSync(path.join(dir, name)) ? (readJsonFileSync(path.join(dir, name), COMPARE_ERROR) as Record<string, unknown>) : null);
+  const state = readIfThere(TRAINER_STATE_FILE);
   if (state !== null && Array.isArray(state.log_history)) {
-    const loss: LossCurve = { train: [], eval: [] };
-    for (const entry of state.log_history as Record<string, unknown>[]) {
-      if (typeof entry.step !== 'number') continue;
-      if (typeof entry.loss === 'number') loss.train.push([entry.step, entry.loss]);
-      if (typeof entry.eval_loss === 'number') loss.eval.push([entry.step, entry.eval_loss]);
-    }
+    const loss = lossCurveFromState(state as unknown as TrainerState);
     if (loss.train.length + loss.eval.length > 0) record.loss = loss;
   }
-  const results = readJson(path.join(dir, 'train_results.json'));
+  const results = readIfThere('train_results.json');
   if (typeof results?.train_runtime === 'number') record.trainSeconds = results.train_runtime;
   if (typeof results?.peak_rss_bytes === 'number') record.peakMemoryBytes = results.peak_rss_bytes;
-  let bytes = 0;
-  for (const name of readdirSync(dir)) if (name.endsWith('.safetensors')) bytes += statSync(path.join(dir, name)).size;
+  const bytes = safetensorsBytes(dir);
   if (bytes > 0) record.artifactBytes = bytes;
   return record;
-}
-
-const PEFT_METHODS: Record<string, string> = { LORA: 'lora', PROMPT_TUNING: 'prompt_tuning', IA3: 'ia3', BOTTLENECK_ADAPTER: 'adapter', SELECTIVE: 'selective' };
-
-function peftMethod(peft: PeftModel): string {
-  const config = peft.adapterConfig(peft.activeAdapter ?? 'default') as { peftType: string; quantization?: unknown };
-  if (config.peftType === 'LORA' && JSON.stringify(config).includes('nf4')) return 'qlora';
-  return PEFT_METHODS[config.peftType] ?? config.peftType.toLowerCase();
 }
 
 function checkSystems(options: CompareRunOptions): void {
@@ -140,7 +128,7 @@ export async function compareOnTestSet(options: CompareRunOptions): Promise<Comp
         const fresh = await loadModel(options.base, { device: options.device });
         const peft = await PeftModel.fromPretrained(fresh.model, system.path);
         try {
-          const method = peftMethod(peft);
+          const method = methodName(peft.adapterConfig(peft.activeAdapter ?? 'default').peftType);
           const trainable = peft.adapterParameterCount(peft.activeAdapter ?? 'default');
           systems.push({ name: system.name, label: system.label ?? `${method} (${path.basename(system.path)})`, method, outputs: decode(peft, system.name, prompts), trainableParameters: trainable, totalParameters: peft.trainableSummary().total, ...record, details: { path: system.path } });
         } finally {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { readTextFile } from '../io/text.js';
 import type { LanguageModel } from '../models/types.js';
-import { PeftModel } from '../peft/peft-model.js';
+import { methodName, PeftModel } from '../peft/index.js';
 import { REPORT_SCHEMA, type ComparisonReport, type ForgettingRow, type PairedDifference, type SystemSummary } from '../report/schema.js';
 import type { Tokenizer } from '../tokenize/tokenizer.js';
 import { evaluateTasks, type EvaluateEvent } from './evaluate.js';
@@ -241,15 +241,12 @@ export function forgettingRows(system: string, before: SystemScores, after: Syst
   return measures(before).map((measure) => compare(system, measure, before, after, options).row);
 }
 
-const PEFT_METHODS: Record<string, string> = { LORA: 'lora', PROMPT_TUNING: 'prompt_tuning', IA3: 'ia3', BOTTLENECK_ADAPTER: 'adapter', SELECTIVE: 'selective' };
-
 /** The method and parameter counts of a tuned system, where they can be known. */
 function describeSystem(system: ForgettingSystem, model: LanguageModel): Pick<SystemSummary, 'method' | 'trainableParameters' | 'totalParameters'> {
   if (model instanceof PeftModel && model.activeAdapter !== null) {
     const name = model.activeAdapter;
     const adapter = model.adapterParameterCount(name);
-    const peftType = model.adapterConfig(name).peftType;
-    return { method: system.method ?? PEFT_METHODS[peftType] ?? peftType.toLowerCase(), trainableParameters: system.trainableParameters ?? adapter, totalParameters: model.trainableSummary().total };
+    return { method: system.method ?? methodName(model.adapterConfig(name).peftType), trainableParameters: system.trainableParameters ?? adapter, totalParameters: model.trainableSummary().total };
   }
   const total = model.parameterCount().total;
   const method = system.method ?? 'full';

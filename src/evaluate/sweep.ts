@@ -5,7 +5,7 @@
  * all end in one comparison report: one system per value, the first value the baseline, with trainable
  * parameters, training seconds, the saved artifact's bytes and the loss curves of trainer_state.json.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { checkDestination } from '../io/destination.js';
@@ -13,11 +13,11 @@ import type { IntervalOptions } from '../metrics/intervals.js';
 import { loadModel } from '../models/load.js';
 import { PeftModel } from '../peft/peft-model.js';
 import type { ComparisonReport, ForgettingRow } from '../report/schema.js';
-import { TRAINER_STATE_FILE, type TrainerState } from '../train/checkpoint.js';
 import { parseConfigValue, parseRunConfig, runConfigRecords, runTraining, type RunConfig, type RunOptions, type RunResult } from '../train/run.js';
 import type { TrainEvent } from '../train/trainer.js';
 import { readInstructionRecords } from '../data/instructions.js';
 import { COMPARISON_METRICS, comparisonReport, type ComparisonMetric, type SystemOutputs } from './compare.js';
+import { safetensorsBytes } from './compare-run.js';
 import { generateCompletions, type CompletionOptions } from './completions.js';
 import { saveComparisonReport } from './report-file.js';
 import { lossCurveFromState, measuresForgetting, trainWithForgetting } from './train-forgetting.js';
@@ -178,17 +178,6 @@ export async function sweepTestSet(config: RunConfig, test: SweepTestSource = { 
   return { prompts, references, source };
 }
 
-/** Bytes of the saved weights in a run's output_dir (adapter or model safetensors). */
-function artifactBytes(dir: string): number {
-  let total = 0;
-  for (const name of readdirSync(dir)) if (name.endsWith('.safetensors')) total += statSync(path.join(dir, name)).size;
-  return total;
-}
-
-function readTrainerState(dir: string): TrainerState {
-  return JSON.parse(readFileSync(path.join(dir, TRAINER_STATE_FILE), 'utf8')) as TrainerState;
-}
-
 const sameTestSet = (a: SweepTestSet, b: SweepTestSet) => a.prompts.length === b.prompts.length && a.prompts.every((prompt, i) => prompt === b.prompts[i] && a.references[i] === b.references[i]);
 
 /**
@@ -241,7 +230,6 @@ export async function runSweep(base: Record<string, unknown>, source: string, va
     const outputs = await decodeTestSet(config, result.outputDir, test, options, (done, total) => emit({ type: 'generate', name, done, total }));
     emit({ type: 'run-done', name, trainSeconds, generateSeconds: outputs.seconds });
     runs.push({ name, value: values[index], outputDir: result.outputDir, result, outputs: outputs.texts });
-    const state = readTrainerState(result.outputDir);
     systems.push({
       name,
       label: name,
@@ -250,8 +238,8 @@ export async function runSweep(base: Record<string, unknown>, source: string, va
       trainableParameters: result.trainable,
       totalParameters: result.total,
       trainSeconds,
-      artifactBytes: artifactBytes(result.outputDir),
-      loss: lossCurveFromState(state),
+      artifactBytes: safetensorsBytes(result.outputDir),
+      loss: lossCurveFromState(result.state),
       details: { [key]: valueName(key, values[index]), steps: result.globalStep, train_examples: result.trainExamples, train_loss: Number(result.trainLoss.toFixed(4)), output_dir: result.outputDir },
     });
   }

@@ -2,6 +2,7 @@ export { PeftModel, getPeftModel, type FromPretrainedOptions, type TrainableSumm
 export {
   adapterLayersOf,
   adapterModulePattern,
+  methodName,
   peftMethod,
   peftMethods,
   registerPeftMethod,

@@ -93,6 +93,11 @@ export function peftMethod(peftType: string): PeftMethod {
   return method;
 }
 
+/** The name run configs, the CLI and reports give a method (`method: prompt_tuning`): its peft_type in lower case, BOTTLENECK_ADAPTER as `adapter`. */
+export function methodName(peftType: string): string {
+  return peftType === 'BOTTLENECK_ADAPTER' ? 'adapter' : peftType.toLowerCase();
+}
+
 /** The method that reads adapter_config.json files of `peft_type` `filePeftType`. */
 export function peftMethodForFile(filePeftType: string): PeftMethod | undefined {
   return methods.get(filePeftType) ?? [...methods.values()].find((method) => method.filePeftType === filePeftType);
