@@ -7,13 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
+import { userCacheHome } from '../io/hub-cache.js';
 import { syntheticPretrainingTexts, syntheticTokenizerCorpus, writeWordTokenizer } from '../data/index.js';
 import { LlamaForCausalLM, loadModel, parseLlamaConfig, saveModel, type LanguageModel } from '../models/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
-import { getNumThreads, manualSeed, setNumThreads } from '../torch/index.js';
+import { getNumThreads, manualSeed, setNumThreads, type Device } from '../torch/index.js';
 import { train, type StepEvent } from '../train/index.js';
 
 /** Everything that decides the base model's weights. Changing any of it makes a new cache entry. */
@@ -38,8 +38,7 @@ export interface DemoBase {
 
 /** `$TUNEKIT_CACHE`, else `$XDG_CACHE_HOME/tunekit`, else `~/.cache/tunekit`. */
 export function tunekitCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TUNEKIT_CACHE) return env.TUNEKIT_CACHE;
-  return path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'tunekit');
+  return env.TUNEKIT_CACHE || path.join(userCacheHome(env), 'tunekit');
 }
 
 export function demoBaseDir(cacheDir = tunekitCacheDir()): string {
@@ -52,11 +51,11 @@ function llamaValues(vocabSize: number, bos: number | null, eos: number | null):
 }
 
 /** Loads the cached base, or pre-trains and caches it (`onStep` sees each pre-training step). */
-export async function demoBaseModel(options: { cacheDir?: string; onStep?: (event: StepEvent) => void } = {}): Promise<DemoBase> {
+export async function demoBaseModel(options: { cacheDir?: string; device?: Device; onStep?: (event: StepEvent) => void } = {}): Promise<DemoBase> {
   const dir = demoBaseDir(options.cacheDir);
   const recipeFile = path.join(dir, 'tunekit_recipe.json');
   if (existsSync(recipeFile)) {
-    const { model, tokenizer } = await loadModel(dir);
+    const { model, tokenizer } = await loadModel(dir, { device: options.device });
     if (tokenizer === null) throw new TunekitError('E_DEMO_CACHE', `${dir}: the cached demo model lost its tokenizer.json; delete the folder to rebuild it`);
     const record = JSON.parse(readFileSync(recipeFile, 'utf8')) as { loss: number };
     return { dir, cached: true, model, tokenizer, seconds: 0, loss: record.loss };
@@ -98,7 +97,7 @@ export async function demoBaseModel(options: { cacheDir?: string; onStep?: (even
       // Another demo finished first: its copy is as good as ours.
       if (!existsSync(recipeFile)) throw error;
     }
-    const loaded = await loadModel(dir);
+    const loaded = await loadModel(dir, { device: options.device });
     return { dir, cached: false, model: loaded.model, tokenizer: loaded.tokenizer as Tokenizer, seconds: (performance.now() - started) / 1000, loss };
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TunekitError } from '../errors.js';
 import { applyTemplate, bundledTemplate, openDataset, sftPadTokenId, splitRecords, syntheticDialogues, templatesFrom, tokenizeSftDataset, type TemplateSet } from '../data/index.js';
-import { comparisonReport, generateCompletions, inContextPrompts, measureForgetting, type InstructionPair, type SystemOutputs } from '../evaluate/index.js';
+import { comparisonReport, generateCompletions, inContextPrompts, lossCurveFromState, measureForgetting, type InstructionPair, type SystemOutputs } from '../evaluate/index.js';
 import { loadModel, type Batch, type LanguageModel } from '../models/index.js';
 import { getPeftModel, PeftModel } from '../peft/index.js';
-import type { ComparisonReport, ForgettingRow, LossCurve, ReportCheck } from '../report/index.js';
+import type { ComparisonReport, ForgettingRow, ReportCheck } from '../report/index.js';
 import type { Tokenizer } from '../tokenize/index.js';
 import { manualSeed, noGrad, tidy, type Device } from '../torch/index.js';
-import { adapterConfigFor, train, type TrainExample, type TrainingArguments, type TrainResult } from '../train/index.js';
-import { DEMO_BASE_RECIPE, demoBaseModel } from './base-model.js';
+import { adapterConfigFor, train, type TrainExample, type TrainingArguments } from '../train/index.js';
+import { DEMO_BASE_RECIPE, demoBaseDir, demoBaseModel } from './base-model.js';
 import { writeBaseTask } from './base-task.js';
 
 export const DEMO_METHODS = ['full', 'lora', 'qlora', 'prompt_tuning', 'ia3', 'adapter'] as const;
@@ -109,15 +109,6 @@ async function templateSet(options: DemoOptions): Promise<{ set: TemplateSet; na
   return { set: bundledTemplate('summarize_dialogue'), name: 'summarize' };
 }
 
-function lossCurve(history: TrainResult['history']): LossCurve {
-  const curve: LossCurve = { train: [], eval: [] };
-  for (const entry of history) {
-    if (entry.event === 'step') curve.train.push([entry.step, entry.loss]);
-    else curve.eval.push([entry.step, entry.eval_loss]);
-  }
-  return curve;
-}
-
 /** The demo's model for a method: the base itself for full fine-tuning, else the base wrapped with a new adapter. */
 function modelFor(method: DemoMethod, base: LanguageModel): { model: LanguageModel; trainable: number; total: number } {
   if (method === 'full') {
@@ -164,27 +155,21 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
   const testSize = options.testSize ?? 80;
 
   // The base model.
-  let load: () => Promise<{ model: LanguageModel; tokenizer: Tokenizer }>;
-  let baseName: string;
-  if (options.model === undefined) {
-    const base = await demoBaseModel({ cacheDir: options.cacheDir, onStep: (event) => options.onEvent?.({ event: 'progress', stage: 'pretrain', done: event.step, total: DEMO_BASE_RECIPE.pretraining.steps, loss: event.loss }) });
-    stage(options, 'base', base.cached ? `base model loaded from the cache: ${base.dir}` : `base model pre-trained on synthetic stories and conversations in ${base.seconds.toFixed(1)} s (loss ${base.loss.toFixed(3)}), cached in ${base.dir}`, { cached: base.cached, dir: base.dir, parameters: base.model.parameterCount().total, pretrain_loss: base.loss, seconds: base.seconds });
-    base.model.dispose();
-    baseName = 'tunekit demo base (2-layer Llama)';
-    load = async () => {
-      const loaded = await loadModel(base.dir, { device: options.device });
-      return { model: loaded.model, tokenizer: loaded.tokenizer as Tokenizer };
-    };
-  } else {
-    const id = options.model;
-    baseName = id;
-    load = async () => {
-      const loaded = await loadModel(id, { device: options.device });
-      if (loaded.tokenizer === null) throw new TunekitError('E_DEMO', `${id}: the model has no tokenizer.json`);
-      return { model: loaded.model, tokenizer: loaded.tokenizer };
-    };
-  }
-  const { model: base, tokenizer } = await load();
+  // The base model: tunekit's own (pre-trained and cached on first use) or the one asked for; each method trains a fresh copy.
+  const id = options.model;
+  const load = async (): Promise<{ model: LanguageModel; tokenizer: Tokenizer }> => {
+    const loaded = await loadModel(id ?? demoBaseDir(options.cacheDir), { device: options.device });
+    if (loaded.tokenizer === null) throw new TunekitError('E_DEMO', `${id}: the model has no tokenizer.json`);
+    return { model: loaded.model, tokenizer: loaded.tokenizer };
+  };
+  let first: { model: LanguageModel; tokenizer: Tokenizer };
+  if (id === undefined) {
+    const demoBase = await demoBaseModel({ cacheDir: options.cacheDir, device: options.device, onStep: (event) => options.onEvent?.({ event: 'progress', stage: 'pretrain', done: event.step, total: DEMO_BASE_RECIPE.pretraining.steps, loss: event.loss }) });
+    stage(options, 'base', demoBase.cached ? `base model loaded from the cache: ${demoBase.dir}` : `base model pre-trained on synthetic stories and conversations in ${demoBase.seconds.toFixed(1)} s (loss ${demoBase.loss.toFixed(3)}), cached in ${demoBase.dir}`, { cached: demoBase.cached, dir: demoBase.dir, parameters: demoBase.model.parameterCount().total, pretrain_loss: demoBase.loss, seconds: demoBase.seconds });
+    first = demoBase;
+  } else first = await load();
+  const baseName = id ?? 'tunekit demo base (2-layer Llama)';
+  const { model: base, tokenizer } = first;
   const tuned = new Map<string, LanguageModel>();
   try {
 
@@ -239,7 +224,7 @@ export async function runDemoPipeline(options: DemoOptions): Promise<DemoRun> {
       });
       const trainSeconds = (performance.now() - started) / 1000;
       const outputs = completions(model, testPairs.map((pair) => pair.prompt), method);
-      systems.push({ name: method, label: settings.label, method, outputs, trainableParameters: trainable, totalParameters: total, trainSeconds, loss: lossCurve(result.history), details: { steps, learning_rate: settings.learningRate } });
+      systems.push({ name: method, label: settings.label, method, outputs, trainableParameters: trainable, totalParameters: total, trainSeconds, loss: lossCurveFromState(result.state), details: { steps, learning_rate: settings.learningRate } });
       tuned.set(method, model);
       stage(options, 'train', `${settings.label}: ${trainable} of ${total} parameters trained (${((100 * trainable) / total).toFixed(2)}%) in ${trainSeconds.toFixed(1)} s, final loss ${result.trainLoss.toFixed(3)}`, { system: method, trainable_parameters: trainable, total_parameters: total, train_seconds: trainSeconds });
     }

@@ -33,11 +33,15 @@ function expandHome(candidate: string): string {
   return candidate === '~' || candidate.startsWith('~/') ? path.join(homedir(), candidate.slice(1)) : candidate;
 }
 
+/** `$XDG_CACHE_HOME`, else `~/.cache`: where per-user caches live. */
+export function userCacheHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.XDG_CACHE_HOME ? expandHome(env.XDG_CACHE_HOME) : path.join(homedir(), '.cache');
+}
+
 /** `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`. */
 export function huggingFaceHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HF_HOME) return expandHome(env.HF_HOME);
-  const cacheHome = env.XDG_CACHE_HOME ? expandHome(env.XDG_CACHE_HOME) : path.join(homedir(), '.cache');
-  return path.join(cacheHome, 'huggingface');
+  return path.join(userCacheHome(env), 'huggingface');
 }
 
 export function defaultHubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
