@@ -22,7 +22,7 @@ export interface CompletionOptions {
 
 export interface Completions {
   texts: string[];
-  /** Generated tokens per prompt (before stop strings). */
+  /** Generated tokens per prompt (up to the end of sequence, or the step a stop string appeared). */
   tokens: number[];
   seconds: number;
 }
@@ -54,13 +54,15 @@ export function generateCompletions(model: LanguageModel, tokenizer: Tokenizer, 
         return options.maxPromptTokens !== undefined && ids.length > options.maxPromptTokens ? ids.slice(ids.length - options.maxPromptTokens) : ids;
       });
       const inputs = padRows(rows, pad, model.kind === 'causal' ? 'left' : 'right');
-      const { sequences } = generate(model, inputs, { maxNewTokens, numBeams: options.numBeams ?? 1, doSample: false, padTokenId: pad });
+      // generate stops a row once its text ends with a stop string; the text is still cut at the first one below.
+      const decode = (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
+      const { sequences } = generate(model, inputs, { maxNewTokens, numBeams: options.numBeams ?? 1, doSample: false, padTokenId: pad, stopStrings: options.stop, decode });
       sequences.forEach((sequence, row) => {
         const fresh = model.kind === 'causal' ? sequence.slice(inputs.inputIds[row].length) : sequence.slice(1);
         const end = fresh.findIndex((id) => eos.has(id));
         const kept = end < 0 ? fresh : fresh.slice(0, end);
         tokens.push(kept.length);
-        texts.push(cutAtStop(tokenizer.decode(kept, { skipSpecialTokens: true }), options.stop ?? []).trim());
+        texts.push(cutAtStop(decode(kept), options.stop ?? []).trim());
       });
       options.onProgress?.(Math.min(start + batchSize, prompts.length), prompts.length);
     }
